@@ -1,0 +1,1 @@
+"""Typed configuration: the schema and the loader."""

@@ -1,0 +1,158 @@
+"""The configuration schema: one typed, strict model per section of config.toml."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["logfmt", "json"] = "logfmt"
+
+
+class DaemonSettings(Section):
+    shutdown_timeout_seconds: float = Field(10.0, gt=0)
+    max_concurrent_conversations: int = Field(256, ge=1)
+    restart_initial_delay_seconds: float = Field(0.5, gt=0)
+    restart_max_delay_seconds: float = Field(30.0, gt=0)
+    max_restarts: int = Field(5, ge=0)
+    data_dir: str = "./data"
+
+
+class BusSettings(Section):
+    queue_size: int = Field(1024, ge=1)
+    backend: Literal["memory"] = "memory"
+
+
+class ModelPrice(Section):
+    """US dollars per million tokens."""
+
+    prompt_per_million: float = Field(0.0, ge=0)
+    completion_per_million: float = Field(0.0, ge=0)
+
+
+class LLMSettings(Section):
+    provider: Literal["openai", "openai_responses", "openrouter", "claude", "google"] = "openai"
+    model: str = "gpt-4o-mini"
+    api_key: SecretStr = SecretStr("")
+    base_url: str = ""
+    stream: bool = False
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1)
+    request_timeout_seconds: float = Field(60.0, gt=0)
+    total_deadline_seconds: float = Field(120.0, gt=0)
+    max_attempts: int = Field(4, ge=1)
+    retry_initial_delay_seconds: float = Field(0.5, ge=0)
+    retry_max_delay_seconds: float = Field(20.0, ge=0)
+    max_connections: int = Field(512, ge=1)
+    max_tool_iterations: int = Field(5, ge=0)
+    tool_timeout_seconds: float = Field(15.0, gt=0)
+    system_prompt: str = "You are minibot, a concise and helpful personal assistant."
+    history_window: int = Field(30, ge=1)
+    history_token_budget: int = Field(6000, ge=1)
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+
+
+class MemorySettings(Section):
+    url: str = "sqlite+aiosqlite:///./data/minibot.db"
+
+
+class KVMemorySettings(Section):
+    enabled: bool = True
+    url: str = ""
+    default_limit: int = Field(10, ge=1)
+    max_limit: int = Field(50, ge=1)
+    max_title_chars: int = Field(200, ge=1)
+    max_content_chars: int = Field(8000, ge=1)
+    identities: dict[str, str] = Field(
+        default_factory=dict,
+        description="maps a channel identity (telegram:123) to one owner id shared across channels",
+    )
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> KVMemorySettings:
+        if self.default_limit > self.max_limit:
+            raise ValueError("default_limit must not exceed max_limit")
+        return self
+
+
+class TelegramSettings(Section):
+    enabled: bool = False
+    bot_token: SecretStr = SecretStr("")
+    api_base: str = "https://api.telegram.org"
+    allowed_user_ids: list[int] = Field(default_factory=list)
+    allowed_chat_ids: list[int] = Field(default_factory=list)
+    open_mode: bool = False
+    mode: Literal["long_polling", "webhook"] = "long_polling"
+    url: str = ""
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8443, ge=0, le=65535)
+    secret_token: SecretStr = SecretStr("")
+    group_reply: Literal["mention_or_reply", "always"] = "mention_or_reply"
+    stream_edits: bool = False
+    edit_interval_seconds: float = Field(1.0, gt=0)
+    polling_timeout_seconds: int = Field(30, ge=0)
+    max_send_attempts: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> TelegramSettings:
+        if self.enabled and not self.bot_token.get_secret_value():
+            raise ValueError("bot_token is required when telegram is enabled")
+        if self.enabled and self.mode == "webhook":
+            if not self.secret_token.get_secret_value():
+                raise ValueError("webhook mode requires secret_token")
+            if not self.url:
+                raise ValueError("webhook mode requires url")
+        return self
+
+
+class ConsoleSettings(Section):
+    user_id: str = "local"
+    chat_id: str = "console"
+
+
+class NotYetImplemented(Section):
+    """A section of a later roadmap stage: accepted as schema, wires nothing yet."""
+
+    enabled: Literal[False] = False
+
+
+class ChannelsSettings(Section):
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    slack: NotYetImplemented = Field(default_factory=NotYetImplemented)
+
+
+class SchedulerSettings(Section):
+    enabled: bool = True
+    store_path: str = "./data/tasks"
+    timezone: str = "UTC"
+    grace_window_seconds: float = Field(3600.0, ge=0)
+    max_attempts: int = Field(3, ge=1)
+    retry_initial_delay_seconds: float = Field(30.0, ge=0)
+    compact_after_records: int = Field(10_000, ge=10)
+    max_jobs_per_owner: int = Field(100, ge=1)
+    max_jobs_created_per_run: int = Field(0, ge=0)
+
+
+class Settings(Section):
+    """The whole configuration."""
+
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    kv_memory: KVMemorySettings = Field(default_factory=KVMemorySettings)
+    channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    control_plane: NotYetImplemented = Field(default_factory=NotYetImplemented)
+    metrics: NotYetImplemented = Field(default_factory=NotYetImplemented)

@@ -1,0 +1,54 @@
+"""Conversations and the messages exchanged in them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """One chat on one channel: the unit of ordering and of history."""
+
+    channel: str
+    chat_id: str
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.chat_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> ConversationKey:
+        channel, _, chat_id = text.partition(":")
+        if not channel or not chat_id:
+            raise ValueError(f"not a conversation key: {text!r}")
+        return cls(channel, chat_id)
+
+
+class Role(enum.StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A request from the model to run one tool; `arguments` is the raw JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a conversation, as stored and as sent to the model."""
+
+    role: Role
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    created_at: datetime | None = None
+    token_estimate: int = 0
+    meta: dict[str, str] = field(default_factory=dict, hash=False, compare=False)

@@ -1,0 +1,80 @@
+"""One tree of errors; each carries what is needed to act on it."""
+
+from __future__ import annotations
+
+
+class MinibotError(Exception):
+    """Base of every error minibot raises on purpose."""
+
+
+class ConfigError(MinibotError):
+    """The configuration is invalid; `key` is the dotted path of the culprit."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class LLMError(MinibotError):
+    """The model could not produce an answer."""
+
+
+class LLMUnavailable(LLMError):
+    """A transient failure (429, 5xx, timeout, dropped connection), possibly retried."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after_seconds: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_seconds = retry_after_seconds
+
+
+class LLMRejected(LLMError):
+    """The provider refused the request (400, 401, 403): retrying will not help."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StreamInterrupted(LLMUnavailable):
+    """A stream broke after part of the answer had already been shown."""
+
+    def __init__(self, message: str, *, partial_text: str) -> None:
+        super().__init__(message)
+        self.partial_text = partial_text
+
+
+class StoreError(MinibotError):
+    """A persistence adapter failed to read or write."""
+
+
+class NotFound(MinibotError):
+    """The thing asked for does not exist (or is not visible to this owner)."""
+
+
+class IllegalTransition(MinibotError):
+    """A job was asked to move between states that do not connect."""
+
+    def __init__(self, job_id: str, current: str, target: str) -> None:
+        super().__init__(f"job {job_id}: cannot go from {current} to {target}")
+        self.job_id = job_id
+        self.current = current
+        self.target = target
+
+
+class ToolError(MinibotError):
+    """A tool call failed in a way the model should be told about."""
+
+
+class ChannelError(MinibotError):
+    """A channel could not deliver; `retry_after_seconds` is set for flood control."""
+
+    def __init__(
+        self, message: str, *, chat_id: str, retry_after_seconds: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.chat_id = chat_id
+        self.retry_after_seconds = retry_after_seconds

@@ -1,0 +1,95 @@
+"""The system's vocabulary of events: small, frozen, past-tense facts on the bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from minibot.core.conversation import ConversationKey
+from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every bus event."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived(Event):
+    message: IncomingMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPressed(Event):
+    conversation: ConversationKey
+    sender: Sender
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDraft(Event):
+    """A partial reply while the model is still writing (streaming)."""
+
+    conversation: ConversationKey
+    turn_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyReady(Event):
+    reply: OutgoingMessage
+
+
+@dataclass(frozen=True, slots=True)
+class TypingStarted(Event):
+    conversation: ConversationKey
+
+
+@dataclass(frozen=True, slots=True)
+class JobDue(Event):
+    job_id: str
+    occurrence: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted(Event):
+    job_id: str
+    occurrence: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobCompleted(Event):
+    job_id: str
+    occurrence: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailed(Event):
+    job_id: str
+    occurrence: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobMissed(Event):
+    job_id: str
+    occurrence: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCreated(Event):
+    job_id: str
+    owner_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskUpdated(Event):
+    job_id: str
+    owner_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCancelled(Event):
+    job_id: str
+    owner_id: str

@@ -1,0 +1,53 @@
+"""What crosses a channel: a message in from a person, a reply out to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from minibot.core.conversation import ConversationKey
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who wrote a message, as the channel identifies them."""
+
+    channel: str
+    user_id: str
+    display_name: str = ""
+
+    @property
+    def identity(self) -> str:
+        """The default owner id of this person's data, e.g. `telegram:123`."""
+        return f"{self.channel}:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A text a person sent; `inbox_id` is set when a durable inbox holds it."""
+
+    conversation: ConversationKey
+    sender: Sender
+    text: str
+    received_at: datetime
+    message_id: str | None = None
+    inbox_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button; `action` comes back as a `ButtonPressed` event."""
+
+    label: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A reply to deliver. `turn_id` + chunk number make delivery idempotent."""
+
+    conversation: ConversationKey
+    text: str
+    turn_id: str
+    buttons: tuple[Button, ...] = field(default=())
+    reply_to_message_id: str | None = None

@@ -1,0 +1,1 @@
+"""Ports: the promises the application needs from the edge, as typing.Protocols."""
