@@ -42,8 +42,8 @@ class EventBus:
     never holds up another. `publish` waits while a matching subscriber's queue is full
     (backpressure). A handler that raises is logged and counted; the bus goes on. The
     correlation id current at `publish` is current again inside every handler. `stop`
-    refuses new events, lets queued ones drain (up to `drain_timeout_seconds`), then
-    cancels the workers.
+    lets queued events drain (up to `drain_timeout_seconds`; handlers may still publish
+    while draining), then refuses new events and cancels the workers.
     """
 
     def __init__(self, queue_size: int = 1024) -> None:
@@ -122,11 +122,11 @@ class EventBus:
     async def stop(self, drain_timeout_seconds: float = 5.0) -> None:
         if not self._running:
             return
-        self._closed = True
         try:
             await asyncio.wait_for(self.drain(), drain_timeout_seconds)
         except TimeoutError:
             log.warning("bus drain timed out", extra={"queue_depth": self.stats.queue_depth})
+        self._closed = True
         workers = [s.worker for s in self._subscribers if s.worker is not None]
         for worker in workers:
             worker.cancel()
