@@ -44,10 +44,15 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """A reply to deliver. `turn_id` + chunk number make delivery idempotent."""
+    """A reply to deliver. `turn_id` + chunk number make delivery idempotent.
+
+    `source_inbox_id` names the durable inbox item this reply answers: the channel marks
+    it done once the whole reply is delivered, so a crash before that re-handles it.
+    """
 
     conversation: ConversationKey
     text: str
     turn_id: str
     buttons: tuple[Button, ...] = field(default=())
     reply_to_message_id: str | None = None
+    source_inbox_id: int | None = None
