@@ -1,0 +1,1 @@
+"""SQLAlchemy persistence: conversation memory, usage, inbox, delivery ledger, notes."""
