@@ -53,10 +53,13 @@ class EventBus:
         self._published = 0
         self._delivered = 0
         self._failed = 0
+        self._unfinished = 0
         self._running = False
         self._closed = False
 
-    def subscribe(self, event_type: type[E], handler: Callable[[E], Awaitable[None]], *, name: str) -> None:
+    def subscribe(
+        self, event_type: type[E], handler: Callable[[E], Awaitable[None]], *, name: str
+    ) -> None:
         if self._running:
             raise RuntimeError("subscribe before the bus starts")
         self._subscribers.append(
@@ -70,6 +73,7 @@ class EventBus:
         self._published += 1
         cid = correlation_id.get()
         for subscriber in self._route(type(event)):
+            self._unfinished += 1
             await subscriber.queue.put((event, cid))
 
     def _route(self, event_type: type[Event]) -> list[_Subscriber]:
@@ -112,9 +116,18 @@ class EventBus:
                             extra={"subscriber": subscriber.name, "event": type(event).__name__},
                         )
                 finally:
+                    self._unfinished -= 1
                     subscriber.queue.task_done()
 
-    async def drain(self) -> None:
+    @property
+    def name(self) -> str:
+        return "bus"
+
+    @property
+    def busy(self) -> bool:
+        return self._unfinished > 0
+
+    async def join(self) -> None:
         """Wait until every queued event has been handled."""
         for subscriber in self._subscribers:
             await subscriber.queue.join()
@@ -123,7 +136,7 @@ class EventBus:
         if not self._running:
             return
         try:
-            await asyncio.wait_for(self.drain(), drain_timeout_seconds)
+            await asyncio.wait_for(self.join(), drain_timeout_seconds)
         except TimeoutError:
             log.warning("bus drain timed out", extra={"queue_depth": self.stats.queue_depth})
         self._closed = True

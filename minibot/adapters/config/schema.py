@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class Section(BaseModel):
@@ -80,7 +81,7 @@ class KVMemorySettings(Section):
     @model_validator(mode="after")
     def _limits_ordered(self) -> KVMemorySettings:
         if self.default_limit > self.max_limit:
-            raise ValueError("default_limit must not exceed max_limit")
+            raise ValueError(f"default_limit: must not exceed max_limit ({self.max_limit})")
         return self
 
 
@@ -105,12 +106,12 @@ class TelegramSettings(Section):
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> TelegramSettings:
         if self.enabled and not self.bot_token.get_secret_value():
-            raise ValueError("bot_token is required when telegram is enabled")
+            raise ValueError("bot_token: is required when telegram is enabled")
         if self.enabled and self.mode == "webhook":
             if not self.secret_token.get_secret_value():
-                raise ValueError("webhook mode requires secret_token")
+                raise ValueError("secret_token: is required in webhook mode")
             if not self.url:
-                raise ValueError("webhook mode requires url")
+                raise ValueError("url: is required in webhook mode (the public HTTPS address)")
         return self
 
 
@@ -143,8 +144,15 @@ class SchedulerSettings(Section):
     max_jobs_created_per_run: int = Field(0, ge=0)
 
 
-class Settings(Section):
-    """The whole configuration."""
+class Settings(BaseSettings):
+    """The whole configuration: TOML values, overridden by MINIBOT_<SECTION>__<KEY> variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MINIBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
 
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
@@ -156,3 +164,15 @@ class Settings(Section):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     control_plane: NotYetImplemented = Field(default_factory=NotYetImplemented)
     metrics: NotYetImplemented = Field(default_factory=NotYetImplemented)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init values; environment variables win over it.
+        return (env_settings, init_settings)

@@ -22,7 +22,9 @@ class ConversationMemory(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def append(self, conversation: ConversationKey, messages: Sequence[ChatMessage]) -> None: ...
+    async def append(
+        self, conversation: ConversationKey, messages: Sequence[ChatMessage]
+    ) -> None: ...
 
     async def recent(
         self, conversation: ConversationKey, *, max_messages: int, max_tokens: int

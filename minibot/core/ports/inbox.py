@@ -21,7 +21,9 @@ class Inbox(Protocol):
     durable. `pending` lists updates not yet marked done, oldest first. `mark_done` is
     idempotent."""
 
-    async def add(self, channel: str, external_id: str, conversation: str, payload: str) -> int | None: ...
+    async def add(
+        self, channel: str, external_id: str, conversation: str, payload: str
+    ) -> int | None: ...
 
     async def pending(self, channel: str) -> list[InboxItem]: ...
 

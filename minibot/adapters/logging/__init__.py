@@ -1,0 +1,1 @@
+"""Structured logging: logfmt or JSON, correlation ids, secret redaction."""

@@ -1,0 +1,181 @@
+"""The daemon: starts services in order, supervises their loops, stops them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from minibot.shared.correlation import in_component
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class Looping(Protocol):
+    """A service with a long-running loop, supervised (and restarted) by the daemon."""
+
+    async def run(self) -> None: ...
+
+
+@runtime_checkable
+class Draining(Protocol):
+    """A service that can wait until the work it holds is done."""
+
+    async def join(self) -> None: ...
+
+
+@runtime_checkable
+class Intake(Protocol):
+    """A service that receives work from outside and can stop doing so first."""
+
+    async def close_intake(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """How the daemon treats a service: a crash of a `critical` loop stops the daemon
+    with exit code 1; a loop whose service is `ends_daemon` stops it cleanly when it
+    returns (the console at end of input)."""
+
+    service: Any
+    critical: bool = False
+    ends_daemon: bool = False
+
+
+class CriticalServiceFailed(Exception):
+    pass
+
+
+class Daemon:
+    """Runs services: `start()` in the given order, `run()` loops supervised in one
+    TaskGroup, and on `request_stop()` (SIGINT/SIGTERM) intake closed first, work in
+    flight drained, then `stop()` in reverse order, all within `shutdown_timeout_seconds`.
+    """
+
+    def __init__(
+        self,
+        services: Sequence[ServiceSpec],
+        *,
+        shutdown_timeout_seconds: float = 10.0,
+        restart_initial_delay_seconds: float = 0.5,
+        restart_max_delay_seconds: float = 30.0,
+        max_restarts: int = 5,
+    ) -> None:
+        self._specs = list(services)
+        self._shutdown_timeout = shutdown_timeout_seconds
+        self._restart_initial = restart_initial_delay_seconds
+        self._restart_max = restart_max_delay_seconds
+        self._max_restarts = max_restarts
+        self._stop_requested = asyncio.Event()
+        self._started: list[Any] = []
+
+    def request_stop(self) -> None:
+        if not self._stop_requested.is_set():
+            log.info("stop requested")
+        self._stop_requested.set()
+
+    async def run(self) -> int:
+        """Run until stopped; returns the process exit code."""
+        exit_code = 0
+        try:
+            await self._start_all()
+            log.info("minibot started", extra={"services": ",".join(self._names())})
+            async with asyncio.TaskGroup() as group:
+                loops = [
+                    group.create_task(self._supervise(spec), name=f"loop:{spec.service.name}")
+                    for spec in self._specs
+                    if isinstance(spec.service, Looping)
+                ]
+                await self._stop_requested.wait()
+                for loop in loops:
+                    loop.cancel()
+        except* CriticalServiceFailed as failure:
+            log.error(
+                "critical service failed; shutting down",
+                extra={"error": str(failure.exceptions[0])},
+            )
+            exit_code = 1
+        except* Exception:
+            log.exception("start-up failed; shutting down")
+            exit_code = 1
+        await self._shutdown()
+        log.info("minibot stopped", extra={"exit_code": exit_code})
+        return exit_code
+
+    def _names(self) -> list[str]:
+        return [spec.service.name for spec in self._specs]
+
+    async def _start_all(self) -> None:
+        for spec in self._specs:
+            with in_component(spec.service.name):
+                await spec.service.start()
+            self._started.append(spec.service)
+
+    async def _supervise(self, spec: ServiceSpec) -> None:
+        service = spec.service
+        failures = 0
+        delay = self._restart_initial
+        with in_component(service.name):
+            while True:
+                try:
+                    await service.run()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    failures += 1
+                    log.exception(
+                        "service crashed", extra={"service": service.name, "failures": failures}
+                    )
+                    if spec.critical or failures > self._max_restarts:
+                        raise CriticalServiceFailed(f"{service.name}: {exc!r}") from exc
+                    await asyncio.sleep(delay * (0.5 + random.random() / 2))
+                    delay = min(delay * 2, self._restart_max)
+                    log.info("restarting service", extra={"service": service.name})
+                    continue
+                if spec.ends_daemon:
+                    self.request_stop()
+                return
+
+    async def _shutdown(self) -> None:
+        started = list(self._started)
+        try:
+            async with asyncio.timeout(self._shutdown_timeout):
+                for service in started:
+                    if isinstance(service, Intake):
+                        await service.close_intake()
+                await self._drain(started)
+        except TimeoutError:
+            log.warning("shutdown timed out while draining; stopping anyway")
+        for service in reversed(started):
+            try:
+                with in_component(service.name):
+                    async with asyncio.timeout(self._shutdown_timeout):
+                        await service.stop()
+                log.info("service stopped", extra={"service": service.name})
+            except Exception:
+                log.exception("service failed to stop", extra={"service": service.name})
+        self._started.clear()
+
+    async def _drain(self, services: list[Any]) -> None:
+        # Work moves between services (bus → dispatcher → bus → delivery), so drain in
+        # passes until one pass finds everything already idle.
+        draining = [s for s in services if isinstance(s, Draining)]
+        for _ in range(10):
+            busy = [s for s in draining if getattr(s, "busy", True)]
+            if not busy:
+                return
+            for service in draining:
+                await service.join()

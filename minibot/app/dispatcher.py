@@ -1,0 +1,135 @@
+"""The dispatcher: takes messages off the bus and runs commands or conversation turns."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from minibot.app import replies
+from minibot.app.commands import ButtonRequest, CommandReply, CommandRequest, CommandRouter
+from minibot.app.conversation_service import ConversationService
+from minibot.app.event_bus import EventBus
+from minibot.app.lanes import KeyedLanes
+from minibot.core.events import ButtonPressed, MessageReceived, ReplyReady
+from minibot.core.identity import OwnerResolver
+from minibot.core.messages import IncomingMessage, OutgoingMessage
+from minibot.shared.correlation import correlated, correlation_id
+
+log = logging.getLogger(__name__)
+
+
+def turn_id_for(message: IncomingMessage) -> str:
+    """A turn id that is the same when a durable inbox item is handled again after a
+    crash, so that delivery can skip what was already sent."""
+    if message.inbox_id is not None:
+        return f"{message.conversation}#in{message.inbox_id}"
+    return f"{message.conversation}#{uuid.uuid4().hex[:12]}"
+
+
+class Dispatcher:
+    """Handles each conversation's messages strictly in order, and different
+    conversations concurrently up to `max_concurrent`. Any failure inside one message's
+    handling is logged with its correlation id and answered with a short apology; the
+    dispatcher goes on."""
+
+    def __init__(
+        self,
+        *,
+        bus: EventBus,
+        conversation: ConversationService,
+        commands: CommandRouter,
+        owners: OwnerResolver,
+        max_concurrent: int,
+        max_pending: int,
+    ) -> None:
+        self._bus = bus
+        self._conversation = conversation
+        self._commands = commands
+        self._owners = owners
+        self._lanes = KeyedLanes(
+            "dispatcher", max_concurrent=max_concurrent, max_pending=max_pending
+        )
+        bus.subscribe(MessageReceived, self._on_message, name="dispatcher")
+        bus.subscribe(ButtonPressed, self._on_button, name="buttons")
+
+    @property
+    def name(self) -> str:
+        return "dispatcher"
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self, timeout_seconds: float = 10.0) -> None:
+        await self._lanes.close(timeout_seconds)
+
+    @property
+    def busy(self) -> bool:
+        return self._lanes.pending > 0
+
+    async def join(self) -> None:
+        await self._lanes.join()
+
+    async def _on_message(self, event: MessageReceived) -> None:
+        message = event.message
+        with correlated(correlation_id.get()):
+            await self._lanes.submit(message.conversation, lambda: self._handle(message))
+
+    async def _on_button(self, event: ButtonPressed) -> None:
+        with correlated(correlation_id.get()):
+            await self._lanes.submit(event.conversation, lambda: self._press(event))
+
+    async def _handle(self, message: IncomingMessage) -> None:
+        turn_id = turn_id_for(message)
+        log.info(
+            "message received",
+            extra={"conversation": str(message.conversation), "chars": len(message.text)},
+        )
+        try:
+            owner_id = self._owners.owner_of(message.sender)
+            parsed = self._commands.parse(message.text)
+            if parsed is None:
+                await self._conversation.handle(message, owner_id=owner_id, turn_id=turn_id)
+                return
+            name, args = parsed
+            handler = self._commands.command(name)
+            if handler is None:
+                reply = CommandReply(f"I don't know /{name}. Send /help for the commands I know.")
+            else:
+                reply = await handler(CommandRequest(message, owner_id, args))
+        except Exception:
+            log.exception("handling failed", extra={"conversation": str(message.conversation)})
+            reply = CommandReply(replies.INTERNAL_ERROR)
+        await self._bus.publish(
+            ReplyReady(
+                OutgoingMessage(
+                    message.conversation,
+                    reply.text,
+                    turn_id,
+                    buttons=reply.buttons,
+                    source_inbox_id=message.inbox_id,
+                )
+            )
+        )
+
+    async def _press(self, event: ButtonPressed) -> None:
+        handler = self._commands.button(event.action)
+        if handler is None:
+            log.warning("unknown button action", extra={"action": event.action})
+            return
+        message = IncomingMessage(
+            event.conversation, event.sender, "", received_at=datetime.now(UTC)
+        )
+        try:
+            reply = await handler(
+                ButtonRequest(message, self._owners.owner_of(event.sender), event.action)
+            )
+        except Exception:
+            log.exception("button failed", extra={"action": event.action})
+            reply = CommandReply(replies.INTERNAL_ERROR)
+        turn_id = f"{event.conversation}#{uuid.uuid4().hex[:12]}"
+        await self._bus.publish(
+            ReplyReady(
+                OutgoingMessage(event.conversation, reply.text, turn_id, buttons=reply.buttons)
+            )
+        )

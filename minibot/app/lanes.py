@@ -1,0 +1,96 @@
+"""Ordered work per key, concurrent across keys, with a cap and backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+
+from minibot.shared.correlation import correlated, correlation_id
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[None]]
+
+
+class KeyedLanes:
+    """Runs submitted jobs so that jobs of one key run one at a time in submit order,
+    while jobs of different keys run concurrently, at most `max_concurrent` at once.
+
+    `submit` returns once the job is queued; it waits while `max_pending` jobs are queued
+    or running (backpressure). A job that raises is logged; its lane goes on. Each job
+    runs under the correlation id that was current when it was submitted.
+    """
+
+    def __init__(self, name: str, *, max_concurrent: int, max_pending: int) -> None:
+        self._name = name
+        self._lanes: dict[Hashable, deque[tuple[Job, str | None]]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+        self._running = asyncio.Semaphore(max_concurrent)
+        self._room = asyncio.Semaphore(max_pending)
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._pending = 0
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    async def submit(self, key: Hashable, job: Job) -> None:
+        if self._closed:
+            raise RuntimeError(f"{self._name} is closed")
+        await self._room.acquire()
+        self._pending += 1
+        self._idle.clear()
+        lane = self._lanes.get(key)
+        if lane is not None:
+            lane.append((job, correlation_id.get()))
+            return
+        self._lanes[key] = deque([(job, correlation_id.get())])
+        worker = asyncio.create_task(self._work(key), name=f"{self._name}:{key}")
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
+
+    async def _work(self, key: Hashable) -> None:
+        lane = self._lanes[key]
+        try:
+            while lane:
+                job, cid = lane[0]
+                try:
+                    async with self._running:
+                        with correlated(cid):
+                            await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    with correlated(cid):
+                        log.exception("job failed", extra={"lane": str(key)})
+                finally:
+                    lane.popleft()
+                    self._pending -= 1
+                    self._room.release()
+        finally:
+            del self._lanes[key]
+            if self._pending == 0:
+                self._idle.set()
+
+    async def join(self) -> None:
+        """Wait until every queued job has run."""
+        await self._idle.wait()
+
+    async def close(self, timeout_seconds: float) -> None:
+        """Refuse new jobs, let queued ones finish for up to `timeout_seconds`, then
+        cancel what is left."""
+        self._closed = True
+        try:
+            await asyncio.wait_for(self.join(), timeout_seconds)
+        except TimeoutError:
+            log.warning(
+                "gave up waiting for jobs", extra={"lanes": self._name, "pending": self._pending}
+            )
+        workers = list(self._workers)
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)

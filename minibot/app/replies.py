@@ -1,0 +1,15 @@
+"""What the app answers a person: short texts, kept in one place so they stay consistent."""
+
+from __future__ import annotations
+
+MODEL_UNAVAILABLE = (
+    "Sorry, the model is unavailable right now, so I could not answer. "
+    "Your message is saved; please try again in a moment."
+)
+MODEL_REJECTED = (
+    "Sorry, the model refused this request (a configuration problem on my side). "
+    "Your message is saved; the owner has been told in the logs."
+)
+STREAM_INTERRUPTED = "[the answer was cut off: the connection to the model dropped]"
+INTERNAL_ERROR = "Sorry, something went wrong on my side while handling that. Please try again."
+EMPTY_ANSWER = "(the model gave an empty answer)"

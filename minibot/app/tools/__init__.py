@@ -1,0 +1,1 @@
+"""Tools offered to the LLM: the registry and the tool sets."""
