@@ -1,0 +1,361 @@
+"""A loopback fake of the OpenAI API (chat completions and responses), scriptable for tests."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """One scripted answer; the next request consumes it. Unscripted requests get an echo."""
+
+    text: str | None = None  # None: "echo: <last user message>"
+    tool_calls: tuple[tuple[str, str], ...] = ()  # (name, arguments as JSON text)
+    status: int | None = None  # answer with this HTTP error instead
+    retry_after: str | None = None
+    delay_seconds: float = 0.0  # wait this long before answering
+    cut_after_chunks: int | None = None  # stream only: drop the connection after N chunks
+    drop_connection: bool = False  # drop the connection before any response
+    report_usage: bool = True
+
+    @classmethod
+    def reply(cls, text: str) -> Script:
+        return cls(text=text)
+
+    @classmethod
+    def tool_call(cls, name: str, arguments: str, *more: tuple[str, str]) -> Script:
+        return cls(text="", tool_calls=((name, arguments), *more))
+
+    @classmethod
+    def error(cls, status: int, *, retry_after: str | None = None) -> Script:
+        return cls(status=status, retry_after=retry_after)
+
+    @classmethod
+    def slow(cls, delay_seconds: float) -> Script:
+        return cls(delay_seconds=delay_seconds)
+
+    @classmethod
+    def cut_stream(cls, after_chunks: int, text: str | None = None) -> Script:
+        return cls(text=text, cut_after_chunks=after_chunks)
+
+    @classmethod
+    def drop(cls) -> Script:
+        return cls(drop_connection=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the fake answered (successfully), with the usage it reported."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class FakeOpenAIServer:
+    """aiohttp server on 127.0.0.1; `base_url` ends in /v1 like the real API."""
+
+    latency_ms: float = 0.0
+    host: str = "127.0.0.1"
+    port: int = 0
+    requests: list[RecordedRequest] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    _scripts: collections.deque[Script] = field(default_factory=collections.deque)
+    _runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def script(self, *items: Script) -> None:
+        self._scripts.extend(items)
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/responses", self._responses)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, _ChatFormat())
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, _ResponsesFormat())
+
+    async def _serve(self, request: web.Request, fmt: _Format) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(RecordedRequest(request.path, body, dict(request.headers)))
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            script = self._scripts.popleft() if self._scripts else Script()
+            await asyncio.sleep(self.latency_ms / 1000 + script.delay_seconds)
+            if script.drop_connection:
+                return _drop(request)
+            if script.status is not None:
+                headers = {"Retry-After": script.retry_after} if script.retry_after else {}
+                error = {"error": {"message": f"scripted {script.status}", "type": "fake"}}
+                return web.json_response(error, status=script.status, headers=headers)
+            prompt_text = fmt.prompt_text(body)
+            text = script.text if script.text is not None else f"echo: {fmt.last_user(body)}"
+            calls_text = "".join(name + args for name, args in script.tool_calls)
+            answer = Answer(text, len(prompt_text) // 4, len(text + calls_text) // 4)
+            usage = answer if script.report_usage else None
+            if body.get("stream"):
+                return await self._stream(request, fmt, body, script, answer, usage)
+            self.answers.append(answer)
+            return web.json_response(fmt.whole(body, text, script.tool_calls, usage))
+        finally:
+            self.in_flight -= 1
+
+    async def _stream(
+        self,
+        request: web.Request,
+        fmt: _Format,
+        body: dict[str, Any],
+        script: Script,
+        answer: Answer,
+        usage: Answer | None,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers=SSE_HEADERS)
+        await response.prepare(request)
+        events = fmt.events(body, answer.text, script.tool_calls, usage)
+        for index, event in enumerate(events):
+            if script.cut_after_chunks is not None and index >= script.cut_after_chunks:
+                return _drop(request, response)
+            await response.write(event.encode())
+        self.answers.append(answer)
+        await response.write_eof()
+        return response
+
+
+def _drop(request: web.Request, response: web.StreamResponse | None = None) -> web.StreamResponse:
+    # Closing the socket under aiohttp mimics a proxy or server that died mid-answer.
+    if request.transport is not None:
+        request.transport.close()
+    return response if response is not None else web.Response()
+
+
+def _pieces(text: str) -> list[str]:
+    """Split the way models stream: a word with its following space per chunk."""
+    words = text.split(" ")
+    return [w + " " for w in words[:-1]] + [words[-1]] if text else []
+
+
+def _sse(data: dict[str, Any], event: str | None = None) -> str:
+    prefix = f"event: {event}\n" if event else ""
+    return f"{prefix}data: {json.dumps(data)}\n\n"
+
+
+class _Format:
+    def last_user(self, body: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def prompt_text(self, body: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def whole(self, body: dict[str, Any], text: str, calls: Any, usage: Answer | None) -> Any:
+        raise NotImplementedError
+
+    def events(
+        self, body: dict[str, Any], text: str, calls: Any, usage: Answer | None
+    ) -> list[str]:
+        raise NotImplementedError
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+class _ChatFormat(_Format):
+    def last_user(self, body: dict[str, Any]) -> str:
+        users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+        return _content_text(users[-1].get("content")) if users else ""
+
+    def prompt_text(self, body: dict[str, Any]) -> str:
+        return "".join(_content_text(m.get("content")) for m in body.get("messages", []))
+
+    @staticmethod
+    def _calls(calls: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
+        return [
+            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(calls)
+        ]
+
+    def whole(self, body: dict[str, Any], text: str, calls: Any, usage: Answer | None) -> Any:
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if calls:
+            message["tool_calls"] = self._calls(calls)
+        reply: dict[str, Any] = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "model": body.get("model", ""),
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+            ],
+        }
+        if usage is not None:
+            reply["usage"] = _chat_usage(usage)
+        return reply
+
+    def events(
+        self, body: dict[str, Any], text: str, calls: Any, usage: Answer | None
+    ) -> list[str]:
+        model = body.get("model", "")
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            return _sse({"id": "chatcmpl-fake", "model": model, "choices": [choice]})
+
+        out = [chunk({"role": "assistant", "content": ""})]
+        out += [chunk({"content": piece}) for piece in _pieces(text)]
+        for i, call in enumerate(self._calls(calls)):
+            # Real servers send the name first and the arguments in fragments after it.
+            head = {"index": i, "id": call["id"], "type": "function"}
+            args = call["function"]["arguments"]
+            out.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                **head,
+                                "function": {"name": call["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            )
+            for start in range(0, len(args), 8):
+                frag = {"index": i, "function": {"arguments": args[start : start + 8]}}
+                out.append(chunk({"tool_calls": [frag]}))
+        out.append(chunk({}, "tool_calls" if calls else "stop"))
+        include_usage = (body.get("stream_options") or {}).get("include_usage")
+        if usage is not None and include_usage:
+            out.append(_sse({"id": "chatcmpl-fake", "choices": [], "usage": _chat_usage(usage)}))
+        out.append("data: [DONE]\n\n")
+        return out
+
+
+def _chat_usage(usage: Answer) -> dict[str, int]:
+    total = usage.prompt_tokens + usage.completion_tokens
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": total,
+    }
+
+
+class _ResponsesFormat(_Format):
+    def _items(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        data = body.get("input", "")
+        return [{"role": "user", "content": data}] if isinstance(data, str) else list(data)
+
+    def last_user(self, body: dict[str, Any]) -> str:
+        users = [m for m in self._items(body) if m.get("role") == "user"]
+        return _content_text(users[-1].get("content")) if users else ""
+
+    def prompt_text(self, body: dict[str, Any]) -> str:
+        texts = [_content_text(m.get("content", m.get("output"))) for m in self._items(body)]
+        return str(body.get("instructions") or "") + "".join(texts)
+
+    def _output(self, text: str, calls: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if text:
+            content = [{"type": "output_text", "text": text, "annotations": []}]
+            out.append({"type": "message", "id": "msg_0", "role": "assistant", "content": content})
+        for i, (name, args) in enumerate(calls):
+            out.append(
+                {
+                    "type": "function_call",
+                    "id": f"fc_{i}",
+                    "call_id": f"call_{i}",
+                    "name": name,
+                    "arguments": args,
+                }
+            )
+        return out
+
+    def whole(self, body: dict[str, Any], text: str, calls: Any, usage: Answer | None) -> Any:
+        reply: dict[str, Any] = {
+            "id": "resp_fake",
+            "object": "response",
+            "model": body.get("model", ""),
+            "output": self._output(text, calls),
+        }
+        if usage is not None:
+            reply["usage"] = {
+                "input_tokens": usage.prompt_tokens,
+                "output_tokens": usage.completion_tokens,
+                "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+            }
+        return reply
+
+    def events(
+        self, body: dict[str, Any], text: str, calls: Any, usage: Answer | None
+    ) -> list[str]:
+        out = [_sse({"type": "response.created"}, "response.created")]
+        for piece in _pieces(text):
+            kind = "response.output_text.delta"
+            out.append(_sse({"type": kind, "output_index": 0, "delta": piece}, kind))
+        for item in self._output(text, calls):
+            kind = "response.output_item.done"
+            out.append(_sse({"type": kind, "item": item}, kind))
+        done = {"type": "response.completed", "response": self.whole(body, text, calls, usage)}
+        out.append(_sse(done, "response.completed"))
+        return out
+
+
+async def _serve_forever(port: int, latency_ms: float) -> None:
+    server = FakeOpenAIServer(latency_ms=latency_ms, port=port)
+    await server.start()
+    print(server.port, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    asyncio.run(_serve_forever(args.port, args.latency_ms))
+
+
+if __name__ == "__main__":
+    main()
