@@ -1,0 +1,149 @@
+"""Wires the app layer with in-memory fakes, the way the composition root wires adapters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from minibot.app.basic_commands import BasicCommands
+from minibot.app.commands import CommandRouter
+from minibot.app.conversation_service import ConversationService, TurnSettings
+from minibot.app.dispatcher import Dispatcher
+from minibot.app.event_bus import EventBus
+from minibot.app.reply_router import ReplyRouter
+from minibot.app.tools.registry import Tool, ToolRegistry
+from minibot.core.conversation import ConversationKey
+from minibot.core.events import MessageReceived
+from minibot.core.identity import OwnerResolver
+from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
+from tests.fakes.language_model import ScriptedLanguageModel
+from tests.fakes.memory import InMemoryConversationMemory, InMemoryUsageLedger
+
+
+class WallClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass
+class RecordingChannel:
+    """A Channel that records what it was asked to show."""
+
+    name: str = "test"
+    delivered: list[OutgoingMessage] = field(default_factory=list)
+    drafts: list[tuple[str, str]] = field(default_factory=list)
+    typing: int = 0
+
+    async def start(self) -> None:
+        pass
+
+    async def close_intake(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def deliver(self, reply: OutgoingMessage) -> None:
+        self.delivered.append(reply)
+
+    async def show_draft(self, conversation: ConversationKey, turn_id: str, text: str) -> None:
+        self.drafts.append((turn_id, text))
+
+    async def show_typing(self, conversation: ConversationKey) -> None:
+        self.typing += 1
+
+    def texts(self, chat_id: str | None = None) -> list[str]:
+        return [
+            r.text for r in self.delivered if chat_id is None or r.conversation.chat_id == chat_id
+        ]
+
+
+@dataclass
+class AppHarness:
+    bus: EventBus
+    model: ScriptedLanguageModel
+    memory: InMemoryConversationMemory
+    usage: InMemoryUsageLedger
+    channel: RecordingChannel
+    dispatcher: Dispatcher
+    router: ReplyRouter
+    conversation: ConversationService
+    commands: CommandRouter
+
+    async def start(self) -> None:
+        await self.bus.start()
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop(5)
+        await self.bus.stop()
+        await self.router.stop(5)
+
+    async def say(self, text: str, chat_id: str = "1", user_id: str = "7") -> None:
+        message = IncomingMessage(
+            ConversationKey("test", chat_id),
+            Sender("test", user_id, "Ada"),
+            text,
+            received_at=datetime.now(UTC),
+        )
+        await self.bus.publish(MessageReceived(message))
+
+    async def settle(self) -> None:
+        for _ in range(5):
+            await self.bus.join()
+            await self.dispatcher.join()
+            await self.bus.join()
+            await self.router.join()
+
+
+def build_app(
+    *,
+    tools: Sequence[Tool] = (),
+    stream: bool = False,
+    history_window: int = 30,
+    history_token_budget: int = 6000,
+    max_tool_iterations: int = 3,
+    max_concurrent: int = 16,
+) -> AppHarness:
+    bus = EventBus(queue_size=64)
+    model = ScriptedLanguageModel()
+    memory = InMemoryConversationMemory()
+    usage = InMemoryUsageLedger()
+    channel = RecordingChannel()
+    registry = ToolRegistry(tools, timeout_seconds=0.5)
+    conversation = ConversationService(
+        memory=memory,
+        model=model,
+        usage=usage,
+        tools=registry,
+        publish=bus.publish,
+        clock=WallClock(),
+        settings=TurnSettings(
+            system_prompt="be brief",
+            history_window=history_window,
+            history_token_budget=history_token_budget,
+            max_tool_iterations=max_tool_iterations,
+            stream=stream,
+        ),
+        price=lambda model, u: (u.prompt_tokens + u.completion_tokens) / 1000,
+    )
+    commands = CommandRouter()
+    BasicCommands(
+        memory=memory, usage=usage, clock=WallClock(), tool_names=lambda: registry.names
+    ).register(commands)
+    dispatcher = Dispatcher(
+        bus=bus,
+        conversation=conversation,
+        commands=commands,
+        owners=OwnerResolver(),
+        max_concurrent=max_concurrent,
+        max_pending=256,
+    )
+    router = ReplyRouter(bus, [channel], max_concurrent=max_concurrent)
+    return AppHarness(
+        bus, model, memory, usage, channel, dispatcher, router, conversation, commands
+    )

@@ -1,0 +1,135 @@
+"""The event bus: fan-out, backpressure, failing subscribers, drain on stop, counters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import pytest
+
+from minibot.app.event_bus import EventBus
+from minibot.core.events import Event
+from minibot.shared.correlation import correlated, correlation_id
+
+
+@dataclass(frozen=True, slots=True)
+class Ping(Event):
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class Other(Event):
+    pass
+
+
+async def test_every_matching_subscriber_receives_every_event_in_order() -> None:
+    bus = EventBus(queue_size=10)
+    seen_a: list[int] = []
+    seen_b: list[int] = []
+    seen_other: list[Event] = []
+
+    async def a(event: Ping) -> None:
+        seen_a.append(event.n)
+
+    async def b(event: Ping) -> None:
+        seen_b.append(event.n)
+
+    async def other(event: Other) -> None:
+        seen_other.append(event)
+
+    bus.subscribe(Ping, a, name="a")
+    bus.subscribe(Ping, b, name="b")
+    bus.subscribe(Other, other, name="other")
+    await bus.start()
+    for n in range(5):
+        await bus.publish(Ping(n))
+    await bus.stop()
+    assert seen_a == [0, 1, 2, 3, 4]
+    assert seen_b == [0, 1, 2, 3, 4]
+    assert seen_other == []
+    assert bus.stats.published == 5
+    assert bus.stats.delivered == 10
+
+
+async def test_publish_waits_while_a_subscriber_queue_is_full() -> None:
+    bus = EventBus(queue_size=2)
+    release = asyncio.Event()
+
+    async def slow(event: Ping) -> None:
+        await release.wait()
+
+    bus.subscribe(Ping, slow, name="slow")
+    await bus.start()
+    # One event is taken by the worker, two fill the queue; the fourth must wait.
+    for n in range(3):
+        await asyncio.wait_for(bus.publish(Ping(n)), 1)
+    await asyncio.sleep(0)
+    fourth = asyncio.create_task(bus.publish(Ping(3)))
+    await asyncio.sleep(0.05)
+    assert not fourth.done(), "publish should block while the queue is full"
+    assert bus.stats.queue_depth == 2
+    release.set()
+    await asyncio.wait_for(fourth, 2)
+    await bus.stop()
+    assert bus.stats.delivered == 4
+
+
+async def test_a_failing_subscriber_is_logged_and_others_still_receive(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = EventBus()
+    received: list[int] = []
+
+    async def broken(event: Ping) -> None:
+        raise RuntimeError("boom")
+
+    async def healthy(event: Ping) -> None:
+        received.append(event.n)
+
+    bus.subscribe(Ping, broken, name="broken")
+    bus.subscribe(Ping, healthy, name="healthy")
+    await bus.start()
+    with caplog.at_level(logging.ERROR):
+        for n in range(3):
+            await bus.publish(Ping(n))
+        await bus.stop()
+    assert received == [0, 1, 2]
+    assert bus.stats.failed == 3
+    assert "subscriber failed" in caplog.text
+
+
+async def test_stop_drains_queued_events_and_refuses_new_ones_after() -> None:
+    bus = EventBus(queue_size=100)
+    handled: list[int] = []
+
+    async def slowish(event: Ping) -> None:
+        await asyncio.sleep(0.001)
+        handled.append(event.n)
+
+    bus.subscribe(Ping, slowish, name="slowish")
+    await bus.start()
+    for n in range(50):
+        await bus.publish(Ping(n))
+    await bus.stop()
+    assert handled == list(range(50))
+    with pytest.raises(RuntimeError):
+        await bus.publish(Ping(99))
+
+
+async def test_correlation_id_of_the_publisher_is_current_in_the_handler() -> None:
+    bus = EventBus()
+    seen: list[str | None] = []
+
+    async def record(event: Ping) -> None:
+        await asyncio.sleep(0)
+        seen.append(correlation_id.get())
+
+    bus.subscribe(Ping, record, name="record")
+    await bus.start()
+    with correlated("cid-1"):
+        await bus.publish(Ping(1))
+    with correlated("cid-2"):
+        await bus.publish(Ping(2))
+    await bus.stop()
+    assert seen == ["cid-1", "cid-2"]
