@@ -1,0 +1,147 @@
+"""The composition root: reads the settings, builds every adapter, wires the services."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Literal, TextIO
+
+from minibot.adapters.config.schema import Settings
+from minibot.adapters.llm.llm_async_model import LlmAsyncModel
+from minibot.adapters.llm.pricing import cost_usd
+from minibot.adapters.memory.conversation_memory import SqlConversationMemory
+from minibot.adapters.memory.database import SqlDatabase
+from minibot.adapters.memory.delivery_ledger import SqlDeliveryLedger
+from minibot.adapters.memory.inbox import SqlInbox
+from minibot.adapters.memory.usage_ledger import SqlUsageLedger
+from minibot.adapters.messaging.console.console_channel import ConsoleChannel
+from minibot.adapters.system_clock import SystemClock
+from minibot.app.basic_commands import BasicCommands
+from minibot.app.commands import CommandRouter
+from minibot.app.conversation_service import ConversationService, TurnSettings
+from minibot.app.daemon import Daemon, ServiceSpec
+from minibot.app.dispatcher import Dispatcher
+from minibot.app.event_bus import EventBus
+from minibot.app.reply_router import ReplyRouter
+from minibot.app.tools.registry import ToolRegistry
+from minibot.core.identity import OwnerResolver
+
+Mode = Literal["daemon", "console"]
+
+
+@dataclass
+class _Named:
+    """Gives a storage adapter the name the daemon logs it by."""
+
+    name: str
+    inner: Any
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def stop(self) -> None:
+        await self.inner.stop()
+
+
+@dataclass
+class Container:
+    """Builds the whole application from `settings`. In console mode the console is the
+    only channel (for trying minibot without Telegram); otherwise the enabled channels."""
+
+    settings: Settings
+    mode: Mode = "daemon"
+    stdin: TextIO | None = None
+    stdout: TextIO | None = None
+    channels: list[Any] = field(default_factory=list)
+
+    def secrets(self) -> list[str]:
+        s = self.settings
+        return [
+            s.llm.api_key.get_secret_value(),
+            s.channels.telegram.bot_token.get_secret_value(),
+            s.channels.telegram.secret_token.get_secret_value(),
+        ]
+
+    def build(self) -> Daemon:
+        s = self.settings
+        clock = SystemClock()
+        database = SqlDatabase(s.memory.url)
+        memory = SqlConversationMemory(database)
+        usage = SqlUsageLedger(database)
+        model = LlmAsyncModel(s.llm)
+        bus = EventBus(s.bus.queue_size)
+        tools = ToolRegistry(timeout_seconds=s.llm.tool_timeout_seconds)
+        conversation = ConversationService(
+            memory=memory,
+            model=model,
+            usage=usage,
+            tools=tools,
+            publish=bus.publish,
+            clock=clock,
+            settings=TurnSettings(
+                system_prompt=s.llm.system_prompt,
+                history_window=s.llm.history_window,
+                history_token_budget=s.llm.history_token_budget,
+                max_tool_iterations=s.llm.max_tool_iterations,
+                stream=s.llm.stream,
+            ),
+            price=functools.partial(cost_usd, s.llm.prices),
+        )
+        commands = CommandRouter()
+        BasicCommands(
+            memory=memory, usage=usage, clock=clock, tool_names=lambda: tools.names
+        ).register(commands)
+        cap = s.daemon.max_concurrent_conversations
+        dispatcher = Dispatcher(
+            bus=bus,
+            conversation=conversation,
+            commands=commands,
+            owners=OwnerResolver(s.kv_memory.identities),
+            max_concurrent=cap,
+            max_pending=cap * 4,
+        )
+        channel_specs = self._channels(bus, database, commands)
+        router = ReplyRouter(bus, [spec.service for spec in channel_specs], max_concurrent=cap)
+        specs = [
+            ServiceSpec(_Named("database", database), critical=True),
+            ServiceSpec(_Named("llm", model), critical=True),
+            ServiceSpec(bus, critical=True),
+            *channel_specs,
+            ServiceSpec(router, critical=True),
+            ServiceSpec(dispatcher, critical=True),
+        ]
+        d = s.daemon
+        return Daemon(
+            specs,
+            shutdown_timeout_seconds=d.shutdown_timeout_seconds,
+            restart_initial_delay_seconds=d.restart_initial_delay_seconds,
+            restart_max_delay_seconds=d.restart_max_delay_seconds,
+            max_restarts=d.max_restarts,
+        )
+
+    def _channels(
+        self, bus: EventBus, database: SqlDatabase, commands: CommandRouter
+    ) -> list[ServiceSpec]:
+        s = self.settings
+        if self.mode == "console":
+            console = ConsoleChannel(
+                bus,
+                user_id=s.channels.console.user_id,
+                chat_id=s.channels.console.chat_id,
+                stdin=self.stdin,
+                stdout=self.stdout,
+            )
+            return [ServiceSpec(console, critical=True, ends_daemon=True)]
+        specs: list[ServiceSpec] = []
+        if s.channels.telegram.enabled:
+            from minibot.adapters.messaging.telegram.telegram_channel import TelegramChannel
+
+            telegram = TelegramChannel(
+                s.channels.telegram,
+                bus,
+                SqlInbox(database),
+                SqlDeliveryLedger(database),
+                commands.commands,
+            )
+            specs.append(ServiceSpec(telegram, critical=False))
+        return specs
