@@ -1,0 +1,139 @@
+"""SqlConversationMemory: every message of every conversation, in one SQL table."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from minibot.adapters.memory.database import SqlDatabase
+from minibot.adapters.memory.history_window import estimate_tokens, select_window
+from minibot.adapters.memory.tables import conversation_resets
+from minibot.adapters.memory.tables import messages as messages_table
+from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
+
+
+class SqlConversationMemory:
+    """ConversationMemory on SQL. `clear` keeps the rows and records a reset marker (the
+    id of the newest message at that moment); `recent` reads only rows after it, so the
+    full history stays available for audit and export.
+
+    Returned messages carry their row id as `meta["message_id"]`.
+    """
+
+    def __init__(self, database: SqlDatabase) -> None:
+        self._db = database
+
+    async def start(self) -> None:
+        await self._db.start()
+
+    async def stop(self) -> None:
+        # The database is shared; its owner (the composition root) stops it.
+        return None
+
+    async def append(self, conversation: ConversationKey, messages: Sequence[ChatMessage]) -> None:
+        if not messages:
+            return
+        now = datetime.now(UTC)
+        rows = [_to_row(str(conversation), message, now) for message in messages]
+
+        async def operation(conn: AsyncConnection) -> None:
+            # One executemany in one transaction: the batch is atomic and keeps its order.
+            await conn.execute(insert(messages_table), rows)
+
+        await self._db.write(operation)
+
+    async def recent(
+        self, conversation: ConversationKey, *, max_messages: int, max_tokens: int
+    ) -> list[ChatMessage]:
+        if max_messages <= 0 or max_tokens <= 0:
+            return []
+        key = str(conversation)
+        reset_after = (
+            select(conversation_resets.c.after_id)
+            .where(conversation_resets.c.conversation == key)
+            .scalar_subquery()
+        )
+        query = (
+            select(messages_table)
+            .where(
+                messages_table.c.conversation == key,
+                messages_table.c.id > func.coalesce(reset_after, 0),
+            )
+            .order_by(messages_table.c.id.desc())
+            .limit(max_messages)
+        )
+
+        async def operation(conn: AsyncConnection) -> list[Any]:
+            return list((await conn.execute(query)).all())
+
+        rows = await self._db.read(operation)
+        newest_first = [_from_row(row) for row in rows]
+        return select_window(newest_first, max_messages=max_messages, max_tokens=max_tokens)
+
+    async def clear(self, conversation: ConversationKey) -> int:
+        key = str(conversation)
+
+        async def operation(conn: AsyncConnection) -> int:
+            previous = (
+                await conn.execute(
+                    select(conversation_resets.c.after_id).where(
+                        conversation_resets.c.conversation == key
+                    )
+                )
+            ).scalar_one_or_none() or 0
+            newest, dropped = (
+                await conn.execute(
+                    select(func.max(messages_table.c.id), func.count()).where(
+                        messages_table.c.conversation == key, messages_table.c.id > previous
+                    )
+                )
+            ).one()
+            if not dropped:
+                return 0
+            upsert = self._db.insert(conversation_resets).values(
+                conversation=key, after_id=newest, at=datetime.now(UTC)
+            )
+            await conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[conversation_resets.c.conversation],
+                    set_={"after_id": newest, "at": upsert.excluded.at},
+                )
+            )
+            return int(dropped)
+
+        return await self._db.write(operation)
+
+
+def _to_row(conversation: str, message: ChatMessage, now: datetime) -> dict[str, Any]:
+    tool_calls = [dataclasses.asdict(call) for call in message.tool_calls]
+    return {
+        "conversation": conversation,
+        "role": str(message.role),
+        "content": message.content,
+        "tool_calls": json.dumps(tool_calls) if tool_calls else None,
+        "tool_call_id": message.tool_call_id,
+        "meta": json.dumps(message.meta) if message.meta else None,
+        "token_estimate": estimate_tokens(message),
+        "created_at": message.created_at or now,
+    }
+
+
+def _from_row(row: Any) -> ChatMessage:
+    calls = json.loads(row.tool_calls) if row.tool_calls else []
+    meta = json.loads(row.meta) if row.meta else {}
+    meta["message_id"] = str(row.id)
+    return ChatMessage(
+        role=Role(row.role),
+        content=row.content,
+        tool_calls=tuple(ToolCall(**call) for call in calls),
+        tool_call_id=row.tool_call_id,
+        created_at=row.created_at,
+        token_estimate=row.token_estimate,
+        meta=meta,
+    )

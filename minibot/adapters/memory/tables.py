@@ -1,0 +1,189 @@
+"""The SQL schema of every memory table, in one place so migrations can take it over later."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores UTC without a zone (SQLite keeps none) and always returns aware UTC times."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+messages = Table(
+    "minibot_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("tool_calls", Text),  # JSON list of {id, name, arguments}
+    Column("tool_call_id", String(255)),
+    Column("meta", Text),  # JSON object of strings
+    Column("token_estimate", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # The window query reads one conversation's newest rows: (conversation, id DESC).
+    Index("ix_minibot_messages_conversation_id", "conversation", "id"),
+)
+
+# `clear` records a reset marker instead of deleting, so history stays for audit and export.
+conversation_resets = Table(
+    "minibot_conversation_resets",
+    metadata,
+    Column("conversation", String(255), primary_key=True),
+    Column("after_id", BigInteger, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+usage = Table(
+    "minibot_usage",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner_id", String(255), nullable=False),
+    Column("conversation", String(255), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("estimated", Boolean, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_minibot_usage_owner_at", "owner_id", "at"),
+)
+
+inbox = Table(
+    "minibot_inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("conversation", String(255), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("done_at", UtcDateTime),
+    UniqueConstraint("channel", "external_id", name="uq_minibot_inbox_channel_external"),
+    Index("ix_minibot_inbox_pending", "channel", "done", "id"),
+)
+
+deliveries = Table(
+    "minibot_deliveries",
+    metadata,
+    Column("turn_id", String(255), primary_key=True),
+    Column("chunk", Integer, primary_key=True),
+    Column("message_id", String(255), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+notes = Table(
+    "minibot_notes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("owner_id", String(255), nullable=False),
+    Column("title", String(1000), nullable=False),
+    Column("title_key", String(1000), nullable=False),  # casefolded, spaces collapsed
+    Column("content", Text, nullable=False),
+    Column("tags", Text, nullable=False),  # JSON list; plain text so full-text can index it
+    Column("meta", Text, nullable=False),  # JSON object
+    Column("prov_conversation", String(255)),
+    Column("prov_message_id", String(255)),
+    Column("prov_tool_call_id", String(255)),
+    Column("prov_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("owner_id", "title_key", name="uq_minibot_notes_owner_title"),
+    Index("ix_minibot_notes_owner_updated", "owner_id", "updated_at"),
+)
+
+# SQLite full-text index over notes, kept in step by triggers (external-content FTS5).
+_SQLITE_FTS = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS minibot_notes_fts USING fts5("
+    "title, content, tags, content='minibot_notes', content_rowid='id', "
+    "tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS minibot_notes_ai AFTER INSERT ON minibot_notes BEGIN "
+    "INSERT INTO minibot_notes_fts(rowid, title, content, tags) "
+    "VALUES (new.id, new.title, new.content, new.tags); END",
+    "CREATE TRIGGER IF NOT EXISTS minibot_notes_ad AFTER DELETE ON minibot_notes BEGIN "
+    "INSERT INTO minibot_notes_fts(minibot_notes_fts, rowid, title, content, tags) "
+    "VALUES ('delete', old.id, old.title, old.content, old.tags); END",
+    "CREATE TRIGGER IF NOT EXISTS minibot_notes_au AFTER UPDATE ON minibot_notes BEGIN "
+    "INSERT INTO minibot_notes_fts(minibot_notes_fts, rowid, title, content, tags) "
+    "VALUES ('delete', old.id, old.title, old.content, old.tags); "
+    "INSERT INTO minibot_notes_fts(rowid, title, content, tags) "
+    "VALUES (new.id, new.title, new.content, new.tags); END",
+]
+
+# The weighted document vector of a note on PostgreSQL; the index and queries must match it.
+PG_NOTE_VECTOR = (
+    "(setweight(to_tsvector('simple', title), 'A') || "
+    "setweight(to_tsvector('simple', tags), 'B') || "
+    "setweight(to_tsvector('simple', content), 'D'))"
+)
+
+
+def create_schema(conn: Connection) -> bool:
+    """Creates missing tables and search indexes; True when full-text search is available."""
+    metadata.create_all(conn)
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_minibot_notes_fts ON minibot_notes "
+                f"USING gin ({PG_NOTE_VECTOR})"
+            )
+        )
+        return True
+    if dialect != "sqlite":
+        return False
+    existed = conn.execute(
+        text("SELECT 1 FROM sqlite_master WHERE name = 'minibot_notes_fts'")
+    ).first()
+    try:
+        for statement in _SQLITE_FTS:
+            conn.execute(text(statement))
+    except OperationalError:
+        # An SQLite built without FTS5: search falls back to the portable ranking.
+        return False
+    if existed is None:
+        # Notes written before the index existed must be indexed too.
+        conn.execute(text("INSERT INTO minibot_notes_fts(minibot_notes_fts) VALUES ('rebuild')"))
+    return True

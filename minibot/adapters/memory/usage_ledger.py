@@ -1,0 +1,58 @@
+"""SqlUsageLedger: one row per LLM request, summed per owner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from minibot.adapters.memory.database import SqlDatabase
+from minibot.adapters.memory.tables import usage
+from minibot.core.usage import UsageRecord, UsageTotals
+
+
+class SqlUsageLedger:
+    """UsageLedger on SQL; `totals` is one indexed aggregate over (owner_id, at)."""
+
+    def __init__(self, database: SqlDatabase) -> None:
+        self._db = database
+
+    async def start(self) -> None:
+        await self._db.start()
+
+    async def stop(self) -> None:
+        return None
+
+    async def record(self, record: UsageRecord) -> None:
+        row = {
+            "owner_id": record.owner_id,
+            "conversation": str(record.conversation),
+            "model": record.model,
+            "prompt_tokens": record.prompt_tokens,
+            "completion_tokens": record.completion_tokens,
+            "cost_usd": record.cost_usd,
+            "estimated": record.estimated,
+            "at": record.at,
+        }
+
+        async def operation(conn: AsyncConnection) -> None:
+            await conn.execute(insert(usage), [row])
+
+        await self._db.write(operation)
+
+    async def totals(self, owner_id: str, since: datetime | None = None) -> UsageTotals:
+        query = select(
+            func.count(),
+            func.coalesce(func.sum(usage.c.prompt_tokens), 0),
+            func.coalesce(func.sum(usage.c.completion_tokens), 0),
+            func.coalesce(func.sum(usage.c.cost_usd), 0.0),
+        ).where(usage.c.owner_id == owner_id)
+        if since is not None:
+            query = query.where(usage.c.at >= since)
+
+        async def operation(conn: AsyncConnection) -> UsageTotals:
+            requests, prompt, completion, cost = (await conn.execute(query)).one()
+            return UsageTotals(int(requests), int(prompt), int(completion), float(cost))
+
+        return await self._db.read(operation)
