@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import signal
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class FakeOpenAIServer:
     max_in_flight: int = 0
     _scripts: collections.deque[Script] = field(default_factory=collections.deque)
     _runner: web.AppRunner | None = None
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def base_url(self) -> str:
@@ -102,9 +104,15 @@ class FakeOpenAIServer:
         return self.base_url
 
     async def stop(self) -> None:
+        self._closing.set()  # cuts scripted delays short so shutdown need not wait them out
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
+
+    async def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), seconds)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, _ChatFormat())
@@ -119,7 +127,7 @@ class FakeOpenAIServer:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             script = self._scripts.popleft() if self._scripts else Script()
-            await asyncio.sleep(self.latency_ms / 1000 + script.delay_seconds)
+            await self._pause(self.latency_ms / 1000 + script.delay_seconds)
             if script.drop_connection:
                 return _drop(request)
             if script.status is not None:

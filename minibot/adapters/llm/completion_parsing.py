@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from llm_async.models import Response
-from llm_async.models.tool_call import ToolCall as LibraryToolCall
+from llm_async.models import Response  # type: ignore[import-untyped]
+from llm_async.models.tool_call import ToolCall as LibraryToolCall  # type: ignore[import-untyped]
 
 from minibot.adapters.llm.provider_factory import Protocol
 from minibot.core.conversation import ToolCall

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from llm_async.providers import BaseProvider
+from llm_async.providers import BaseProvider  # type: ignore[import-untyped]
 
 from minibot.adapters.config.schema import LLMSettings
 from minibot.adapters.llm.completion_parsing import ParsedAnswer, parse_whole
@@ -167,7 +167,7 @@ class LlmAsyncModel:
                         except Exception as exc:
                             raise _SinkFailed() from exc
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
         return assembler.result()
 
     def _completion(self, messages: Sequence[ChatMessage], answer: ParsedAnswer) -> Completion:

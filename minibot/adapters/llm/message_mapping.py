@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llm_async.models import Tool
+from llm_async.models import Tool  # type: ignore[import-untyped]
 
 from minibot.adapters.config.schema import LLMSettings
 from minibot.adapters.llm.provider_factory import Protocol

@@ -8,8 +8,8 @@ from typing import Any
 from aiosonic.connectors import TCPConnector  # type: ignore[import-untyped]
 from aiosonic.pools import PoolConfig  # type: ignore[import-untyped]
 from aiosonic.timeout import Timeouts  # type: ignore[import-untyped]
-from llm_async.models import Response, StreamChunk
-from llm_async.providers import (
+from llm_async.models import Response, StreamChunk  # type: ignore[import-untyped]
+from llm_async.providers import (  # type: ignore[import-untyped]
     BaseProvider,
     ClaudeProvider,
     GoogleProvider,
@@ -17,8 +17,8 @@ from llm_async.providers import (
     OpenAIResponsesProvider,
     OpenRouterProvider,
 )
-from llm_async.utils.http import stream_json
-from llm_async.utils.retry import RetryConfig
+from llm_async.utils.http import stream_json  # type: ignore[import-untyped]
+from llm_async.utils.retry import RetryConfig  # type: ignore[import-untyped]
 
 from minibot.adapters.config.schema import LLMSettings
 from minibot.adapters.llm.http_failures import raise_for_http_error
