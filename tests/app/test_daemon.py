@@ -1,0 +1,136 @@
+"""The daemon's lifecycle: order of start and stop, restarts with backoff, critical failures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import pytest
+
+from minibot.app.daemon import Daemon, ServiceSpec
+
+
+@dataclass
+class Recorder:
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plain:
+    name: str
+    recorder: Recorder
+
+    async def start(self) -> None:
+        self.recorder.events.append(f"start {self.name}")
+
+    async def stop(self) -> None:
+        self.recorder.events.append(f"stop {self.name}")
+
+
+@dataclass
+class Crashing(Plain):
+    crashes: int = 0
+    runs: int = 0
+
+    async def run(self) -> None:
+        self.runs += 1
+        if self.runs <= self.crashes:
+            raise RuntimeError(f"crash {self.runs}")
+        await asyncio.Event().wait()
+
+
+@dataclass
+class Intaking(Plain):
+    async def close_intake(self) -> None:
+        self.recorder.events.append(f"close intake {self.name}")
+
+
+def daemon(*specs: ServiceSpec, max_restarts: int = 3) -> Daemon:
+    return Daemon(
+        specs,
+        shutdown_timeout_seconds=2,
+        restart_initial_delay_seconds=0.01,
+        restart_max_delay_seconds=0.02,
+        max_restarts=max_restarts,
+    )
+
+
+async def test_services_start_in_order_and_stop_in_reverse_after_intake_closes() -> None:
+    r = Recorder()
+    d = daemon(
+        ServiceSpec(Plain("storage", r)),
+        ServiceSpec(Plain("bus", r)),
+        ServiceSpec(Intaking("channel", r)),
+    )
+    task = asyncio.create_task(d.run())
+    await asyncio.sleep(0.05)
+    d.request_stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    assert r.events == [
+        "start storage",
+        "start bus",
+        "start channel",
+        "close intake channel",
+        "stop channel",
+        "stop bus",
+        "stop storage",
+    ]
+
+
+async def test_a_crashing_service_is_logged_and_restarted(caplog: pytest.LogCaptureFixture) -> None:
+    r = Recorder()
+    flaky = Crashing("flaky", r, crashes=2)
+    d = daemon(ServiceSpec(flaky))
+    task = asyncio.create_task(d.run())
+    for _ in range(200):
+        if flaky.runs == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert flaky.runs == 3
+    d.request_stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    assert caplog.text.count("service crashed") == 2
+    assert "RuntimeError: crash 1" in caplog.text
+
+
+async def test_a_critical_crash_stops_the_daemon_with_exit_1() -> None:
+    r = Recorder()
+    d = daemon(ServiceSpec(Plain("storage", r)), ServiceSpec(Crashing("core", r, crashes=1), critical=True))
+    code = await asyncio.wait_for(d.run(), 5)
+    assert code == 1
+    assert r.events[-2:] == ["stop core", "stop storage"]
+
+
+async def test_too_many_restarts_stop_the_daemon() -> None:
+    r = Recorder()
+    d = daemon(ServiceSpec(Crashing("flaky", r, crashes=100)), max_restarts=2)
+    assert await asyncio.wait_for(d.run(), 5) == 1
+
+
+async def test_a_failed_start_stops_what_already_started(caplog: pytest.LogCaptureFixture) -> None:
+    r = Recorder()
+
+    @dataclass
+    class Broken(Plain):
+        async def start(self) -> None:
+            raise OSError("port in use")
+
+    d = daemon(ServiceSpec(Plain("storage", r)), ServiceSpec(Broken("web", r)))
+    with caplog.at_level(logging.ERROR):
+        assert await asyncio.wait_for(d.run(), 5) == 1
+    assert r.events == ["start storage", "stop storage"]
+    assert "port in use" in caplog.text
+
+
+async def test_a_service_that_ends_the_daemon_stops_it_cleanly() -> None:
+    r = Recorder()
+
+    @dataclass
+    class Finite(Plain):
+        async def run(self) -> None:
+            await asyncio.sleep(0.01)
+
+    d = daemon(ServiceSpec(Plain("storage", r)), ServiceSpec(Finite("console", r), ends_daemon=True))
+    assert await asyncio.wait_for(d.run(), 5) == 0
+    assert r.events[-1] == "stop storage"
