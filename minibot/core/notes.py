@@ -42,8 +42,10 @@ class Note:
 
 
 def title_key(title: str) -> str:
-    """The form under which titles are unique: trimmed, inner spaces collapsed, casefolded."""
-    return " ".join(title.split()).casefold()
+    """The form under which titles are unique: trimmed, inner spaces collapsed, casefolded,
+    control characters dropped (PostgreSQL cannot even compare text holding a NUL)."""
+    printable = "".join(ch for ch in title if ch.isprintable() or ch.isspace())
+    return " ".join(printable.split()).casefold()
 
 
 def closest_title(title: str, candidates: Iterable[str]) -> str | None:

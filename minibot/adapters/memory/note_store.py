@@ -58,10 +58,10 @@ class SqlNoteStore:
         source = provenance or NoteProvenance()
         values = {
             "owner_id": owner_id,
-            "title": title.strip(),
+            "title": _text(title).strip(),
             "title_key": title_key(title),
-            "content": content,
-            "tags": json.dumps(list(tags), ensure_ascii=False),
+            "content": _text(content),
+            "tags": json.dumps([_text(tag) for tag in tags], ensure_ascii=False),
             "meta": json.dumps(dict(metadata or {}), ensure_ascii=False),
             "prov_conversation": source.conversation,
             "prov_message_id": source.message_id,
@@ -193,6 +193,11 @@ class SqlNoteStore:
             return int((await conn.execute(query)).scalar_one())
 
         return await self._db.read(operation)
+
+
+def _text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; drop it everywhere so every backend stores the same.
+    return value.replace("\x00", "")
 
 
 def _from_row(row: Any) -> Note:

@@ -27,6 +27,13 @@ async def sqlite_database(tmp_path: Path) -> AsyncIterator[SqlDatabase]:
 
 
 @pytest.fixture
+async def sqlite_fallback_database(sqlite_database: SqlDatabase) -> SqlDatabase:
+    """SQLite as if built without FTS5, to run the portable search path."""
+    sqlite_database.full_text_search = False
+    return sqlite_database
+
+
+@pytest.fixture
 async def postgres_database() -> AsyncIterator[SqlDatabase]:
     require_service("postgres")
     # A schema per test keeps parallel and repeated runs from seeing each other's rows.

@@ -1,0 +1,144 @@
+"""SqlDatabase: start-up, lifecycle, and SQLite writes under heavy concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from minibot.adapters.memory.conversation_memory import SqlConversationMemory
+from minibot.adapters.memory.database import SqlDatabase
+from minibot.adapters.memory.inbox import SqlInbox
+from minibot.core.conversation import ChatMessage, ConversationKey, Role
+from minibot.core.errors import StoreError
+
+
+async def scalar(database: SqlDatabase, sql: str) -> object:
+    async def operation(conn: AsyncConnection) -> object:
+        return (await conn.execute(text(sql))).scalar()
+
+    return await database.read(operation)
+
+
+async def test_start_creates_the_directory_and_tables_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "minibot.db"
+    database = SqlDatabase(f"sqlite+aiosqlite:///{path}")
+    await database.start()
+    try:
+        assert path.exists()
+        assert await scalar(database, "PRAGMA journal_mode") == "wal"
+        assert await scalar(database, "PRAGMA synchronous") == 1  # NORMAL
+        assert database.full_text_search
+        assert await scalar(database, "SELECT count(*) FROM minibot_messages") == 0
+    finally:
+        await database.stop()
+
+
+async def test_data_survives_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'minibot.db'}"
+    chat = ConversationKey("console", "me")
+    first = SqlDatabase(url)
+    await first.start()
+    await SqlConversationMemory(first).append(chat, [ChatMessage(Role.USER, "remember me")])
+    await first.stop()
+
+    second = SqlDatabase(url)
+    await second.start()
+    try:
+        window = await SqlConversationMemory(second).recent(chat, max_messages=5, max_tokens=999)
+        assert [m.content for m in window] == ["remember me"]
+    finally:
+        await second.stop()
+
+
+async def test_stop_is_safe_twice_and_before_start(tmp_path: Path) -> None:
+    database = SqlDatabase(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    await database.stop()
+    await database.start()
+    await database.stop()
+    await database.stop()
+
+    with pytest.raises(StoreError):
+        await database.read(lambda conn: conn.execute(text("SELECT 1")))
+
+
+async def test_a_failed_start_raises_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    database = SqlDatabase(f"sqlite+aiosqlite:///{blocker / 'minibot.db'}")
+
+    with pytest.raises((StoreError, OSError)):
+        await database.start()
+    await database.stop()
+
+
+async def test_an_in_memory_database_works_for_tests() -> None:
+    database = SqlDatabase("sqlite+aiosqlite://")
+    await database.start()
+    try:
+        inbox = SqlInbox(database)
+        assert await inbox.add("console", "1", "console:me", "p") is not None
+        assert len(await inbox.pending("console")) == 1
+    finally:
+        await database.stop()
+
+
+async def test_fifty_concurrent_chats_never_hit_database_is_locked(tmp_path: Path) -> None:
+    database = SqlDatabase(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}")
+    await database.start()
+    memory, inbox = SqlConversationMemory(database), SqlInbox(database)
+
+    async def chat(n: int) -> None:
+        key = ConversationKey("telegram", str(n))
+        for turn in range(20):
+            await inbox.add("telegram", f"{n}-{turn}", str(key), "payload")
+            await memory.recent(key, max_messages=30, max_tokens=6000)
+            await memory.append(
+                key, [ChatMessage(Role.USER, f"q{turn}"), ChatMessage(Role.ASSISTANT, "a")]
+            )
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(chat(n) for n in range(50))), timeout=45)
+        assert await scalar(database, "SELECT count(*) FROM minibot_messages") == 50 * 20 * 2
+        assert len(await inbox.pending("telegram")) == 50 * 20
+    finally:
+        await database.stop()
+
+
+async def test_a_failing_write_does_not_fail_the_writes_committed_with_it(
+    sqlite_database: SqlDatabase,
+) -> None:
+    inbox = SqlInbox(sqlite_database)
+
+    async def broken(conn: AsyncConnection) -> None:
+        await conn.execute(text("INSERT INTO no_such_table VALUES (1)"))
+
+    results = await asyncio.gather(
+        *(inbox.add("t", str(n), "t:1", "p") for n in range(10)),
+        sqlite_database.write(broken),
+        *(inbox.add("t", str(n), "t:1", "p") for n in range(10, 20)),
+        return_exceptions=True,
+    )
+
+    assert isinstance(results[10], StoreError)
+    assert len(await inbox.pending("t")) == 20
+
+
+async def test_a_write_completes_even_when_its_caller_is_cancelled(
+    sqlite_database: SqlDatabase,
+) -> None:
+    inbox = SqlInbox(sqlite_database)
+    task = asyncio.create_task(inbox.add("t", "cancelled", "t:1", "p"))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    async def flushed(conn: AsyncConnection) -> None:
+        return None
+
+    await sqlite_database.write(flushed)  # queued after the cancelled write
+    assert [item.external_id for item in await inbox.pending("t")] == ["cancelled"]

@@ -1,0 +1,79 @@
+"""Contract of Inbox, run against the fake, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from minibot.adapters.memory.database import SqlDatabase
+from minibot.adapters.memory.inbox import SqlInbox
+from minibot.core.ports.inbox import Inbox
+from tests.fakes.memory import InMemoryInbox
+
+
+@pytest.fixture
+async def inbox(database: SqlDatabase | None) -> Inbox:
+    if database is None:
+        return InMemoryInbox()
+    store = SqlInbox(database)
+    await store.start()
+    return store
+
+
+async def test_an_update_is_stored_once(inbox: Inbox) -> None:
+    first = await inbox.add("telegram", "u1", "telegram:42", '{"text": "hi"}')
+    again = await inbox.add("telegram", "u1", "telegram:42", '{"text": "hi"}')
+
+    assert first is not None
+    assert again is None
+    assert [item.id for item in await inbox.pending("telegram")] == [first]
+
+
+async def test_the_same_external_id_on_another_channel_is_a_different_update(inbox: Inbox) -> None:
+    assert await inbox.add("telegram", "u1", "telegram:42", "a") is not None
+    assert await inbox.add("slack", "u1", "slack:42", "b") is not None
+
+
+async def test_pending_lists_unfinished_updates_of_a_channel_oldest_first(inbox: Inbox) -> None:
+    ids = [await inbox.add("telegram", f"u{n}", "telegram:42", f"p{n}") for n in range(4)]
+    await inbox.add("slack", "s1", "slack:1", "other channel")
+    assert all(item_id is not None for item_id in ids)
+
+    await inbox.mark_done(ids[1])  # type: ignore[arg-type]
+    pending = await inbox.pending("telegram")
+
+    assert [item.payload for item in pending] == ["p0", "p2", "p3"]
+    assert pending[0].channel == "telegram"
+    assert pending[0].external_id == "u0"
+    assert pending[0].conversation == "telegram:42"
+
+
+async def test_mark_done_is_idempotent(inbox: Inbox) -> None:
+    item_id = await inbox.add("telegram", "u1", "telegram:42", "p")
+    assert item_id is not None
+
+    await inbox.mark_done(item_id)
+    await inbox.mark_done(item_id)
+    await inbox.mark_done(987_654)
+
+    assert await inbox.pending("telegram") == []
+
+
+async def test_concurrent_adds_of_one_update_store_it_once(inbox: Inbox) -> None:
+    results = await asyncio.gather(
+        *(inbox.add("telegram", "dup", "telegram:1", "p") for _ in range(30))
+    )
+
+    assert len([r for r in results if r is not None]) == 1
+    assert len(await inbox.pending("telegram")) == 1
+
+
+async def test_concurrent_adds_of_many_chats_all_get_distinct_ids(inbox: Inbox) -> None:
+    results = await asyncio.gather(
+        *(inbox.add("telegram", f"u{n}", f"telegram:{n % 50}", "p") for n in range(300))
+    )
+
+    assert None not in results
+    assert len(set(results)) == 300
+    assert len(await inbox.pending("telegram")) == 300
