@@ -59,14 +59,19 @@ def child_env() -> dict[str, str]:
     return env
 
 
-async def run_minibot(*args: str, stdin: str = "", limit_seconds: float = 30.0) -> Finished:
+async def run_minibot(
+    *args: str,
+    stdin: str = "",
+    limit_seconds: float = 30.0,
+    env: dict[str, str] | None = None,
+) -> Finished:
     process = await asyncio.create_subprocess_exec(
         *MINIBOT,
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=child_env(),
+        env={**child_env(), **(env or {})},
     )
     out, err = await asyncio.wait_for(process.communicate(stdin.encode()), limit_seconds)
     assert process.returncode is not None

@@ -13,6 +13,7 @@ from minibot.adapters.memory.conversation_memory import SqlConversationMemory
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.delivery_ledger import SqlDeliveryLedger
 from minibot.adapters.memory.inbox import SqlInbox
+from minibot.adapters.memory.note_store import SqlNoteStore
 from minibot.adapters.memory.usage_ledger import SqlUsageLedger
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
 from minibot.adapters.system_clock import SystemClock
@@ -22,7 +23,9 @@ from minibot.app.conversation_service import ConversationService, TurnSettings
 from minibot.app.daemon import Daemon, ServiceSpec
 from minibot.app.dispatcher import Dispatcher
 from minibot.app.event_bus import EventBus
+from minibot.app.memory_commands import MemoryCommands
 from minibot.app.reply_router import ReplyRouter
+from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
 from minibot.core.identity import OwnerResolver
 
@@ -71,6 +74,28 @@ class Container:
         model = LlmAsyncModel(s.llm)
         bus = EventBus(s.bus.queue_size)
         tools = ToolRegistry(timeout_seconds=s.llm.tool_timeout_seconds)
+        storage = [ServiceSpec(_Named("database", database), critical=True)]
+        commands = CommandRouter()
+        BasicCommands(
+            memory=memory, usage=usage, clock=clock, tool_names=lambda: tools.names
+        ).register(commands)
+        if s.kv_memory.enabled:
+            notes_db = SqlDatabase(s.kv_memory.url) if s.kv_memory.url else database
+            if notes_db is not database:
+                storage.append(ServiceSpec(_Named("notes-database", notes_db), critical=True))
+            notes = SqlNoteStore(notes_db)
+            kv = s.kv_memory
+            note_tools = NoteTools(
+                notes,
+                default_limit=kv.default_limit,
+                max_limit=kv.max_limit,
+                max_title_chars=kv.max_title_chars,
+                max_content_chars=kv.max_content_chars,
+                now=clock.now,
+            )
+            for tool in note_tools.tools():
+                tools.add(tool)
+            MemoryCommands(notes).register(commands)
         conversation = ConversationService(
             memory=memory,
             model=model,
@@ -87,10 +112,6 @@ class Container:
             ),
             price=functools.partial(cost_usd, s.llm.prices),
         )
-        commands = CommandRouter()
-        BasicCommands(
-            memory=memory, usage=usage, clock=clock, tool_names=lambda: tools.names
-        ).register(commands)
         cap = s.daemon.max_concurrent_conversations
         dispatcher = Dispatcher(
             bus=bus,
@@ -103,7 +124,7 @@ class Container:
         channel_specs = self._channels(bus, database, commands)
         router = ReplyRouter(bus, [spec.service for spec in channel_specs], max_concurrent=cap)
         specs = [
-            ServiceSpec(_Named("database", database), critical=True),
+            *storage,
             ServiceSpec(_Named("llm", model), critical=True),
             ServiceSpec(bus, critical=True),
             *channel_specs,
