@@ -96,7 +96,9 @@ async def test_a_crashing_service_is_logged_and_restarted(caplog: pytest.LogCapt
 
 async def test_a_critical_crash_stops_the_daemon_with_exit_1() -> None:
     r = Recorder()
-    d = daemon(ServiceSpec(Plain("storage", r)), ServiceSpec(Crashing("core", r, crashes=1), critical=True))
+    d = daemon(
+        ServiceSpec(Plain("storage", r)), ServiceSpec(Crashing("core", r, crashes=1), critical=True)
+    )
     code = await asyncio.wait_for(d.run(), 5)
     assert code == 1
     assert r.events[-2:] == ["stop core", "stop storage"]
@@ -131,6 +133,8 @@ async def test_a_service_that_ends_the_daemon_stops_it_cleanly() -> None:
         async def run(self) -> None:
             await asyncio.sleep(0.01)
 
-    d = daemon(ServiceSpec(Plain("storage", r)), ServiceSpec(Finite("console", r), ends_daemon=True))
+    d = daemon(
+        ServiceSpec(Plain("storage", r)), ServiceSpec(Finite("console", r), ends_daemon=True)
+    )
     assert await asyncio.wait_for(d.run(), 5) == 0
     assert r.events[-1] == "stop storage"
