@@ -144,7 +144,9 @@ class Job:
 
     def start(self, now: datetime) -> Job:
         """The run of `occurrence` begins (record it before acting)."""
-        if self.state is JobState.SCHEDULED and self.occurrence is None:
+        if self.state is JobState.SCHEDULED and (
+            self.occurrence is None or self.next_run_at is None
+        ):
             raise IllegalTransition(self.id, "scheduled (no run pending)", "running")
         return self._move(JobState.RUNNING, now, attempts=self.attempts + 1)
 
