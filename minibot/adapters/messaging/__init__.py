@@ -1,0 +1,1 @@
+"""Channel adapters: the ways people reach minibot."""

@@ -1,0 +1,47 @@
+"""Who may talk to the bot: allowed users and chats, and the refusal for everyone else."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+
+class Allowlist:
+    """Admits a sender when their user id or their chat id is listed, or when open mode
+    is on. Empty lists admit nobody: a bot left unconfigured must not answer strangers."""
+
+    def __init__(
+        self,
+        user_ids: Iterable[int],
+        chat_ids: Iterable[int],
+        *,
+        open_mode: bool = False,
+        refusal_interval_seconds: float = 60.0,
+    ) -> None:
+        self._user_ids = frozenset(user_ids)
+        self._chat_ids = frozenset(chat_ids)
+        self._open_mode = open_mode
+        self._refusal_interval_seconds = refusal_interval_seconds
+        self._last_refused: dict[tuple[int, int], float] = {}
+
+    def admits(self, user_id: int, chat_id: int) -> bool:
+        return self._open_mode or user_id in self._user_ids or chat_id in self._chat_ids
+
+    def should_refuse(self, user_id: int, chat_id: int) -> bool:
+        """Whether to tell this sender they are refused now: once per interval, so a
+        stranger flooding the bot cannot make it flood back."""
+        now = time.monotonic()
+        key = (user_id, chat_id)
+        last = self._last_refused.get(key)
+        if last is not None and now - last < self._refusal_interval_seconds:
+            return False
+        if len(self._last_refused) > 10_000:
+            self._last_refused.clear()
+        self._last_refused[key] = now
+        return True
+
+
+def refusal_text(user_id: int, chat_id: int) -> str:
+    return (
+        f"Sorry, this bot is private. Ask its owner to allow user id {user_id} (chat id {chat_id})."
+    )

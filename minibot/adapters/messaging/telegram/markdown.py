@@ -1,0 +1,143 @@
+"""LLM-flavoured Markdown to Telegram HTML, and splitting Markdown into sendable chunks."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from minibot.shared.text_split import split_text, utf16_length
+
+MAX_MESSAGE_CHARS = 4096
+
+_FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+#.-]*)\s*$")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+_BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
+_QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
+_INLINE = re.compile(
+    r"""
+    (?P<tick>`+)(?P<code>.+?)(?P=tick)
+    | \[(?P<label>[^\]\n]+)\]\((?P<url>[^)\s]+)\)
+    | \*\*(?P<b1>(?=\S).+?(?<=\S))\*\*
+    | (?<!\w)__(?P<b2>(?=\S).+?(?<=\S))__(?!\w)
+    | ~~(?P<s>(?=\S).+?(?<=\S))~~
+    | (?<![\w*])\*(?P<i1>(?=[^\s*]).*?(?<=[^\s*]))\*(?![\w*])
+    | (?<![\w_])_(?P<i2>(?=[^\s_]).*?(?<=[^\s_]))_(?![\w_])
+    """,
+    re.VERBOSE,
+)
+_SAFE_URL = re.compile(r"^(https?://|tg://|mailto:)", re.IGNORECASE)
+# Room kept free in each chunk for the fence lines added when a code block is cut.
+_FENCE_RESERVE = 48
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def render_html(markdown: str) -> str:
+    """Render Markdown as Telegram HTML: bold, italic, strikethrough, inline code, code
+    blocks, links, headings (bold), bullets and quotes. Everything else is escaped, so
+    the result always parses; unmatched markers stay literal text."""
+    out: list[str] = []
+    lines = markdown.split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        fence = _FENCE.match(line)
+        if fence:
+            body: list[str] = []
+            index += 1
+            while index < len(lines) and not _closes(lines[index], fence.group(1)):
+                body.append(lines[index])
+                index += 1
+            out.append(_code_block("\n".join(body), fence.group(2)))
+            index += 1
+            continue
+        if _QUOTE.match(line):
+            quoted: list[str] = []
+            while index < len(lines) and (match := _QUOTE.match(lines[index])):
+                quoted.append(render_inline(match.group(1)))
+                index += 1
+            out.append("<blockquote>" + "\n".join(quoted) + "</blockquote>")
+            continue
+        out.append(_render_line(line))
+        index += 1
+    return "\n".join(out)
+
+
+def _closes(line: str, opener: str) -> bool:
+    stripped = line.strip()
+    return stripped.startswith(opener[0] * 3) and set(stripped) == {opener[0]}
+
+
+def _code_block(code: str, language: str) -> str:
+    if language:
+        return f'<pre><code class="language-{escape(language)}">{escape(code)}</code></pre>'
+    return f"<pre>{escape(code)}</pre>"
+
+
+def _render_line(line: str) -> str:
+    if heading := _HEADING.match(line):
+        return f"<b>{render_inline(heading.group(1))}</b>"
+    if bullet := _BULLET.match(line):
+        return f"{bullet.group(1)}• {render_inline(bullet.group(2))}"
+    return render_inline(line)
+
+
+def render_inline(text: str) -> str:
+    """Inline Markdown to HTML. Each match's inside is rendered on its own, so tags
+    always nest properly."""
+    out: list[str] = []
+    pos = 0
+    for match in _INLINE.finditer(text):
+        out.append(escape(text[pos : match.start()]))
+        out.append(_inline_tag(match))
+        pos = match.end()
+    out.append(escape(text[pos:]))
+    return "".join(out)
+
+
+def _inline_tag(match: re.Match[str]) -> str:
+    groups = match.groupdict()
+    if groups["code"] is not None:
+        return f"<code>{escape(groups['code'])}</code>"
+    if groups["label"] is not None:
+        url = groups["url"]
+        if not _SAFE_URL.match(url):
+            return escape(match.group(0))
+        return f'<a href="{html.escape(url, quote=True)}">{render_inline(groups["label"])}</a>'
+    for name, tag in (("b1", "b"), ("b2", "b"), ("s", "s"), ("i1", "i"), ("i2", "i")):
+        if groups[name] is not None:
+            return f"<{tag}>{render_inline(groups[name])}</{tag}>"
+    return escape(match.group(0))
+
+
+def split_markdown(markdown: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Split Markdown source into chunks that each render on their own within `limit`
+    visible characters (UTF-16 units). A code block cut in two is closed at the end of
+    one chunk and reopened, with its language, at the start of the next."""
+    if utf16_length(markdown) <= limit:
+        return [markdown] if markdown.strip() else []
+    pieces = split_text(markdown, max(limit - _FENCE_RESERVE, 1), measure=utf16_length)
+    chunks: list[str] = []
+    open_fence: tuple[str, str] | None = None
+    for piece in pieces:
+        if open_fence is not None:
+            piece = f"{open_fence[0]}{open_fence[1]}\n{piece}"
+        open_fence = _fence_open_at_end(piece)
+        if open_fence is not None:
+            piece = f"{piece}\n{open_fence[0]}"
+        chunks.append(piece)
+    return chunks
+
+
+def _fence_open_at_end(markdown: str) -> tuple[str, str] | None:
+    """The (marker, language) of a code block still open at the end of `markdown`."""
+    open_fence: tuple[str, str] | None = None
+    for line in markdown.split("\n"):
+        if open_fence is None:
+            if match := _FENCE.match(line):
+                open_fence = (match.group(1), match.group(2))
+        elif _closes(line, open_fence[0]):
+            open_fence = None
+    return open_fence

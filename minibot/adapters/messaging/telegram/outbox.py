@@ -1,0 +1,168 @@
+"""Delivers replies to Telegram: split, rendered, in order per chat, never twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+
+from minibot.adapters.messaging.telegram.api_errors import (
+    describe,
+    is_message_gone,
+    is_not_modified,
+    is_parse_error,
+)
+from minibot.adapters.messaging.telegram.chat_throttle import ChatThrottle
+from minibot.adapters.messaging.telegram.drafts import DraftEditor
+from minibot.adapters.messaging.telegram.markdown import render_html, split_markdown
+from minibot.core.errors import ChannelError
+from minibot.core.messages import Button, OutgoingMessage
+from minibot.core.ports.delivery_ledger import DeliveryLedger
+from minibot.core.ports.inbox import Inbox
+
+log = logging.getLogger(__name__)
+
+_BUTTONS_PER_ROW = 2
+
+
+class Outbox:
+    """Sends each reply as chunks of at most 4096 characters, rendered as HTML with the
+    Markdown source as plain-text fallback. Before a chunk is sent the ledger is asked
+    whether it was sent already; after, it is recorded, so a retried or resumed reply
+    continues at its first unsent chunk. A streamed reply's draft message becomes its
+    first chunk. Once the whole reply is out, its inbox item is marked done."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        throttle: ChatThrottle,
+        drafts: DraftEditor,
+        ledger: DeliveryLedger,
+        inbox: Inbox,
+    ) -> None:
+        self._bot = bot
+        self._throttle = throttle
+        self._drafts = drafts
+        self._ledger = ledger
+        self._inbox = inbox
+
+    async def deliver(self, reply: OutgoingMessage) -> None:
+        chat_id = reply.conversation.chat_id
+        chunks = split_markdown(reply.text)
+        draft_message_id = await self._drafts.finish(reply.turn_id)
+        try:
+            async with self._throttle.lane(chat_id):
+                await self._send_chunks(reply, chunks, draft_message_id)
+        except TelegramAPIError as exc:
+            # A refusal (blocked by the user, chat gone, bad request) will not heal on
+            # retry: the reply is given up, and its inbox item with it.
+            log.warning(
+                "telegram reply not delivered",
+                extra={"chat_id": chat_id, "turn_id": reply.turn_id, "error": describe(exc)},
+            )
+            await self._mark_done(reply)
+            raise ChannelError(describe(exc), chat_id=chat_id) from exc
+        await self._mark_done(reply)
+
+    async def _send_chunks(
+        self, reply: OutgoingMessage, chunks: list[str], draft_message_id: int | None
+    ) -> None:
+        chat_id = reply.conversation.chat_id
+        sent = await self._ledger.sent(reply.turn_id)
+        for number, chunk in enumerate(chunks):
+            markup = _keyboard(reply.buttons) if number == len(chunks) - 1 else None
+            if number == 0 and draft_message_id is not None:
+                if await self._edit(chat_id, draft_message_id, chunk, markup):
+                    continue
+            elif number in sent:
+                continue
+            reply_to = reply.reply_to_message_id if number == 0 else None
+            message_id = await self.send(chat_id, chunk, markup=markup, reply_to=reply_to)
+            # The record must land even if we are being cancelled: without it, a restart
+            # would send this chunk again.
+            await asyncio.shield(self._ledger.record(reply.turn_id, number, str(message_id)))
+
+    async def _mark_done(self, reply: OutgoingMessage) -> None:
+        if reply.source_inbox_id is not None:
+            await asyncio.shield(self._inbox.mark_done(reply.source_inbox_id))
+
+    async def send(
+        self,
+        chat_id: str,
+        markdown: str,
+        *,
+        markup: InlineKeyboardMarkup | None = None,
+        reply_to: str | None = None,
+    ) -> int:
+        """Send one chunk (caller holds the chat's lane); returns its message id."""
+        parameters = (
+            ReplyParameters(message_id=int(reply_to), allow_sending_without_reply=True)
+            if reply_to and reply_to.isdigit()
+            else None
+        )
+
+        async def attempt(text: str, parse_mode: str | None) -> int:
+            message = await self._throttle.call(
+                chat_id,
+                lambda: self._bot.send_message(
+                    chat_id=int(chat_id),
+                    text=text,
+                    parse_mode=parse_mode,
+                    reply_markup=markup,
+                    reply_parameters=parameters,
+                ),
+            )
+            return message.message_id
+
+        try:
+            return await attempt(render_html(markdown), "HTML")
+        except Exception as exc:
+            if not is_parse_error(exc):
+                raise
+            log.warning(
+                "telegram refused the HTML, sending plain text", extra={"error": describe(exc)}
+            )
+            return await attempt(markdown, None)
+
+    async def _edit(
+        self, chat_id: str, message_id: int, markdown: str, markup: InlineKeyboardMarkup | None
+    ) -> bool:
+        """Edit a message into `markdown`; False when the message is gone."""
+
+        async def attempt(text: str, parse_mode: str | None) -> None:
+            await self._throttle.call(
+                chat_id,
+                lambda: self._bot.edit_message_text(
+                    chat_id=int(chat_id),
+                    message_id=message_id,
+                    text=text,
+                    parse_mode=parse_mode,
+                    reply_markup=markup,
+                ),
+            )
+
+        try:
+            try:
+                await attempt(render_html(markdown), "HTML")
+            except Exception as exc:
+                if not is_parse_error(exc):
+                    raise
+                await attempt(markdown, None)
+        except Exception as exc:
+            if is_not_modified(exc):
+                return True
+            if is_message_gone(exc):
+                return False
+            raise
+        return True
+
+
+def _keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    keys = [InlineKeyboardButton(text=b.label, callback_data=b.action) for b in buttons]
+    rows = [keys[i : i + _BUTTONS_PER_ROW] for i in range(0, len(keys), _BUTTONS_PER_ROW)]
+    return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -1,0 +1,95 @@
+"""Long polling under our control: an update is confirmed only after it is handled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import GetUpdates
+
+from minibot.adapters.messaging.telegram.api_errors import describe
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+class GetRawUpdates(GetUpdates):
+    """getUpdates answered as plain dicts: one malformed update must not make aiogram
+    refuse the whole batch, so each is read on its own."""
+
+    __returning__ = list[Any]
+
+
+class LongPoller:
+    """Asks for updates, hands each to `handle` in order, and only then asks with the
+    next offset, which is what confirms them to Telegram. aiogram's own dispatcher moves
+    the offset before its handlers finish, so a crash there would lose updates. When
+    `handle` raises, the rest of the batch is asked for again after a pause."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        handle: Callable[[Any], Awaitable[None]],
+        *,
+        timeout_seconds: int,
+        retry_delay_seconds: float = 1.0,
+    ) -> None:
+        self._bot = bot
+        self._handle = handle
+        self._timeout_seconds = timeout_seconds
+        self._retry_delay_seconds = retry_delay_seconds
+        self._offset: int | None = None
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                batch = await self._bot(
+                    GetRawUpdates(
+                        offset=self._offset,
+                        timeout=self._timeout_seconds,
+                        allowed_updates=ALLOWED_UPDATES,
+                    ),
+                    request_timeout=self._timeout_seconds + 30,
+                )
+            except TelegramRetryAfter as exc:
+                await asyncio.sleep(exc.retry_after)
+                continue
+            except Exception as exc:
+                failures += 1
+                delay = min(self._retry_delay_seconds * 2 ** min(failures, 5), 30.0)
+                log.warning(
+                    "telegram getUpdates failed",
+                    extra={"error": describe(exc), "delay_seconds": delay},
+                )
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            await self._handle_batch(batch if isinstance(batch, list) else [])
+
+    async def _handle_batch(self, batch: list[Any]) -> None:
+        for raw in batch:
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            try:
+                await self._handle(raw)
+            except Exception:
+                log.exception("telegram update not stored; will ask again")
+                await asyncio.sleep(self._retry_delay_seconds)
+                return
+            if isinstance(update_id, int) and not isinstance(update_id, bool):
+                self._offset = max(self._offset or 0, update_id + 1)
+
+    async def confirm(self) -> None:
+        """Confirm the updates handled so far, so the next run does not receive them."""
+        if self._offset is None:
+            return
+        with contextlib.suppress(Exception):
+            await self._bot(
+                GetRawUpdates(offset=self._offset, timeout=0, limit=1), request_timeout=5
+            )

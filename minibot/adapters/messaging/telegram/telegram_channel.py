@@ -1,0 +1,192 @@
+"""The Telegram channel: wires aiogram, intake, polling or webhook, and the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from urllib.parse import urlparse
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand
+
+from minibot.adapters.config.schema import TelegramSettings
+from minibot.adapters.messaging.telegram.allowlist import Allowlist
+from minibot.adapters.messaging.telegram.api_errors import describe
+from minibot.adapters.messaging.telegram.chat_throttle import ChatThrottle
+from minibot.adapters.messaging.telegram.drafts import DraftEditor
+from minibot.adapters.messaging.telegram.intake import UpdateIntake
+from minibot.adapters.messaging.telegram.outbox import Outbox
+from minibot.adapters.messaging.telegram.polling import ALLOWED_UPDATES, LongPoller
+from minibot.adapters.messaging.telegram.update_mapper import UpdateMapper
+from minibot.adapters.messaging.telegram.webhook_server import WebhookServer
+from minibot.app.event_bus import EventBus
+from minibot.core.conversation import ConversationKey
+from minibot.core.errors import ChannelError, ConfigError
+from minibot.core.messages import OutgoingMessage
+from minibot.core.ports.delivery_ledger import DeliveryLedger
+from minibot.core.ports.inbox import Inbox
+
+log = logging.getLogger(__name__)
+
+
+class TelegramChannel:
+    """The Channel port over the Telegram Bot API (aiogram 3), by long polling or webhook.
+
+    `start` checks the token (getMe), registers the commands, publishes again the inbox
+    items a previous run left unanswered, then begins receiving. `close_intake` stops
+    receiving; `deliver` keeps working until `stop`."""
+
+    name = "telegram"
+
+    def __init__(
+        self,
+        settings: TelegramSettings,
+        bus: EventBus,
+        inbox: Inbox,
+        ledger: DeliveryLedger,
+        commands: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        self._settings = settings
+        self._bus = bus
+        self._inbox = inbox
+        self._ledger = ledger
+        self._commands = tuple(commands)
+        self._bot: Bot | None = None
+        self._outbox: Outbox | None = None
+        self._drafts: DraftEditor | None = None
+        self._throttle = ChatThrottle(settings.max_send_attempts)
+        self._poller: LongPoller | None = None
+        self._polling: asyncio.Task[None] | None = None
+        self._webhook: WebhookServer | None = None
+        self._notices: set[asyncio.Task[None]] = set()
+
+    @property
+    def webhook_port(self) -> int | None:
+        """The port the webhook server listens on (useful when configured as 0)."""
+        return self._webhook.port if self._webhook is not None else None
+
+    async def start(self) -> None:
+        settings = self._settings
+        secret = settings.secret_token.get_secret_value()
+        if settings.mode == "webhook" and not secret:
+            raise ConfigError("channels.telegram.secret_token", "is required in webhook mode")
+        try:
+            session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
+            self._bot = bot = Bot(settings.bot_token.get_secret_value(), session=session)
+        except Exception as exc:
+            raise ConfigError("channels.telegram.bot_token", "is not a valid bot token") from exc
+        try:
+            await self._begin(bot, secret)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _begin(self, bot: Bot, secret: str) -> None:
+        settings = self._settings
+        try:
+            me = await bot.get_me()
+        except Exception as exc:
+            raise ChannelError(f"telegram getMe failed: {describe(exc)}", chat_id="") from exc
+        if self._commands:
+            await bot.set_my_commands(
+                [BotCommand(command=name, description=text) for name, text in self._commands]
+            )
+        self._drafts = DraftEditor(
+            bot, self._throttle, self._ledger, settings.edit_interval_seconds
+        )
+        self._outbox = Outbox(bot, self._throttle, self._drafts, self._ledger, self._inbox)
+        mapper = UpdateMapper(
+            me.id, me.username or "", always_in_groups=settings.group_reply == "always"
+        )
+        allowlist = Allowlist(
+            settings.allowed_user_ids, settings.allowed_chat_ids, open_mode=settings.open_mode
+        )
+        intake = UpdateIntake(
+            bot=bot,
+            mapper=mapper,
+            allowlist=allowlist,
+            inbox=self._inbox,
+            bus=self._bus,
+            notify=self._notify,
+        )
+        await intake.republish_pending()
+        if settings.mode == "webhook":
+            self._webhook = WebhookServer(
+                host=settings.listen_host,
+                port=settings.listen_port,
+                path=urlparse(settings.url).path,
+                secret_token=secret,
+                handle=intake.handle,
+            )
+            await self._webhook.start()
+            await bot.set_webhook(
+                settings.url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+            )
+        else:
+            # A webhook left from an earlier webhook-mode run would make getUpdates fail.
+            await bot.delete_webhook(drop_pending_updates=False)
+            self._poller = LongPoller(
+                bot, intake.handle, timeout_seconds=settings.polling_timeout_seconds
+            )
+            self._polling = asyncio.create_task(self._poller.run(), name="telegram-polling")
+        log.info("telegram channel started", extra={"mode": settings.mode, "bot": me.username})
+
+    async def close_intake(self) -> None:
+        if self._polling is not None:
+            polling, self._polling = self._polling, None
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+            if self._poller is not None:
+                await self._poller.confirm()
+        if self._webhook is not None:
+            webhook, self._webhook = self._webhook, None
+            await webhook.stop()
+
+    async def stop(self) -> None:
+        await self.close_intake()
+        if self._notices:
+            await asyncio.wait(self._notices, timeout=5.0)
+        if self._drafts is not None:
+            await self._drafts.close()
+        if self._bot is not None:
+            bot, self._bot = self._bot, None
+            await bot.session.close()
+
+    async def deliver(self, reply: OutgoingMessage) -> None:
+        await self._require_outbox().deliver(reply)
+
+    async def show_draft(self, conversation: ConversationKey, turn_id: str, text: str) -> None:
+        if self._settings.stream_edits and self._drafts is not None:
+            await self._drafts.show(conversation.chat_id, turn_id, text)
+
+    async def show_typing(self, conversation: ConversationKey) -> None:
+        chat_id = conversation.chat_id
+        if self._bot is None or self._throttle.paused(chat_id):
+            return
+        try:
+            await self._bot.send_chat_action(chat_id=int(chat_id), action="typing")
+        except Exception as exc:
+            # Typing is a courtesy; it never holds up or fails a reply.
+            log.debug("telegram typing not shown", extra={"error": describe(exc)})
+
+    async def _notify(self, notice: OutgoingMessage) -> None:
+        # Notices go out beside intake, so a slow or rate-limited chat never holds it up.
+        task = asyncio.create_task(self._send_notice(notice))
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
+
+    async def _send_notice(self, notice: OutgoingMessage) -> None:
+        try:
+            await self._require_outbox().deliver(notice)
+        except Exception as exc:
+            log.warning("telegram notice not delivered", extra={"error": describe(exc)})
+
+    def _require_outbox(self) -> Outbox:
+        if self._outbox is None:
+            raise ChannelError("telegram channel is not started", chat_id="")
+        return self._outbox

@@ -1,0 +1,1 @@
+"""Tests of the Telegram channel, against the fake Bot API over real HTTP."""

@@ -1,0 +1,624 @@
+"""A loopback fake of the Telegram Bot API, for aiogram over real HTTP in tests."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import html
+import itertools
+import json
+import re
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+DEFAULT_TOKEN = "123456:TEST-fake-token-abcdefghijklmnopqrstuvwxyz"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_TEXT_CHARS = 4096
+CONFIGURED = object()  # push_webhook: send the secret set by setWebhook
+
+# Fields aiogram sends as JSON text inside a form body.
+# fmt: off
+_JSON_FIELDS = {"reply_markup", "allowed_updates", "commands", "reply_parameters", "scope",
+                "entities", "link_preview_options"}
+_INT_FIELDS = {"offset", "limit", "timeout", "message_id", "reply_to_message_id"}
+_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+         "blockquote", "tg-spoiler", "span", "tg-emoji"}
+# fmt: on
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)([^<>]*)>|<|&(#\d+|#x[0-9a-fA-F]+|\w+);|&")
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A sendMessage or editMessageText the fake accepted; `text` is as the bot sent it."""
+
+    method: str
+    chat_id: int | str
+    message_id: int
+    text: str
+    parse_mode: str | None
+    reply_markup: dict[str, Any] | None
+    at: float
+    reply_to_message_id: int | None = None
+
+    @property
+    def visible_text(self) -> str:
+        return visible_text(self.text, self.parse_mode)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    method: str
+    params: dict[str, Any]
+    at: float
+
+
+@dataclass(slots=True)
+class Fault:
+    status: int
+    description: str
+    retry_after: int | None = None
+
+
+def check_html(text: str) -> str | None:
+    """Why Telegram would refuse `text` as HTML, or None when it parses."""
+    stack: list[str] = []
+    for match in _TAG.finditer(text):
+        whole = match.group(0)
+        if whole == "<" or whole == "&":
+            return f"unexpected {whole!r} at byte offset {match.start()}"
+        if whole.startswith("&"):
+            name = match.group(4)
+            if not name.startswith("#") and name not in {"lt", "gt", "amp", "quot"}:
+                return f"unsupported entity &{name};"
+            continue
+        closing, tag = match.group(1), match.group(2).lower()
+        if tag not in _TAGS:
+            return f'unsupported start tag "{tag}" at byte offset {match.start()}'
+        if not closing:
+            stack.append(tag)
+        elif not stack or stack.pop() != tag:
+            return f'unmatched end tag at byte offset {match.start()}, expected "</{tag}>"'
+    return f'can\'t find end tag corresponding to start tag "{stack[-1]}"' if stack else None
+
+
+def visible_text(text: str, parse_mode: str | None) -> str:
+    if parse_mode != "HTML":
+        return text
+    return html.unescape(re.sub(r"<[^<>]*>", "", text))
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+class FakeTelegramServer:
+    """aiohttp server on 127.0.0.1 serving `/bot<token>/<method>` like the Bot API.
+
+    With `token=None` any well-formed token is accepted (handy as a subprocess). Updates
+    are queued with `enqueue_*`, served by getUpdates (offset confirms, long-poll timeout
+    honoured) or pushed to the webhook with `push_webhook`. `fail` injects errors and
+    429s per method. Every accepted send and edit is kept in `sent`/`edits`.
+    """
+
+    def __init__(
+        self,
+        token: str | None = DEFAULT_TOKEN,
+        *,
+        bot_username: str = "minibot_test_bot",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.token = token
+        self.bot_username = bot_username
+        self.bot_id = int((token or DEFAULT_TOKEN).split(":")[0])
+        self.host = host
+        self.port = port
+        self.calls: list[ApiCall] = []
+        self.sent: list[SentMessage] = []
+        self.edits: list[SentMessage] = []
+        self.texts: dict[tuple[str, int], tuple[str, str | None, Any]] = {}
+        self.webhook: dict[str, Any] | None = None
+        self.commands: list[dict[str, Any]] = []
+        self.confirmed_offset = 0
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1000)
+        self._message_ids = itertools.count(1)
+        self._faults: dict[str, collections.deque[Fault]] = collections.defaultdict(
+            collections.deque
+        )
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._api)
+        app.router.add_get("/bot{token}/{method}", self._api)
+        _add_control_routes(app, self)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self.base_url
+
+    async def stop(self) -> None:
+        self._closing.set()
+        self._notify()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeTelegramServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- scripting -------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        status: int = 500,
+        description: str = "Internal Server Error",
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+    ) -> None:
+        """Answer the next `times` calls of `method` with this error."""
+        for _ in range(times):
+            self._faults[method].append(Fault(status, description, retry_after))
+
+    def rate_limit(self, method: str, retry_after: int = 1, *, times: int = 1) -> None:
+        self.fail(
+            method,
+            429,
+            f"Too Many Requests: retry after {retry_after}",
+            times=times,
+            retry_after=retry_after,
+        )
+
+    def enqueue(self, update: dict[str, Any], *, assign_id: bool = True) -> dict[str, Any]:
+        """Queue any update as is; an `update_id` is added when missing and `assign_id`."""
+        if assign_id and isinstance(update, dict) and "update_id" not in update:
+            update = {"update_id": next(self._update_ids), **update}
+        self._updates.append(update)
+        self._notify()
+        return update
+
+    def enqueue_text(self, chat_id: int, user_id: int, text: str, **kwargs: Any) -> dict[str, Any]:
+        return self.enqueue(self.text_update(chat_id, user_id, text, **kwargs))
+
+    def text_update(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str | None,
+        *,
+        chat_type: str | None = None,
+        first_name: str = "Ada",
+        reply_to: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An update of a message (text, or `extra` fields such as a sticker)."""
+        kind = chat_type or ("private" if chat_id > 0 else "supergroup")
+        chat: dict[str, Any] = {"id": chat_id, "type": kind}
+        if kind != "private":
+            chat["title"] = "Test group"
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": {"id": user_id, "is_bot": False, "first_name": first_name},
+        }
+        if text is not None:
+            message["text"] = text
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        message.update(extra or {})
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def bot_message(self, sent: SentMessage) -> dict[str, Any]:
+        """A message the bot sent, as it appears in `reply_to_message`."""
+        chat_id = int(sent.chat_id)
+        return {
+            "message_id": sent.message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "from": self._me(),
+            "text": sent.visible_text,
+        }
+
+    def enqueue_sticker(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        sticker = {
+            "file_id": "s1",
+            "file_unique_id": "u1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
+        return self.enqueue(self.text_update(chat_id, user_id, None, extra={"sticker": sticker}))
+
+    def enqueue_callback(
+        self, chat_id: int, user_id: int, data: str, *, message_id: int = 1
+    ) -> dict[str, Any]:
+        message = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "from": self._me(),
+            "text": "buttons",
+        }
+        query = {
+            "id": f"cq{next(self._update_ids)}",
+            "chat_instance": "ci",
+            "data": data,
+            "from": {"id": user_id, "is_bot": False, "first_name": "Ada"},
+            "message": message,
+        }
+        return self.enqueue({"callback_query": query})
+
+    async def push_webhook(self, update: dict[str, Any], *, secret: Any = CONFIGURED) -> int:
+        """POST `update` to the webhook set by setWebhook; returns the HTTP status."""
+        if self.webhook is None:
+            raise RuntimeError("no webhook is set")
+        if secret is CONFIGURED:
+            secret = self.webhook.get("secret_token")
+        headers = {SECRET_HEADER: secret} if secret else {}
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(self.webhook["url"], json=update, headers=headers) as response,
+        ):
+            await response.read()
+            return response.status
+
+    # ---- assertions ------------------------------------------------------------------
+
+    def messages_to(self, chat_id: int | str) -> list[SentMessage]:
+        return [m for m in self.sent if str(m.chat_id) == str(chat_id)]
+
+    def edits_in(self, chat_id: int | str) -> list[SentMessage]:
+        return [m for m in self.edits if str(m.chat_id) == str(chat_id)]
+
+    def calls_of(self, method: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method == method]
+
+    def current_text(self, chat_id: int | str, message_id: int) -> str:
+        text, parse_mode, _ = self.texts[(str(chat_id), message_id)]
+        return visible_text(text, parse_mode)
+
+    @property
+    def pending_updates(self) -> int:
+        return len(self._updates)
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> None:
+        """Wait until `predicate` holds; it is checked after every change to the fake."""
+
+        async def until() -> None:
+            while not predicate():
+                await self._changed.wait()
+
+        await asyncio.wait_for(until(), timeout)
+
+    async def wait_for_messages(
+        self,
+        chat_id: int | str,
+        count: int,
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> list[SentMessage]:
+        await self.wait_for(lambda: len(self.messages_to(chat_id)) >= count, timeout)
+        return self.messages_to(chat_id)
+
+    # ---- the API ---------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        # Waiters hold the old event: setting it wakes them all, and they wait on the
+        # fresh one next.
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _me(self) -> dict[str, Any]:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "minibot",
+            "username": self.bot_username,
+        }
+
+    async def _api(self, request: web.Request) -> web.Response:
+        token, method = request.match_info["token"], request.match_info["method"]
+        if (self.token is not None and token != self.token) or ":" not in token:
+            return _error(401, "Unauthorized")
+        params = await _params(request)
+        self.calls.append(ApiCall(method, params, time.monotonic()))
+        try:
+            faults = self._faults.get(method)
+            if faults:
+                fault = faults.popleft()
+                return _error(fault.status, fault.description, fault.retry_after)
+            handler = getattr(self, f"_m_{method.lower()}", None)
+            if handler is None:
+                return _error(404, "Not Found")
+            result = await handler(params)
+            if isinstance(result, web.Response):
+                return result
+            return web.json_response({"ok": True, "result": result})
+        finally:
+            self._notify()
+
+    async def _m_getme(self, params: dict[str, Any]) -> Any:
+        return self._me()
+
+    async def _m_getupdates(self, params: dict[str, Any]) -> Any:
+        if self.webhook is not None:
+            return _error(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        offset = int(params.get("offset") or 0)
+        if offset > 0:
+            self.confirmed_offset = max(self.confirmed_offset, offset)
+            self._updates = [u for u in self._updates if _update_id(u) >= offset]
+        timeout = float(params.get("timeout") or 0)
+        if not self._updates and timeout > 0 and not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await self.wait_for(lambda: bool(self._updates) or self._closing.is_set(), timeout)
+        batch = self._updates[: int(params.get("limit") or 100)]
+        # An update without a usable id can never be confirmed: serve it once.
+        self._updates = [u for u in self._updates if not (u in batch and _update_id(u) < 0)]
+        return batch
+
+    async def _m_setwebhook(self, params: dict[str, Any]) -> Any:
+        if not params.get("url"):
+            self.webhook = None
+            return True
+        self.webhook = {
+            "url": params["url"],
+            "secret_token": params.get("secret_token"),
+            "allowed_updates": params.get("allowed_updates"),
+        }
+        return True
+
+    async def _m_deletewebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = None
+        if str(params.get("drop_pending_updates", "")).lower() == "true":
+            self._updates.clear()
+        return True
+
+    async def _m_getwebhookinfo(self, params: dict[str, Any]) -> Any:
+        url = self.webhook["url"] if self.webhook else ""
+        return {
+            "url": url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+
+    async def _m_setmycommands(self, params: dict[str, Any]) -> Any:
+        self.commands = list(params.get("commands") or [])
+        return True
+
+    async def _m_sendchataction(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_answercallbackquery(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_sendmessage(self, params: dict[str, Any]) -> Any:
+        refusal = _check_text(params)
+        if refusal is not None:
+            return refusal
+        chat_id = params["chat_id"]
+        reply_to = params.get("reply_to_message_id") or (
+            (params.get("reply_parameters") or {}).get("message_id")
+        )
+        message = self._record("sendMessage", params, next(self._message_ids), reply_to)
+        self.sent.append(message)
+        return self._message_json(chat_id, message)
+
+    async def _m_editmessagetext(self, params: dict[str, Any]) -> Any:
+        refusal = _check_text(params)
+        if refusal is not None:
+            return refusal
+        key = (str(params.get("chat_id")), int(params.get("message_id") or 0))
+        if key not in self.texts:
+            return _error(400, "Bad Request: message to edit not found")
+        if self.texts[key] == (
+            params["text"],
+            params.get("parse_mode"),
+            params.get("reply_markup"),
+        ):
+            return _error(
+                400,
+                "Bad Request: message is not modified: specified new message "
+                "content and reply markup are exactly the same as a current content "
+                "and reply markup of the message",
+            )
+        message = self._record("editMessageText", params, key[1], None)
+        self.edits.append(message)
+        return self._message_json(params["chat_id"], message)
+
+    def _record(
+        self, method: str, params: dict[str, Any], message_id: int, reply_to: Any
+    ) -> SentMessage:
+        chat_id, text, mode = params["chat_id"], params["text"], params.get("parse_mode")
+        markup = params.get("reply_markup")
+        self.texts[(str(chat_id), message_id)] = (text, mode, markup)
+        return SentMessage(
+            method,
+            chat_id,
+            message_id,
+            text,
+            mode,
+            markup,
+            time.monotonic(),
+            int(reply_to) if reply_to else None,
+        )
+
+    def _message_json(self, chat_id: Any, message: SentMessage) -> dict[str, Any]:
+        numeric = int(chat_id)
+        return {
+            "message_id": message.message_id,
+            "date": int(time.time()),
+            "chat": {"id": numeric, "type": "private" if numeric > 0 else "supergroup"},
+            "from": self._me(),
+            "text": message.visible_text,
+        }
+
+
+def _check_text(params: dict[str, Any]) -> web.Response | None:
+    if "chat_id" not in params:
+        return _error(400, "Bad Request: chat_id is empty")
+    text = params.get("text") or ""
+    if params.get("parse_mode") == "HTML" and (why := check_html(text)) is not None:
+        return _error(400, f"Bad Request: can't parse entities: {why}")
+    visible = visible_text(text, params.get("parse_mode"))
+    if not visible.strip():
+        return _error(400, "Bad Request: message text is empty")
+    if utf16_len(visible) > MAX_TEXT_CHARS:
+        return _error(400, "Bad Request: message is too long")
+    return None
+
+
+def _update_id(update: dict[str, Any]) -> int:
+    value = update.get("update_id") if isinstance(update, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
+
+
+def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return web.json_response(body, status=status)
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """Parameters from the query, a JSON body or a form (aiogram sends multipart forms)."""
+    params: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        else:
+            form = await request.post()
+            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    for key in _JSON_FIELDS & params.keys():
+        if isinstance(params[key], str):
+            with contextlib.suppress(ValueError):
+                params[key] = json.loads(params[key])
+    for key in (_INT_FIELDS | {"chat_id"}) & params.keys():
+        with contextlib.suppress(TypeError, ValueError):
+            params[key] = int(params[key])
+    return params
+
+
+def _add_control_routes(app: web.Application, fake: FakeTelegramServer) -> None:
+    """HTTP control endpoints, for driving the fake from another process."""
+
+    async def updates(request: web.Request) -> web.Response:
+        body = await request.json()
+        items = body if isinstance(body, list) else [body]
+        return web.json_response([fake.enqueue(item) for item in items])
+
+    async def message(request: web.Request) -> web.Response:
+        body = await request.json()
+        update = fake.text_update(
+            int(body["chat_id"]),
+            int(body["user_id"]),
+            body.get("text"),
+            chat_type=body.get("chat_type"),
+        )
+        return web.json_response(fake.enqueue(update))
+
+    async def sent(request: web.Request) -> web.Response:
+        chat_id = request.query.get("chat_id")
+
+        def pick(items: list[SentMessage]) -> list[dict[str, Any]]:
+            chosen = [m for m in items if chat_id is None or str(m.chat_id) == chat_id]
+            return [asdict(m) | {"visible_text": m.visible_text} for m in chosen]
+
+        return web.json_response({"sent": pick(fake.sent), "edits": pick(fake.edits)})
+
+    async def calls(request: web.Request) -> web.Response:
+        method = request.query.get("method")
+        chosen = [c for c in fake.calls if method is None or c.method == method]
+        return web.json_response([asdict(c) for c in chosen])
+
+    async def fail(request: web.Request) -> web.Response:
+        body = await request.json()
+        fake.fail(
+            body["method"],
+            int(body.get("status", 500)),
+            body.get("description", "Internal Server Error"),
+            times=int(body.get("times", 1)),
+            retry_after=body.get("retry_after"),
+        )
+        return web.json_response({"ok": True})
+
+    async def push(request: web.Request) -> web.Response:
+        body = await request.json()
+        secret = body.get("secret", CONFIGURED)
+        return web.json_response({"status": await fake.push_webhook(body["update"], secret=secret)})
+
+    async def state(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "webhook": fake.webhook,
+                "pending_updates": fake.pending_updates,
+                "confirmed_offset": fake.confirmed_offset,
+                "commands": fake.commands,
+            }
+        )
+
+    app.router.add_post("/_control/updates", updates)
+    app.router.add_post("/_control/message", message)
+    app.router.add_get("/_control/sent", sent)
+    app.router.add_get("/_control/calls", calls)
+    app.router.add_post("/_control/fail", fail)
+    app.router.add_post("/_control/webhook", push)
+    app.router.add_get("/_control/state", state)
+
+
+async def _serve(host: str, port: int, token: str | None) -> None:
+    fake = FakeTelegramServer(token, host=host, port=port)
+    await fake.start()
+    print(fake.port, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await fake.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Fake Telegram Bot API on loopback")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token", default=None, help="accept only this token (default: any)")
+    args = parser.parse_args()
+    asyncio.run(_serve(args.host, args.port, args.token))
+
+
+if __name__ == "__main__":
+    main()
