@@ -1,0 +1,1 @@
+"""Storage back ends for scheduled jobs: the file store first."""

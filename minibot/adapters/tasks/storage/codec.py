@@ -1,0 +1,177 @@
+"""The file store's record format: one JSON object per line behind a CRC-32 checksum."""
+
+from __future__ import annotations
+
+import json
+import sys
+import zlib
+from datetime import datetime
+from typing import Any
+
+from minibot.core.conversation import ConversationKey
+from minibot.core.jobs import (
+    Action,
+    ActionKind,
+    Job,
+    JobState,
+    Notify,
+    OnMissed,
+    RunOutcome,
+    RunRecord,
+)
+from minibot.core.schedule import Cron, Interval, OneShot, Schedule
+
+Record = dict[str, Any]
+
+
+class CorruptLine(ValueError):
+    """A line whose framing, checksum or JSON is wrong (a torn write or damage)."""
+
+
+def encode_line(record: Record) -> bytes:
+    payload = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+    return b"%08x %s\n" % (zlib.crc32(payload), payload)
+
+
+def decode_line(line: bytes) -> Record:
+    """`line` without its newline; raises CorruptLine."""
+    if len(line) < 10 or line[8:9] != b" ":
+        raise CorruptLine("bad framing")
+    payload = line[9:]
+    try:
+        expected = int(line[:8], 16)
+    except ValueError as exc:
+        raise CorruptLine("bad checksum field") from exc
+    if zlib.crc32(payload) != expected:
+        raise CorruptLine("checksum mismatch")
+    try:
+        record = json.loads(payload)
+    except ValueError as exc:
+        raise CorruptLine("bad JSON") from exc
+    if not isinstance(record, dict) or "t" not in record:
+        raise CorruptLine("not a record")
+    return record
+
+
+def _dt(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def schedule_to_dict(schedule: Schedule) -> Record:
+    if isinstance(schedule, OneShot):
+        return {"k": "at", "at": schedule.at.isoformat(), "tz": schedule.tz}
+    if isinstance(schedule, Interval):
+        return {
+            "k": "every",
+            "s": schedule.every_seconds,
+            "start": schedule.start.isoformat(),
+            "tz": schedule.tz,
+        }
+    return {"k": "cron", "expr": schedule.expr, "tz": schedule.tz}
+
+
+def schedule_from_dict(data: Record) -> Schedule:
+    tz = sys.intern(data["tz"])
+    kind = data["k"]
+    if kind == "at":
+        return OneShot(datetime.fromisoformat(data["at"]), tz)
+    if kind == "every":
+        return Interval(data["s"], datetime.fromisoformat(data["start"]), tz)
+    return Cron(data["expr"], tz)
+
+
+def job_to_dict(job: Job) -> Record:
+    data: Record = {
+        "id": job.id,
+        "owner": job.owner_id,
+        "ch": job.target.channel,
+        "chat": job.target.chat_id,
+        "kind": job.action.kind.value,
+        "text": job.action.text,
+        "sched": schedule_to_dict(job.schedule),
+        "state": job.state.value,
+        "missed": job.on_missed.value,
+        "notify": job.notify.value,
+        "att": job.attempts,
+        "cr": job.created_at.isoformat(),
+        "up": job.updated_at.isoformat(),
+    }
+    # Absent keys mean None: most jobs have no error, and finished ones no next run.
+    if job.last_error is not None:
+        data["err"] = job.last_error
+    if job.next_run_at is not None:
+        data["next"] = job.next_run_at.isoformat()
+    if job.occurrence is not None:
+        data["occ"] = job.occurrence.isoformat()
+    return data
+
+
+class JobDecoder:
+    """Builds Jobs from records, sharing repeated strings and targets to save memory."""
+
+    def __init__(self) -> None:
+        self._targets: dict[tuple[str, str], ConversationKey] = {}
+
+    def job(self, data: Record) -> Job:
+        key = (data["ch"], data["chat"])
+        target = self._targets.get(key)
+        if target is None:
+            target = self._targets[key] = ConversationKey(sys.intern(key[0]), sys.intern(key[1]))
+        return Job(
+            id=data["id"],
+            owner_id=sys.intern(data["owner"]),
+            target=target,
+            action=Action(ActionKind(data["kind"]), data["text"]),
+            schedule=schedule_from_dict(data["sched"]),
+            created_at=datetime.fromisoformat(data["cr"]),
+            updated_at=datetime.fromisoformat(data["up"]),
+            next_run_at=_parse_dt(data.get("next")),
+            occurrence=_parse_dt(data.get("occ")),
+            state=JobState(data["state"]),
+            on_missed=OnMissed(data["missed"]),
+            notify=Notify(data["notify"]),
+            attempts=data["att"],
+            last_error=data.get("err"),
+        )
+
+
+def run_to_dict(run: RunRecord) -> Record:
+    data: Record = {"occ": run.occurrence.isoformat(), "att": run.attempts}
+    optional = {
+        "out": run.outcome.value if run.outcome is not None else None,
+        "reason": run.reason,
+        "st": _dt(run.started_at),
+        "fin": _dt(run.finished_at),
+        "thr": _dt(run.through),
+    }
+    data.update((k, v) for k, v in optional.items() if v is not None)
+    return data
+
+
+def run_from_dict(job_id: str, data: Record) -> RunRecord:
+    outcome = data.get("out")
+    return RunRecord(
+        job_id=job_id,
+        occurrence=datetime.fromisoformat(data["occ"]),
+        outcome=RunOutcome(outcome) if outcome is not None else None,
+        reason=data.get("reason"),
+        attempts=data["att"],
+        started_at=_parse_dt(data.get("st")),
+        finished_at=_parse_dt(data.get("fin")),
+        through=_parse_dt(data.get("thr")),
+    )
+
+
+def save_record(job: Job, runs: tuple[RunRecord, ...] | list[RunRecord] = ()) -> Record:
+    record: Record = {"t": "save", "job": job_to_dict(job)}
+    if runs:
+        record["runs"] = [run_to_dict(r) for r in runs]
+    return record
+
+
+def timezone_record(owner_id: str, tz: str) -> Record:
+    return {"t": "tz", "owner": owner_id, "tz": tz}

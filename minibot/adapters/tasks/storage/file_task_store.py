@@ -1,0 +1,217 @@
+"""The task store on local disk: an fsync'd, checksummed, append-only log plus a snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import filelock
+
+from minibot.adapters.tasks.storage.codec import Record, encode_line, save_record, timezone_record
+from minibot.adapters.tasks.storage.log_writer import LogWriter
+from minibot.adapters.tasks.storage.mounts import ensure_local_filesystem
+from minibot.adapters.tasks.storage.replay import replay
+from minibot.adapters.tasks.storage.task_state import TaskState
+from minibot.core.errors import StoreError
+from minibot.core.jobs import Job, JobState, RunRecord
+from minibot.core.schedule import zone
+
+log = logging.getLogger(__name__)
+
+_FAR_FUTURE = datetime.max.replace(tzinfo=None)
+
+
+class FileTaskStore:
+    """A TaskStore (see the port for its promises) kept in `directory`.
+
+    The directory holds `snapshot.jsonl` (the state at the last compaction), the current
+    `log-NNNNNN.jsonl` (records since), and `lock` (held by the owning process from start
+    to stop). The current state lives in memory, so reads never touch the disk. The log
+    is compacted when it holds more records than both `compact_after_records` and the
+    snapshot would, which keeps the work per record constant as the store grows.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        default_timezone: str = "UTC",
+        compact_after_records: int = 10_000,
+        lock_timeout_seconds: float = 5.0,
+        max_runs_per_job: int = 50,
+        fsync: Callable[[int], None] = os.fsync,
+        mounts_path: str = "/proc/mounts",
+    ) -> None:
+        self.directory = Path(directory)
+        self.default_timezone = default_timezone
+        self.compact_after_records = compact_after_records
+        self.lock_timeout_seconds = lock_timeout_seconds
+        self.max_runs_per_job = max_runs_per_job
+        self.skipped_lines = 0
+        self._fsync = fsync
+        self._mounts_path = mounts_path
+        self._lock: filelock.BaseFileLock | None = None
+        self._writer: LogWriter | None = None
+        self._state = TaskState(max_runs_per_job=max_runs_per_job)
+        self._log_records = 0
+        self._compacting = False
+        self._reopening = asyncio.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await asyncio.to_thread(self._prepare)
+            await self._open()
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _prepare(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create task store {self.directory}: {exc}") from exc
+        ensure_local_filesystem(self.directory, self._mounts_path)
+        lock = filelock.FileLock(self.directory / "lock", thread_local=False)
+        try:
+            lock.acquire(timeout=self.lock_timeout_seconds)
+        except filelock.Timeout as exc:
+            raise StoreError(
+                f"task store {self.directory} is locked by another process "
+                f"(waited {self.lock_timeout_seconds:g}s); is another minibot running?"
+            ) from exc
+        self._lock = lock
+
+    async def _open(self) -> None:
+        replayed = await asyncio.to_thread(replay, self.directory, self.max_runs_per_job)
+        self._state = replayed.state
+        self._log_records = replayed.log_records
+        self.skipped_lines += replayed.skipped_lines
+        writer = LogWriter(
+            self.directory, replayed.generation, self._fsync, asyncio.get_running_loop()
+        )
+        await asyncio.to_thread(writer.start)
+        self._writer = writer
+        log.info(
+            "task store opened",
+            extra={
+                "path": str(self.directory),
+                "jobs": len(self._state.jobs),
+                "skipped": replayed.skipped_lines,
+            },
+        )
+
+    async def stop(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await asyncio.to_thread(writer.close)
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            await asyncio.to_thread(lock.release)
+
+    # -- writes ----------------------------------------------------------------------
+
+    async def new_job_id(self) -> str:
+        self._state.last_id += 1
+        return str(self._state.last_id)
+
+    async def save(self, job: Job, runs: Sequence[RunRecord] = ()) -> None:
+        if any(run.job_id != job.id for run in runs):
+            raise ValueError(f"runs saved with job {job.id} must belong to it")
+        await self._ensure_writable()
+        merged = self._state.merged_runs(job.id, runs) if runs else None
+        self._state.put(job, merged)
+        await self._append(save_record(job, list(runs)))
+
+    async def set_timezone(self, owner_id: str, tz: str) -> None:
+        zone(tz)  # raises ValueError for an unknown zone before anything is written
+        await self._ensure_writable()
+        self._state.timezones[owner_id] = tz
+        await self._append(timezone_record(owner_id, tz))
+
+    async def _ensure_writable(self) -> None:
+        writer = self._writer
+        if writer is None:
+            raise StoreError(f"task store {self.directory} is not started")
+        if writer.broken is not None:
+            await self._reopen(writer)
+
+    async def _reopen(self, broken: LogWriter) -> None:
+        """After a failed write the disk is the only truth: drop the writer, replay."""
+        async with self._reopening:
+            if self._writer is not broken:
+                return  # another caller already reopened
+            log.error(
+                "task store reopening from its log after a failed write",
+                extra={"path": str(self.directory)},
+            )
+            self._writer = None
+            await asyncio.to_thread(broken.close)
+            await self._open()
+
+    async def _append(self, record: Record) -> None:
+        writer = self._writer
+        assert writer is not None
+        future = writer.append(encode_line(record))
+        self._log_records += 1
+        if not self._compacting and self._log_records >= max(
+            self.compact_after_records, self._state.record_count
+        ):
+            self._start_compaction(writer)
+        # The write goes on if our caller is cancelled; only the wait is abandoned.
+        await asyncio.shield(future)
+
+    def _start_compaction(self, writer: LogWriter) -> None:
+        snapshot = self._state.copy()
+        generation = writer.generation + 1
+        future = writer.compact(snapshot.snapshot_records(generation), generation)
+        self._compacting = True
+        self._log_records = 0
+
+        def done(fut: asyncio.Future[None]) -> None:
+            self._compacting = False
+            if fut.exception() is not None:
+                log.error("task store compaction failed", extra={"error": str(fut.exception())})
+
+        future.add_done_callback(done)
+
+    # -- reads -----------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job | None:
+        return self._state.jobs.get(job_id)
+
+    async def list_jobs(self, owner_id: str, *, include_finished: bool = False) -> list[Job]:
+        jobs = (self._state.jobs[i] for i in self._state.by_owner.get(owner_id, ()))
+        chosen = [j for j in jobs if include_finished or not j.finished]
+        return sorted(chosen, key=_soonest_first)
+
+    async def active_jobs(self) -> list[Job]:
+        return list(self._state.active())
+
+    async def due_jobs(self, until: datetime) -> list[Job]:
+        return [
+            job
+            for job in self._state.active()
+            if job.state is JobState.RUNNING
+            or (job.next_run_at is not None and job.next_run_at <= until)
+        ]
+
+    async def runs(self, job_id: str) -> list[RunRecord]:
+        return list(self._state.runs.get(job_id, ()))
+
+    async def get_timezone(self, owner_id: str) -> str:
+        return self._state.timezones.get(owner_id, self.default_timezone)
+
+    @property
+    def fsync_batches(self) -> int:
+        return self._writer.batches if self._writer is not None else 0
+
+
+def _soonest_first(job: Job) -> tuple[bool, datetime, int]:
+    when = job.next_run_at.replace(tzinfo=None) if job.next_run_at else _FAR_FUTURE
+    return job.next_run_at is None, when, int(job.id) if job.id.isdigit() else 0

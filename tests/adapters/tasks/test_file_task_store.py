@@ -1,0 +1,207 @@
+"""The file store on disk: reopening, damaged tails, compaction, failed fsyncs, group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from minibot.adapters.tasks.storage.file_task_store import FileTaskStore
+from minibot.adapters.tasks.storage.replay import SNAPSHOT, log_name
+from minibot.core.errors import StoreError
+from minibot.core.jobs import RunOutcome, RunRecord
+from tests.adapters.tasks.builders import T0, reminder
+
+
+async def opened(path: Path, **kwargs: object) -> FileTaskStore:
+    store = FileTaskStore(path, **kwargs)  # type: ignore[arg-type]
+    await store.start()
+    return store
+
+
+def current_log(path: Path) -> Path:
+    logs = sorted(path.glob("log-*.jsonl"))
+    assert len(logs) == 1, logs
+    return logs[0]
+
+
+async def test_jobs_runs_and_time_zones_survive_a_reopen(tmp_path: Path) -> None:
+    store = await opened(tmp_path)
+    job = reminder(await store.new_job_id()).start(T0)
+    run = RunRecord.started(job, T0)
+    await store.save(job, [run])
+    await store.save(job.succeed(T0, None), [run.finish(RunOutcome.DELIVERED, T0)])
+    await store.set_timezone("u1", "Asia/Tokyo")
+    await store.stop()
+
+    again = await opened(tmp_path)
+    assert await again.get("1") == job.succeed(T0, None)
+    assert [r.outcome for r in await again.runs("1")] == [RunOutcome.DELIVERED]
+    assert await again.get_timezone("u1") == "Asia/Tokyo"
+    assert await again.new_job_id() == "2"
+    await again.stop()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data + b'0badc0de {"t":"save","jo',  # torn: no newline
+        lambda data: data + b"garbage\n",  # bad framing
+        lambda data: data[:-5] + b"X" + data[-4:],  # checksum no longer matches
+    ],
+    ids=["partial-line", "garbage-line", "bad-checksum"],
+)
+async def test_a_damaged_tail_is_skipped_and_cut_away(
+    tmp_path: Path, damage: Callable[[bytes], bytes]
+) -> None:
+    store = await opened(tmp_path)
+    for job_id in ("1", "2"):
+        await store.save(reminder(job_id))
+    await store.stop()
+    log_path = current_log(tmp_path)
+    log_path.write_bytes(damage(log_path.read_bytes()))
+
+    again = await opened(tmp_path)
+    assert again.skipped_lines <= 1
+    assert await again.get("1") is not None
+    await again.save(reminder("3"))  # appended after the cut, on a clean line
+    await again.stop()
+
+    third = await opened(tmp_path)
+    assert third.skipped_lines == 0
+    assert await third.get("3") is not None
+    await third.stop()
+
+
+async def test_a_damaged_line_in_the_middle_does_not_hide_later_ones(tmp_path: Path) -> None:
+    store = await opened(tmp_path)
+    for job_id in ("1", "2", "3"):
+        await store.save(reminder(job_id))
+    await store.stop()
+    log_path = current_log(tmp_path)
+    lines = log_path.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b"reminder 2", b"reminder X")
+    log_path.write_bytes(b"".join(lines))
+
+    again = await opened(tmp_path)
+    assert again.skipped_lines == 1
+    assert await again.get("2") is None and await again.get("3") is not None
+    await again.stop()
+
+
+async def test_the_log_is_compacted_into_a_snapshot(tmp_path: Path) -> None:
+    store = await opened(tmp_path, compact_after_records=10)
+    for i in range(1, 21):
+        await store.save(reminder(str(i)))
+    for i in range(1, 21):
+        job = await store.get(str(i))
+        assert job is not None
+        await store.save(job.cancel(T0))
+    await store.stop()
+    assert (tmp_path / SNAPSHOT).exists()
+    log_path = current_log(tmp_path)
+    assert log_path.name != log_name(0)
+    assert len(log_path.read_bytes().splitlines()) < 20
+
+    again = await opened(tmp_path)
+    jobs = await again.list_jobs("u1", include_finished=True)
+    assert len(jobs) == 20 and all(j.finished for j in jobs)
+    await again.stop()
+
+
+async def test_leftovers_of_an_interrupted_compaction_are_removed(tmp_path: Path) -> None:
+    store = await opened(tmp_path)
+    await store.save(reminder("1"))
+    await store.stop()
+    (tmp_path / (SNAPSHOT + ".tmp")).write_bytes(b"half a snapshot")
+    again = await opened(tmp_path)
+    assert await again.get("1") is not None
+    assert not (tmp_path / (SNAPSHOT + ".tmp")).exists()
+    await again.stop()
+
+
+async def test_a_failed_fsync_is_not_retried_and_the_store_reopens_from_its_log(
+    tmp_path: Path,
+) -> None:
+    failures = {"left": 0}
+
+    def flaky_fsync(fd: int) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError(5, "Input/output error")
+        os.fsync(fd)
+
+    store = await opened(tmp_path, fsync=flaky_fsync)
+    await store.save(reminder("1"))
+    failures["left"] = 1
+    with pytest.raises(StoreError, match="Input/output error"):
+        await store.save(reminder("2"))
+    await store.save(reminder("3"))  # reopens from the log first, then writes
+    assert failures["left"] == 0
+    assert await store.get("1") is not None and await store.get("3") is not None
+    await store.stop()
+
+
+async def test_concurrent_writes_share_their_fsyncs(tmp_path: Path) -> None:
+    store = await opened(tmp_path)
+    await asyncio.gather(*(store.save(reminder(str(i))) for i in range(1, 1001)))
+    assert store.fsync_batches < 100
+    await store.stop()
+    again = await opened(tmp_path)
+    assert len(await again.list_jobs("u1")) == 1000
+    await again.stop()
+
+
+async def test_a_write_whose_caller_is_cancelled_still_lands(tmp_path: Path) -> None:
+    store = await opened(tmp_path)
+    task = asyncio.create_task(store.save(reminder("1")))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await store.stop()
+    again = await opened(tmp_path)
+    assert await again.get("1") is not None
+    await again.stop()
+
+
+async def test_writes_before_start_are_refused_and_stop_is_idempotent(tmp_path: Path) -> None:
+    store = FileTaskStore(tmp_path)
+    with pytest.raises(StoreError, match="not started"):
+        await store.save(reminder("1"))
+    await store.stop()
+    await store.stop()
+
+
+async def test_a_network_file_system_is_refused_by_name(tmp_path: Path) -> None:
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"server:/export {tmp_path} nfs4 rw,relatime 0 0\n")
+    store = FileTaskStore(tmp_path / "tasks", mounts_path=str(mounts))
+    with pytest.raises(StoreError, match=re.escape(f"{tmp_path / 'tasks'} is on a nfs4 network")):
+        await store.start()
+    await store.stop()
+
+
+async def test_a_second_store_on_the_same_directory_is_refused(tmp_path: Path) -> None:
+    first = await opened(tmp_path)
+    second = FileTaskStore(tmp_path, lock_timeout_seconds=0.1)
+    with pytest.raises(StoreError, match="locked by another process"):
+        await second.start()
+    await first.stop()
+    await second.start()
+    await second.stop()
+
+
+async def test_thousands_of_records_replay_with_timestamps_intact(tmp_path: Path) -> None:
+    store = await opened(tmp_path, compact_after_records=100)
+    jobs = [reminder(str(i), at=T0 + timedelta(minutes=i)) for i in range(1, 501)]
+    await asyncio.gather(*(store.save(j) for j in jobs))
+    await store.stop()
+    again = await opened(tmp_path)
+    assert [await again.get(j.id) for j in jobs] == jobs
+    await again.stop()
