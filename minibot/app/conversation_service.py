@@ -102,17 +102,34 @@ class ConversationService:
         turn_id: str,
         message_id: str | None = None,
     ) -> TurnOutcome:
-        """Answer `text` in `conversation` and store the exchange; never raises LLMError."""
+        """Answer `text` in `conversation` and store the exchange; never raises LLMError.
+
+        A turn handled again (its inbox item survived a crash) is not asked twice: when
+        its answer is already stored it is replayed, and its user message is never
+        stored twice.
+        """
+        meta = {"turn_id": turn_id}
         user = ChatMessage(
-            Role.USER, text, created_at=self._clock.now(), token_estimate=estimate_tokens(text)
+            Role.USER,
+            text,
+            created_at=self._clock.now(),
+            token_estimate=estimate_tokens(text),
+            meta=meta,
         )
         history = await self._memory.recent(
             conversation,
             max_messages=max(0, self._settings.history_window - 1),
             max_tokens=max(0, self._settings.history_token_budget - user.token_estimate),
         )
+        earlier = [m for m in history if m.meta.get("turn_id") == turn_id]
+        answered = [m for m in earlier if m.role is Role.ASSISTANT]
+        if answered:
+            log.info("replaying a stored answer", extra={"turn_id": turn_id})
+            return TurnOutcome(answered[-1].content, ok=True)
+        if earlier:
+            history = [m for m in history if m.meta.get("turn_id") != turn_id]
         prompt = [ChatMessage(Role.SYSTEM, self._settings.system_prompt), *history, user]
-        new_messages = [user]
+        new_messages = [] if earlier else [user]
         context = ToolContext(owner_id, conversation, message_id)
         await self._publish(TypingStarted(conversation))
         try:
@@ -120,14 +137,15 @@ class ConversationService:
         except StreamInterrupted as exc:
             log.warning("stream interrupted", extra={"conversation": str(conversation)})
             partial = f"{exc.partial_text}\n\n{replies.STREAM_INTERRUPTED}"
-            await self._memory.append(conversation, [*new_messages, self._assistant(partial)])
+            await self._memory.append(conversation, [*new_messages, self._assistant(partial, meta)])
             return TurnOutcome(partial, ok=False)
         except LLMError as exc:
             log.error(
                 "turn failed",
                 extra={"conversation": str(conversation), "error": repr(exc)},
             )
-            await self._memory.append(conversation, new_messages)
+            if new_messages:
+                await self._memory.append(conversation, new_messages)
             text = (
                 replies.MODEL_REJECTED
                 if isinstance(exc, LLMRejected)
@@ -135,7 +153,7 @@ class ConversationService:
             )
             return TurnOutcome(text, ok=False)
         answer = completion.text.strip() or replies.EMPTY_ANSWER
-        await self._memory.append(conversation, [*new_messages, self._assistant(answer)])
+        await self._memory.append(conversation, [*new_messages, self._assistant(answer, meta)])
         return TurnOutcome(answer, ok=True)
 
     async def _converse(
@@ -180,9 +198,13 @@ class ConversationService:
                 new_messages.append(answered)
             iteration += 1
 
-    def _assistant(self, text: str) -> ChatMessage:
+    def _assistant(self, text: str, meta: dict[str, str]) -> ChatMessage:
         return ChatMessage(
-            Role.ASSISTANT, text, created_at=self._clock.now(), token_estimate=estimate_tokens(text)
+            Role.ASSISTANT,
+            text,
+            created_at=self._clock.now(),
+            token_estimate=estimate_tokens(text),
+            meta=meta,
         )
 
     def _draft_sink(

@@ -231,3 +231,28 @@ async def test_streaming_publishes_growing_drafts_before_the_final_reply() -> No
     assert len(drafts) == 3 and all(b.startswith(a) for a, b in itertools.pairwise(drafts))
     assert harness.channel.texts() == ["one two three"]
     await harness.stop()
+
+
+async def test_a_turn_handled_again_replays_its_stored_answer_without_asking_twice(
+    app: AppHarness,
+) -> None:
+    conversation = ConversationKey("test", "1")
+    first = await app.conversation.run_turn(conversation, "hello", owner_id="o", turn_id="t-1")
+    again = await app.conversation.run_turn(conversation, "hello", owner_id="o", turn_id="t-1")
+    assert first.text == again.text == "echo: hello"
+    assert len(app.model.calls) == 1
+    stored = await app.memory.recent(conversation, max_messages=10, max_tokens=999)
+    assert [m.content for m in stored] == ["hello", "echo: hello"]
+
+
+async def test_a_failed_turn_handled_again_asks_once_more_without_storing_the_text_twice(
+    app: AppHarness,
+) -> None:
+    conversation = ConversationKey("test", "1")
+    app.model.then_fail(LLMUnavailable("down"))
+    await app.conversation.run_turn(conversation, "hello", owner_id="o", turn_id="t-2")
+    retried = await app.conversation.run_turn(conversation, "hello", owner_id="o", turn_id="t-2")
+    assert retried.text == "echo: hello"
+    assert [m.content for m in app.model.calls[1][0]] == ["be brief", "hello"]
+    stored = await app.memory.recent(conversation, max_messages=10, max_tokens=999)
+    assert [m.content for m in stored] == ["hello", "echo: hello"]
