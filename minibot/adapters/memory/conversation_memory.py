@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Integer, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from minibot.adapters.memory.database import SqlDatabase
@@ -16,6 +16,23 @@ from minibot.adapters.memory.history_window import estimate_tokens, select_windo
 from minibot.adapters.memory.tables import conversation_resets
 from minibot.adapters.memory.tables import messages as messages_table
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
+
+_reset_after = (
+    select(conversation_resets.c.after_id)
+    .where(conversation_resets.c.conversation == bindparam("conversation"))
+    .scalar_subquery()
+)
+# Built once: the newest rows of one conversation after its reset marker, via the
+# (conversation, id) index.
+_WINDOW = (
+    select(messages_table)
+    .where(
+        messages_table.c.conversation == bindparam("conversation"),
+        messages_table.c.id > func.coalesce(_reset_after, 0),
+    )
+    .order_by(messages_table.c.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
 
 
 class SqlConversationMemory:
@@ -53,24 +70,10 @@ class SqlConversationMemory:
     ) -> list[ChatMessage]:
         if max_messages <= 0 or max_tokens <= 0:
             return []
-        key = str(conversation)
-        reset_after = (
-            select(conversation_resets.c.after_id)
-            .where(conversation_resets.c.conversation == key)
-            .scalar_subquery()
-        )
-        query = (
-            select(messages_table)
-            .where(
-                messages_table.c.conversation == key,
-                messages_table.c.id > func.coalesce(reset_after, 0),
-            )
-            .order_by(messages_table.c.id.desc())
-            .limit(max_messages)
-        )
+        params = {"conversation": str(conversation), "limit": max_messages}
 
         async def operation(conn: AsyncConnection) -> list[Any]:
-            return list((await conn.execute(query)).all())
+            return list((await conn.execute(_WINDOW, params)).all())
 
         rows = await self._db.read(operation)
         newest_first = [_from_row(row) for row in rows]

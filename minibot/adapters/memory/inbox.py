@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -11,14 +13,23 @@ from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.tables import inbox
 from minibot.core.ports.inbox import InboxItem
 
+# Rows per INSERT statement: 6 bound values each stays far below SQLite's variable limit.
+_ROWS_PER_STATEMENT = 1000
+
+_Waiting = tuple[dict[str, Any], "asyncio.Future[int | None]"]
+
 
 class SqlInbox:
     """Inbox on SQL. A duplicate (channel, external_id) is skipped by the database itself
     (INSERT ... ON CONFLICT DO NOTHING), so concurrent adds of one update store it once.
-    On SQLite concurrent adds are group-committed; each is durable when `add` returns."""
+
+    On SQLite, adds arriving while the writer is busy join one multi-row INSERT in one
+    transaction (a group commit); each `add` still returns only after its commit.
+    """
 
     def __init__(self, database: SqlDatabase) -> None:
         self._db = database
+        self._waiting: list[_Waiting] = []
 
     async def start(self) -> None:
         await self._db.start()
@@ -29,24 +40,50 @@ class SqlInbox:
     async def add(
         self, channel: str, external_id: str, conversation: str, payload: str
     ) -> int | None:
-        statement = (
-            self._db.insert(inbox)
-            .values(
-                channel=channel,
-                external_id=external_id,
-                conversation=conversation,
-                payload=payload,
-                done=False,
-                created_at=datetime.now(UTC),
-            )
-            .on_conflict_do_nothing(index_elements=[inbox.c.channel, inbox.c.external_id])
-            .returning(inbox.c.id)
-        )
+        row = {
+            "channel": channel,
+            "external_id": external_id,
+            "conversation": conversation,
+            "payload": payload,
+            "done": False,
+            "created_at": datetime.now(UTC),
+        }
+        if not self._db.group_commits:
 
-        async def operation(conn: AsyncConnection) -> int | None:
-            return (await conn.execute(statement)).scalar_one_or_none()
+            async def operation(conn: AsyncConnection) -> int | None:
+                return (await _insert(conn, self._db, [row])).get((channel, external_id))
 
-        return await self._db.write(operation)
+            return await self._db.write(operation)
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, future))
+        if len(self._waiting) == 1:
+            self._submit_batch()
+        # The batch commits even if this caller is cancelled: the update is then stored.
+        return await asyncio.shield(future)
+
+    def _submit_batch(self) -> None:
+        taken: list[_Waiting] = []
+
+        async def operation(conn: AsyncConnection) -> dict[tuple[str, str], int]:
+            if not taken:
+                # Everything queued until the writer gets here joins; a retry reuses it.
+                taken.extend(self._waiting)
+                self._waiting = []
+            return await _insert(conn, self._db, [row for row, _ in taken])
+
+        def settle(batch: asyncio.Future[dict[tuple[str, str], int]]) -> None:
+            error = batch.exception()
+            ids = {} if error is not None else batch.result()
+            for row, future in taken:
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    # The first of several equal updates in one batch gets the id.
+                    future.set_result(ids.pop((row["channel"], row["external_id"]), None))
+
+        self._db.submit(operation).add_done_callback(settle)
 
     async def pending(self, channel: str) -> list[InboxItem]:
         query = (
@@ -77,3 +114,20 @@ class SqlInbox:
             await conn.execute(statement)
 
         await self._db.write(operation)
+
+
+async def _insert(
+    conn: AsyncConnection, db: SqlDatabase, rows: list[dict[str, Any]]
+) -> dict[tuple[str, str], int]:
+    """Inserts the rows that are new; returns the ids of the inserted ones by key."""
+    ids: dict[tuple[str, str], int] = {}
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        statement = (
+            db.insert(inbox)
+            .values(rows[start : start + _ROWS_PER_STATEMENT])
+            .on_conflict_do_nothing(index_elements=[inbox.c.channel, inbox.c.external_id])
+            .returning(inbox.c.id, inbox.c.channel, inbox.c.external_id)
+        )
+        for item_id, channel, external_id in await conn.execute(statement):
+            ids[(channel, external_id)] = item_id
+    return ids
