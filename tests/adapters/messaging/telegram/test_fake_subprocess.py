@@ -1,0 +1,44 @@
+"""The fake Bot API run as its own process and driven through its control endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from tests.fakes.telegram_server import DEFAULT_TOKEN
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+async def fake_process() -> AsyncIterator[str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.fakes.telegram_server", "--port", "0",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    port = int(await asyncio.wait_for(process.stdout.readline(), 15))
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    await asyncio.wait_for(process.wait(), 15)
+
+
+async def test_control_endpoints_drive_the_fake(fake_process: str) -> None:
+    api = f"{fake_process}/bot{DEFAULT_TOKEN}"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{fake_process}/_control/message", json={"chat_id": 5, "user_id": 6, "text": "hi"}
+        ) as response:
+            update = await response.json()
+        async with http.post(f"{api}/getUpdates", json={"timeout": 1}) as response:
+            body = await response.json()
+        assert [u["update_id"] for u in body["result"]] == [update["update_id"]]
+        async with http.post(f"{api}/sendMessage", data={"chat_id": "5", "text": "yo"}) as response:
+            assert response.status == 200
+        async with http.get(f"{fake_process}/_control/sent", params={"chat_id": "5"}) as response:
+            sent = await response.json()
+        assert [m["visible_text"] for m in sent["sent"]] == ["yo"]
