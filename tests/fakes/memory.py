@@ -170,11 +170,11 @@ class InMemoryNoteStore:
         key = title_key(title)
         previous = owned.get(key)
         now = _now()
+        note_id, created_at = self._next_id, now
         if previous is None:
-            note_id, created_at = self._next_id, now
             self._next_id += 1
         else:
-            note_id, created_at = previous.id, previous.created_at
+            note_id, created_at = previous.id, previous.created_at or now
         note = Note(
             id=note_id,
             owner_id=owner_id,

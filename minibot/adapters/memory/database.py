@@ -55,6 +55,8 @@ class SqlDatabase:
         self._queue: asyncio.Queue[_Queued | None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self.full_text_search = False
+        self._start_lock = asyncio.Lock()
+        self._started = False
 
     @property
     def dialect(self) -> str:
@@ -67,8 +69,17 @@ class SqlDatabase:
         return database in ("", ":memory:") or "mode=memory" in str(self._url)
 
     async def start(self) -> None:
-        if self._writer is not None:
-            return
+        """Opens the engines and creates missing tables; a second call does nothing.
+
+        Every adapter sharing this database calls it, possibly concurrently: the lock makes
+        each of them wait until the schema exists."""
+        async with self._start_lock:
+            if self._started:
+                return
+            await self._open()
+            self._started = True
+
+    async def _open(self) -> None:
         try:
             if self.dialect == "sqlite":
                 self._start_sqlite_engines()
@@ -92,7 +103,7 @@ class SqlDatabase:
             self._writer = create_async_engine(self._url, poolclass=StaticPool)
             self._reader = self._writer
         else:
-            Path(self._url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+            Path(self._url.database or "").parent.mkdir(parents=True, exist_ok=True)
             self._writer = create_async_engine(
                 self._url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0
             )
@@ -135,6 +146,7 @@ class SqlDatabase:
         self._reader = self._writer
 
     async def stop(self) -> None:
+        self._started = False
         if self._queue is not None and self._writer_task is not None:
             self._queue.put_nowait(None)
             # Queued writes were acknowledged to nobody yet, but their callers wait: drain.

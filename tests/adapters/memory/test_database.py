@@ -142,3 +142,16 @@ async def test_a_write_completes_even_when_its_caller_is_cancelled(
 
     await sqlite_database.write(flushed)  # queued after the cancelled write
     assert [item.external_id for item in await inbox.pending("t")] == ["cancelled"]
+
+
+async def test_adapters_starting_together_all_find_the_tables(tmp_path: Path) -> None:
+    database = SqlDatabase(f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}")
+    memory, inbox = SqlConversationMemory(database), SqlInbox(database)
+    try:
+        await asyncio.gather(memory.start(), inbox.start())
+        await asyncio.gather(
+            memory.append(ConversationKey("t", "1"), [ChatMessage(Role.USER, "hi")]),
+            inbox.add("t", "1", "t:1", "p"),
+        )
+    finally:
+        await database.stop()
