@@ -43,6 +43,33 @@ class InMemoryTaskStore:
             self._last_id = max(self._last_id, int(job.id))
         self.saves += 1
 
+    async def save_many(self, items: Sequence[tuple[Job, Sequence[RunRecord]]]) -> None:
+        for job, runs in items:
+            for run in runs:
+                if run.job_id != job.id:
+                    raise ValueError(f"runs saved with job {job.id} must belong to it")
+                current = self.ledger.get(job.id, {}).get(run.occurrence)
+                if current is not None:
+                    current.merge(run)  # raises before anything changes
+        for job, runs in items:
+            await self.save(job, runs)
+
+    async def start_runs(
+        self, job_ids: Sequence[str], now: datetime
+    ) -> list[tuple[Job, RunRecord]]:
+        started = []
+        for job_id in job_ids:
+            job = self.jobs.get(job_id)
+            if job is None or job.state is not JobState.SCHEDULED:
+                continue
+            if job.next_run_at is None or job.next_run_at > now:
+                continue
+            running = job.start(now)
+            run = RunRecord.started(running, now)
+            await self.save(running, [run])
+            started.append((running, run))
+        return started
+
     async def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 

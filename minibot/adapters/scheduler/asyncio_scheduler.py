@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
-from minibot.core.jobs import Job, JobState
+from minibot.core.jobs import Job, JobState, RunRecord
 from minibot.core.ports.scheduler import FireJob
 from minibot.core.ports.task_store import TaskStore
 from minibot.shared.clock import SleepingClock
 
 log = logging.getLogger(__name__)
-
-
-class _FireFailed(Exception):
-    def __init__(self, job: Job) -> None:
-        self.job = job
 
 
 class AsyncioScheduler:
@@ -36,7 +33,7 @@ class AsyncioScheduler:
         fire: FireJob,
         clock: SleepingClock,
         *,
-        max_concurrent_fires: int = 500,
+        max_concurrent_fires: int = 1000,
         max_sleep_seconds: float = 3600.0,
         stop_timeout_seconds: float = 30.0,
     ) -> None:
@@ -112,56 +109,58 @@ class AsyncioScheduler:
 
     def _fire_due(self, now: float) -> None:
         heap = self._heap
+        due: list[str] = []
         while heap and heap[0][0] <= now and len(self._in_flight) < self._max_concurrent:
-            due, job_id = heapq.heappop(heap)
+            _, job_id = heapq.heappop(heap)
             if job_id in self._in_flight:
                 continue  # re-read from the store when its run ends
             self._in_flight.add(job_id)
-            task = asyncio.create_task(self._run_one(job_id, due), name=f"job-{job_id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            due.append(job_id)
+        if due:
+            self._spawn(self._start_batch(due), "start-runs")
 
-    async def _run_one(self, job_id: str, due: float) -> None:
-        fired: Job | None = None
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start_batch(self, job_ids: list[str]) -> None:
+        """Record the runs of every job due now as started, in one durable write, then
+        fire each; jobs that are no longer due are only rescheduled."""
+        started: list[tuple[Job, RunRecord]] = []
         try:
-            fired = await self._fire_if_due(job_id)
-        except _FireFailed as failed:
-            fired = failed.job
-            log.error(
-                "scheduled job failed to fire", exc_info=failed.__cause__, extra={"job_id": job_id}
-            )
+            if not self._stopping:
+                started = await self._store.start_runs(job_ids, self._clock.now())
         except Exception:
-            log.exception("scheduled job could not be read", extra={"job_id": job_id})
+            log.exception("could not record runs as started", extra={"jobs": len(job_ids)})
+        for job, run in started:
+            self.fired += 1
+            self._spawn(self._run_one(job, run), f"job-{job.id}")
+        fired = {job.id for job, _ in started}
+        for job_id in job_ids:
+            if job_id not in fired:
+                self._in_flight.discard(job_id)
+                await self._after_run(job_id, None)
+        self._wake.set()
+
+    async def _run_one(self, job: Job, run: RunRecord) -> None:
+        try:
+            await self._fire(job, run)
+        except Exception:
+            log.exception("scheduled job failed to run", extra={"job_id": job.id})
         finally:
-            self._in_flight.discard(job_id)
+            self._in_flight.discard(job.id)
             self._wake.set()  # a slot is free
         try:
-            await self._after_run(job_id, fired)
+            await self._after_run(job.id, job)
         except Exception:
-            log.exception("scheduled job could not be rescheduled", extra={"job_id": job_id})
-
-    async def _fire_if_due(self, job_id: str) -> Job | None:
-        """Fire the job if the store still says it is due; returns the job fired."""
-        job = await self._store.get(job_id)
-        if job is None or job.state is not JobState.SCHEDULED or job.next_run_at is None:
-            return None  # cancelled, finished or held since it was queued
-        if job.next_run_at.timestamp() > self._clock.now().timestamp() or self._stopping:
-            return None  # moved later (rescheduled after the run), or shutting down
-        self.fired += 1
-        try:
-            await self._fire(job, job.occurrence or job.next_run_at)
-        except Exception as exc:
-            raise _FireFailed(job) from exc
-        return job
+            log.exception("scheduled job could not be rescheduled", extra={"job_id": job.id})
 
     async def _after_run(self, job_id: str, fired: Job | None) -> None:
         job = await self._store.get(job_id)
         if job is None or job.state is not JobState.SCHEDULED or job.next_run_at is None:
-            return
-        if job is fired or (fired is not None and job.updated_at == fired.updated_at):
-            # Firing again would loop at full speed; wait for an explicit schedule().
-            log.error(
-                "a fired job was left unchanged; not firing it again", extra={"job_id": job_id}
-            )
+            if job is not None and job is fired:
+                # Left running: firing again would loop; a restart recovers it.
+                log.error("a fired job was left running", extra={"job_id": job_id})
             return
         self._push(job.next_run_at.timestamp(), job_id)

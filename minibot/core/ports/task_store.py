@@ -15,8 +15,8 @@ class TaskStore(Protocol):
     Promises:
     - A write (`save`, `set_timezone`) is durable when its await returns; a write that
       raises StoreError may or may not have been kept, so callers retry it as a whole
-      (every write is an idempotent upsert). A write whose caller is cancelled still
-      completes.
+      (every write is an idempotent upsert); by then the store has reloaded its state
+      from disk. A write whose caller is cancelled still completes.
     - `save(job, runs)` is atomic: after a crash either the job and all of `runs` are
       kept, or none of them.
     - Reads reflect every write that has begun, in call order, and never touch the disk.
@@ -37,6 +37,19 @@ class TaskStore(Protocol):
 
     async def save(self, job: Job, runs: Sequence[RunRecord] = ()) -> None:
         """Insert or replace `job` and merge `runs` into its ledger, as one record."""
+        ...
+
+    async def save_many(self, items: Sequence[tuple[Job, Sequence[RunRecord]]]) -> None:
+        """`save` for each item (each atomic on its own), sharing one durable write."""
+        ...
+
+    async def start_runs(
+        self, job_ids: Sequence[str], now: datetime
+    ) -> list[tuple[Job, RunRecord]]:
+        """Start the run of each listed job that is scheduled and due at `now`: the job
+        becomes RUNNING (`job.start(now)`) with an open ledger entry, all in one durable
+        write. Returns (running job, open run) for those started, in order; jobs no longer
+        due are left alone."""
         ...
 
     async def get(self, job_id: str) -> Job | None: ...

@@ -12,7 +12,7 @@ from minibot.shared.clock import SleepingClock
 
 
 class JobRunner:
-    """Records a run as started before acting and finished after. `sent` plays the
+    """Acts on a started run and records its outcome. `sent` plays the
     delivery layer's ledger: an effect whose idempotency key was already sent is not
     sent again, so a run re-fired after a crash reaches the user once."""
 
@@ -43,23 +43,21 @@ class JobRunner:
                 plans.append(plan)
         return plans
 
-    async def fire(self, job: Job, occurrence: datetime) -> None:
-        self.fired.append((job.id, occurrence))
+    async def fire(self, job: Job, run: RunRecord) -> None:
+        """The scheduler has saved `job` as running and `run` as started."""
+        self.fired.append((job.id, run.occurrence))
         await self._notify()
-        now = self.clock.now()
-        started = job.start(now)
-        run = RunRecord.started(started, now)
-        await self.store.save(started, [run])
-        key = idempotency_key(job.id, occurrence)
+        key = idempotency_key(job.id, run.occurrence)
         if key not in self.sent:
             self.sent[key] = 1  # the user sees the message
         if self.crash_after_delivery:
             await self._hang.wait()  # the process "dies" here: stop() cancels us
-        upcoming = next_occurrence(job.schedule, max(now, occurrence)) if job.recurring else None
-        await self.store.save(
-            started.succeed(now, upcoming), [run.finish(RunOutcome.DELIVERED, now)]
+        now = self.clock.now()
+        upcoming = (
+            next_occurrence(job.schedule, max(now, run.occurrence)) if job.recurring else None
         )
-        self.completed.append((job.id, occurrence))
+        await self.store.save(job.succeed(now, upcoming), [run.finish(RunOutcome.DELIVERED, now)])
+        self.completed.append((job.id, run.occurrence))
         await self._notify()
 
     async def wait_until(self, *, fired: int = 0, completed: int = 0) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
-from minibot.core.jobs import Job
+from minibot.core.jobs import Job, JobState, RunOutcome, RunRecord
 from minibot.core.schedule import Interval
 from tests.adapters.scheduler.job_runner import JobRunner
 from tests.adapters.tasks.builders import T0, reminder
@@ -72,6 +72,12 @@ async def test_a_job_fires_at_its_time_and_not_before(
     await runner.wait_until(completed=1)
     assert runner.fired == [("1", T0 + 60 * SECOND)]
     assert (await store.get("1")).finished  # type: ignore[union-attr]
+    [run] = await store.runs("1")
+    assert (run.outcome, run.attempts, run.started_at) == (
+        RunOutcome.DELIVERED,
+        1,
+        T0 + 60 * SECOND,
+    )
 
 
 async def test_a_new_earlier_job_wakes_the_sleeping_scheduler(
@@ -126,12 +132,12 @@ async def test_jobs_due_together_fire_concurrently_within_the_bound(
     done: list[str] = []
     all_done = asyncio.Event()
 
-    async def fire(job: Job, occurrence: datetime) -> None:
+    async def fire(job: Job, run: RunRecord) -> None:
         nonlocal active, peak
         active += 1
         peak = max(peak, active)
         await gate.wait()
-        await store.save(job.start(clock.now()).succeed(clock.now(), None))
+        await store.save(job.succeed(clock.now(), None))
         done.append(job.id)
         active -= 1
         if len(done) == 50:
@@ -156,10 +162,10 @@ async def test_a_failing_fire_does_not_stop_the_scheduler(
     runner: JobRunner,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def fire(job: Job, occurrence: datetime) -> None:
+    async def fire(job: Job, run: RunRecord) -> None:
         if job.id == "1":
             raise RuntimeError("boom")
-        await runner.fire(job, occurrence)
+        await runner.fire(job, run)
 
     await store.save(reminder("1", at=T0 + SECOND))
     await store.save(reminder("2", at=T0 + 2 * SECOND))
@@ -170,9 +176,10 @@ async def test_a_failing_fire_does_not_stop_the_scheduler(
     clock.advance(1)
     await runner.wait_until(completed=1)
     assert runner.fired == [("2", T0 + 2 * SECOND)]
-    assert "scheduled job failed to fire" in caplog.text
-    # The job fire left untouched is not fired again in a loop.
-    assert "left unchanged" in caplog.text and sched.fired == 2
+    assert "scheduled job failed to run" in caplog.text
+    # The job its fire left running is not fired again in a loop.
+    assert "left running" in caplog.text and sched.fired == 2
+    assert (await store.get("1")).state is JobState.RUNNING  # type: ignore[union-attr]
     await sched.stop()
 
 
@@ -196,7 +203,7 @@ async def test_stop_waits_for_runs_in_flight(store: InMemoryTaskStore, clock: Ma
     release = asyncio.Event()
     finished: list[str] = []
 
-    async def fire(job: Job, occurrence: datetime) -> None:
+    async def fire(job: Job, run: RunRecord) -> None:
         await release.wait()
         finished.append(job.id)
 

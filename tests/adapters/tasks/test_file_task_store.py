@@ -37,13 +37,17 @@ async def test_jobs_runs_and_time_zones_survive_a_reopen(tmp_path: Path) -> None
     await store.save(job, [run])
     await store.save(job.succeed(T0, None), [run.finish(RunOutcome.DELIVERED, T0)])
     await store.set_timezone("u1", "Asia/Tokyo")
+    await store.save(reminder("7", at=T0))
+    [(running, open_run)] = await store.start_runs(["7"], T0)
     await store.stop()
 
     again = await opened(tmp_path)
     assert await again.get("1") == job.succeed(T0, None)
     assert [r.outcome for r in await again.runs("1")] == [RunOutcome.DELIVERED]
     assert await again.get_timezone("u1") == "Asia/Tokyo"
-    assert await again.new_job_id() == "2"
+    assert await again.get("7") == running  # the compact "start" record replays exactly
+    assert await again.runs("7") == [open_run]
+    assert await again.new_job_id() == "8"
     await again.stop()
 
 

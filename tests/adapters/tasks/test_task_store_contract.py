@@ -10,7 +10,7 @@ import pytest
 
 from minibot.adapters.tasks.storage.file_task_store import FileTaskStore
 from minibot.core.errors import IllegalTransition
-from minibot.core.jobs import RunOutcome, RunRecord
+from minibot.core.jobs import JobState, RunOutcome, RunRecord
 from minibot.core.ports.task_store import TaskStore
 from minibot.core.schedule import Cron
 from tests.adapters.tasks.builders import T0, reminder
@@ -108,3 +108,18 @@ async def test_time_zones_default_to_the_configured_one(store: TaskStore) -> Non
     with pytest.raises(ValueError, match="unknown time zone"):
         await store.set_timezone("u1", "Atlantis/Capital")
     assert await store.get_timezone("u1") == "America/New_York"
+
+
+async def test_start_runs_starts_only_jobs_due_and_scheduled(store: TaskStore) -> None:
+    due = reminder("1", at=T0 + HOUR)
+    later = reminder("2", at=T0 + 5 * HOUR)
+    cancelled = reminder("3", at=T0 + HOUR).cancel(T0)
+    for job in (due, later, cancelled):
+        await store.save(job)
+    started = await store.start_runs(["1", "2", "3", "404"], T0 + HOUR)
+    assert [(job.id, job.state, job.attempts) for job, _ in started] == [("1", JobState.RUNNING, 1)]
+    [(_, run)] = started
+    assert (run.occurrence, run.outcome, run.started_at) == (T0 + HOUR, None, T0 + HOUR)
+    assert await store.get("1") == started[0][0]
+    assert await store.runs("1") == [run]
+    assert await store.start_runs(["1"], T0 + HOUR) == []  # already running

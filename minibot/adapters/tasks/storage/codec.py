@@ -175,3 +175,7 @@ def save_record(job: Job, runs: tuple[RunRecord, ...] | list[RunRecord] = ()) ->
 
 def timezone_record(owner_id: str, tz: str) -> Record:
     return {"t": "tz", "owner": owner_id, "tz": tz}
+
+
+def start_record(job_id: str, at: datetime) -> Record:
+    return {"t": "start", "id": job_id, "at": at.isoformat()}

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import filelock
 
-from minibot.adapters.tasks.storage.codec import Record, encode_line, save_record, timezone_record
+from minibot.adapters.tasks.storage.codec import (
+    encode_line,
+    save_record,
+    start_record,
+    timezone_record,
+)
 from minibot.adapters.tasks.storage.log_writer import LogWriter
 from minibot.adapters.tasks.storage.mounts import ensure_local_filesystem
 from minibot.adapters.tasks.storage.replay import replay
@@ -121,18 +126,42 @@ class FileTaskStore:
         return str(self._state.last_id)
 
     async def save(self, job: Job, runs: Sequence[RunRecord] = ()) -> None:
-        if any(run.job_id != job.id for run in runs):
-            raise ValueError(f"runs saved with job {job.id} must belong to it")
+        await self.save_many([(job, runs)])
+
+    async def save_many(self, items: Sequence[tuple[Job, Sequence[RunRecord]]]) -> None:
+        for job, runs in items:
+            if any(run.job_id != job.id for run in runs):
+                raise ValueError(f"runs saved with job {job.id} must belong to it")
         await self._ensure_writable()
-        merged = self._state.merged_runs(job.id, runs) if runs else None
-        self._state.put(job, merged)
-        await self._append(save_record(job, list(runs)))
+        # Check every ledger merge before applying any, so a conflict changes nothing.
+        merged = [self._state.merged_runs(job.id, runs) if runs else None for job, runs in items]
+        lines = []
+        for (job, runs), job_runs in zip(items, merged, strict=True):
+            self._state.put(job, job_runs)
+            lines.append(encode_line(save_record(job, list(runs))))
+        await self._append(b"".join(lines), len(lines))
+
+    async def start_runs(
+        self, job_ids: Sequence[str], now: datetime
+    ) -> list[tuple[Job, RunRecord]]:
+        await self._ensure_writable()
+        started = []
+        lines = []
+        for job_id in job_ids:
+            pair = self._state.start_run(job_id, now)
+            if pair is not None:
+                started.append(pair)
+                # A small delta record: replay re-applies the same transition.
+                lines.append(encode_line(start_record(job_id, now)))
+        if lines:
+            await self._append(b"".join(lines), len(lines))
+        return started
 
     async def set_timezone(self, owner_id: str, tz: str) -> None:
         zone(tz)  # raises ValueError for an unknown zone before anything is written
         await self._ensure_writable()
         self._state.timezones[owner_id] = tz
-        await self._append(timezone_record(owner_id, tz))
+        await self._append(encode_line(timezone_record(owner_id, tz)), 1)
 
     async def _ensure_writable(self) -> None:
         writer = self._writer
@@ -154,17 +183,23 @@ class FileTaskStore:
             await asyncio.to_thread(broken.close)
             await self._open()
 
-    async def _append(self, record: Record) -> None:
+    async def _append(self, data: bytes, records: int) -> None:
         writer = self._writer
         assert writer is not None
-        future = writer.append(encode_line(record))
-        self._log_records += 1
+        future = writer.append(data)
+        self._log_records += records
         if not self._compacting and self._log_records >= max(
             self.compact_after_records, self._state.record_count
         ):
             self._start_compaction(writer)
-        # The write goes on if our caller is cancelled; only the wait is abandoned.
-        await asyncio.shield(future)
+        try:
+            # The write goes on if our caller is cancelled; only the wait is abandoned.
+            await asyncio.shield(future)
+        except StoreError:
+            if writer.broken is not None:
+                # Memory may hold what the disk lost: reload before anyone reads it.
+                await self._reopen(writer)
+            raise
 
     def _start_compaction(self, writer: LogWriter) -> None:
         snapshot = self._state.copy()

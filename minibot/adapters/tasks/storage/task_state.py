@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from minibot.adapters.tasks.storage.codec import (
     JobDecoder,
@@ -59,10 +60,27 @@ class TaskState:
             except ValueError:
                 merged = None  # cannot happen for records the store accepted
             self.put(job, merged)
+        elif kind == "start":
+            self.start_run(record["id"], datetime.fromisoformat(record["at"]))
         elif kind == "tz":
             self.timezones[record["owner"]] = record["tz"]
         elif kind == "snapshot":
             self.last_id = max(self.last_id, int(record.get("last_id", 0)))
+
+    def start_run(self, job_id: str, now: datetime) -> tuple[Job, RunRecord] | None:
+        """Move a scheduled job due at `now` to running with an open ledger entry."""
+        job = self.jobs.get(job_id)
+        if (
+            job is None
+            or job.state is not JobState.SCHEDULED
+            or job.next_run_at is None
+            or job.next_run_at > now
+        ):
+            return None
+        running = job.start(now)
+        run = RunRecord.started(running, now)
+        self.put(running, self.merged_runs(job_id, (run,)))
+        return running, run
 
     def active(self) -> Iterator[Job]:
         for job in self.jobs.values():
