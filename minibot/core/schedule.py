@@ -13,8 +13,9 @@ from croniter import croniter
 _MAX_CRON_SEARCH_DAYS = 366 * 29
 
 
+@functools.lru_cache(maxsize=512)
 def zone(tz: str) -> ZoneInfo:
-    """The ZoneInfo for `tz`, or ValueError naming it (ZoneInfo caches instances)."""
+    """The ZoneInfo for `tz`, or ValueError naming it."""
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -22,6 +23,8 @@ def zone(tz: str) -> ZoneInfo:
 
 
 def _require_utc(value: datetime, name: str) -> None:
+    if value.tzinfo is UTC:
+        return  # the common case, and cheap: replaying a store checks every job
     if value.tzinfo is None or value.utcoffset() != timedelta(0):
         raise ValueError(f"{name} must be an aware UTC datetime, got {value!r}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -46,7 +47,7 @@ def test_an_interval_counts_elapsed_time_from_its_start() -> None:
     assert previous_occurrence(schedule, start + timedelta(hours=3)) == start + timedelta(hours=2)
     # Across the spring-forward night the gaps stay exactly two hours of real time.
     runs = occurrences(schedule, start, start + timedelta(hours=8))
-    assert [b - a for a, b in zip(runs, runs[1:], strict=False)] == [timedelta(hours=2)] * 3
+    assert [b - a for a, b in itertools.pairwise(runs)] == [timedelta(hours=2)] * 3
 
 
 def test_cron_weekdays_at_nine_in_the_users_zone() -> None:

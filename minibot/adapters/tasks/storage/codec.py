@@ -23,6 +23,14 @@ from minibot.core.schedule import Cron, Interval, OneShot, Schedule
 
 Record = dict[str, Any]
 
+_raw_decode_json = json.JSONDecoder().raw_decode
+# Enum lookup by value through a dict is several times faster than calling the Enum.
+_KINDS = {k.value: k for k in ActionKind}
+_STATES = {s.value: s for s in JobState}
+_ON_MISSED = {m.value: m for m in OnMissed}
+_NOTIFY = {n.value: n for n in Notify}
+_OUTCOMES = {o.value: o for o in RunOutcome}
+
 
 class CorruptLine(ValueError):
     """A line whose framing, checksum or JSON is wrong (a torn write or damage)."""
@@ -45,9 +53,12 @@ def decode_line(line: bytes) -> Record:
     if zlib.crc32(payload) != expected:
         raise CorruptLine("checksum mismatch")
     try:
-        record = json.loads(payload)
+        text = payload.decode()
+        record, end = _raw_decode_json(text)
     except ValueError as exc:
         raise CorruptLine("bad JSON") from exc
+    if end != len(text):
+        raise CorruptLine("trailing bytes after the JSON")
     if not isinstance(record, dict) or "t" not in record:
         raise CorruptLine("not a record")
     return record
@@ -111,7 +122,8 @@ def job_to_dict(job: Job) -> Record:
 
 
 class JobDecoder:
-    """Builds Jobs from records, sharing repeated strings and targets to save memory."""
+    """Builds Jobs from records, sharing repeated strings, targets and timestamps (a new
+    one-shot's four timestamps are often one instant) to keep 100,000 jobs small."""
 
     def __init__(self) -> None:
         self._targets: dict[tuple[str, str], ConversationKey] = {}
@@ -121,22 +133,52 @@ class JobDecoder:
         target = self._targets.get(key)
         if target is None:
             target = self._targets[key] = ConversationKey(sys.intern(key[0]), sys.intern(key[1]))
+        created_text, updated_text = data["cr"], data["up"]
+        created = datetime.fromisoformat(created_text)
+        updated = created if updated_text == created_text else datetime.fromisoformat(updated_text)
+        sched = data["sched"]
+        tz = sys.intern(sched["tz"])
+        kind = sched["k"]
+        first_text = sched.get("at") or sched.get("start")
+        first = datetime.fromisoformat(first_text) if first_text else None
+        next_text, occurrence_text = data.get("next"), data.get("occ")
+        next_run_at = _same_or_parse(next_text, first_text, first)
+        occurrence = (
+            next_run_at
+            if occurrence_text == next_text
+            else _same_or_parse(occurrence_text, first_text, first)
+        )
+        schedule: Schedule
+        if kind == "at":
+            schedule = OneShot(first, tz)  # type: ignore[arg-type]
+        elif kind == "every":
+            schedule = Interval(sched["s"], first, tz)  # type: ignore[arg-type]
+        else:
+            schedule = Cron(sched["expr"], tz)
         return Job(
             id=data["id"],
             owner_id=sys.intern(data["owner"]),
             target=target,
-            action=Action(ActionKind(data["kind"]), data["text"]),
-            schedule=schedule_from_dict(data["sched"]),
-            created_at=datetime.fromisoformat(data["cr"]),
-            updated_at=datetime.fromisoformat(data["up"]),
-            next_run_at=_parse_dt(data.get("next")),
-            occurrence=_parse_dt(data.get("occ")),
-            state=JobState(data["state"]),
-            on_missed=OnMissed(data["missed"]),
-            notify=Notify(data["notify"]),
+            action=Action(_KINDS[data["kind"]], data["text"]),
+            schedule=schedule,
+            created_at=created,
+            updated_at=updated,
+            next_run_at=next_run_at,
+            occurrence=occurrence,
+            state=_STATES[data["state"]],
+            on_missed=_ON_MISSED[data["missed"]],
+            notify=_NOTIFY[data["notify"]],
             attempts=data["att"],
             last_error=data.get("err"),
         )
+
+
+def _same_or_parse(
+    text: str | None, known_text: str | None, known: datetime | None
+) -> datetime | None:
+    if text is None:
+        return None
+    return known if text == known_text else datetime.fromisoformat(text)
 
 
 def run_to_dict(run: RunRecord) -> Record:
@@ -157,7 +199,7 @@ def run_from_dict(job_id: str, data: Record) -> RunRecord:
     return RunRecord(
         job_id=job_id,
         occurrence=datetime.fromisoformat(data["occ"]),
-        outcome=RunOutcome(outcome) if outcome is not None else None,
+        outcome=_OUTCOMES[outcome] if outcome is not None else None,
         reason=data.get("reason"),
         attempts=data["att"],
         started_at=_parse_dt(data.get("st")),

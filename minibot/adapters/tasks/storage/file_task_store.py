@@ -37,7 +37,7 @@ class FileTaskStore:
     `log-NNNNNN.jsonl` (records since), and `lock` (held by the owning process from start
     to stop). The current state lives in memory, so reads never touch the disk. The log
     is compacted when it holds more records than both `compact_after_records` and the
-    snapshot would, which keeps the work per record constant as the store grows.
+    last snapshot, which keeps the rewriting per record constant as the store grows.
     """
 
     def __init__(
@@ -63,6 +63,7 @@ class FileTaskStore:
         self._writer: LogWriter | None = None
         self._state = TaskState(max_runs_per_job=max_runs_per_job)
         self._log_records = 0
+        self._snapshot_records = 0
         self._compacting = False
         self._reopening = asyncio.Lock()
 
@@ -96,6 +97,7 @@ class FileTaskStore:
         replayed = await asyncio.to_thread(replay, self.directory, self.max_runs_per_job)
         self._state = replayed.state
         self._log_records = replayed.log_records
+        self._snapshot_records = replayed.snapshot_records
         self.skipped_lines += replayed.skipped_lines
         writer = LogWriter(
             self.directory, replayed.generation, self._fsync, asyncio.get_running_loop()
@@ -189,7 +191,7 @@ class FileTaskStore:
         future = writer.append(data)
         self._log_records += records
         if not self._compacting and self._log_records >= max(
-            self.compact_after_records, self._state.record_count
+            self.compact_after_records, self._snapshot_records
         ):
             self._start_compaction(writer)
         try:
@@ -207,6 +209,7 @@ class FileTaskStore:
         future = writer.compact(snapshot.snapshot_records(generation), generation)
         self._compacting = True
         self._log_records = 0
+        self._snapshot_records = snapshot.record_count
 
         def done(fut: asyncio.Future[None]) -> None:
             self._compacting = False

@@ -26,6 +26,7 @@ class Replayed:
     state: TaskState
     generation: int
     log_records: int  # valid records in the current log, to decide when to compact
+    snapshot_records: int
     skipped_lines: int
 
 
@@ -33,26 +34,26 @@ def _read_lines(path: Path, state: TaskState) -> tuple[int, int, int, int]:
     """Apply every valid line; returns (valid, skipped, offset after the last valid line,
     file size). A bad line in the middle is skipped; bytes after the last valid line are
     a torn tail, for the caller to cut away."""
-    data = path.read_bytes()
     valid = skipped = good_end = position = 0
-    while position < len(data):
-        end = data.find(b"\n", position)
-        if end < 0:
-            break  # no newline: the write was torn, never acknowledged
-        line = data[position:end]
-        try:
-            state.apply(decode_line(line))
-        except (CorruptLine, KeyError, TypeError, ValueError) as exc:
-            skipped += 1
-            log.warning(
-                "task store: skipped a damaged line",
-                extra={"path": str(path), "offset": position, "why": str(exc)},
-            )
-        else:
-            valid += 1
-            good_end = end + 1
-        position = end + 1
-    return valid, skipped, good_end, len(data)
+    with path.open("rb") as handle:  # line by line: a whole 50 MB log never sits in memory
+        for line in handle:
+            end = position + len(line)
+            if not line.endswith(b"\n"):
+                break  # no newline: the write was torn, never acknowledged
+            try:
+                state.apply(decode_line(line[:-1]))
+            except (CorruptLine, KeyError, TypeError, ValueError) as exc:
+                skipped += 1
+                log.warning(
+                    "task store: skipped a damaged line",
+                    extra={"path": str(path), "offset": position, "why": str(exc)},
+                )
+            else:
+                valid += 1
+                good_end = end
+            position = end
+    size = path.stat().st_size
+    return valid, skipped, good_end, size
 
 
 def _snapshot_generation(path: Path) -> int | None:
@@ -71,7 +72,7 @@ def replay(directory: Path, max_runs_per_job: int) -> Replayed:
     state = TaskState(max_runs_per_job=max_runs_per_job)
     logs = sorted(int(m.group(1)) for p in directory.iterdir() if (m := _LOG_NAME.match(p.name)))
     snapshot = directory / SNAPSHOT
-    skipped = 0
+    skipped = snapshot_records = 0
     generation: int | None = None
     if snapshot.exists():
         generation = _snapshot_generation(snapshot)
@@ -80,7 +81,7 @@ def replay(directory: Path, max_runs_per_job: int) -> Replayed:
                 "task store: snapshot header damaged, using the newest log",
                 extra={"path": str(snapshot)},
             )
-        _, skipped, _, _ = _read_lines(snapshot, state)
+        snapshot_records, skipped, _, _ = _read_lines(snapshot, state)
     if generation is None:
         generation = logs[-1] if logs else 0
     current = directory / log_name(generation)
@@ -101,4 +102,4 @@ def replay(directory: Path, max_runs_per_job: int) -> Replayed:
         match = _LOG_NAME.match(stale.name)
         if stale.name.endswith(".tmp") or (match and int(match.group(1)) != generation):
             stale.unlink()  # older generations are inside the snapshot already
-    return Replayed(state, generation, log_records, skipped)
+    return Replayed(state, generation, log_records, snapshot_records, skipped)

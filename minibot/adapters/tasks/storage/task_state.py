@@ -43,7 +43,10 @@ class TaskState:
         if previous is not None and previous.owner_id != job.owner_id:
             self.by_owner.get(previous.owner_id, set()).discard(job.id)
         self.jobs[job.id] = job
-        self.by_owner.setdefault(job.owner_id, set()).add(job.id)
+        owned = self.by_owner.get(job.owner_id)
+        if owned is None:
+            owned = self.by_owner[job.owner_id] = set()
+        owned.add(job.id)
         if runs is not None:
             self.runs[job.id] = runs
         if job.id.isdigit():
