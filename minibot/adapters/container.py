@@ -16,7 +16,6 @@ from minibot.adapters.memory.inbox import SqlInbox
 from minibot.adapters.memory.note_store import SqlNoteStore
 from minibot.adapters.memory.usage_ledger import SqlUsageLedger
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
-from minibot.adapters.system_clock import SystemClock
 from minibot.app.basic_commands import BasicCommands
 from minibot.app.commands import CommandRouter
 from minibot.app.conversation_service import ConversationService, TurnSettings
@@ -28,6 +27,7 @@ from minibot.app.reply_router import ReplyRouter
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
 from minibot.core.identity import OwnerResolver
+from minibot.shared.clock import SystemClock
 
 Mode = Literal["daemon", "console"]
 
@@ -127,9 +127,11 @@ class Container:
             *storage,
             ServiceSpec(_Named("llm", model), critical=True),
             ServiceSpec(bus, critical=True),
-            *channel_specs,
             ServiceSpec(router, critical=True),
             ServiceSpec(dispatcher, critical=True),
+            # Channels start last: a channel re-publishes its pending inbox at start,
+            # so everything downstream must already be running.
+            *channel_specs,
         ]
         d = s.daemon
         return Daemon(
@@ -155,7 +157,7 @@ class Container:
             return [ServiceSpec(console, critical=True, ends_daemon=True)]
         specs: list[ServiceSpec] = []
         if s.channels.telegram.enabled:
-            from minibot.adapters.messaging.telegram.telegram_channel import TelegramChannel
+            from minibot.adapters.messaging.telegram import TelegramChannel
 
             telegram = TelegramChannel(
                 s.channels.telegram,
