@@ -33,6 +33,7 @@ test-all: install
 lint: install
 	$(BIN)/ruff check minibot tests bench scripts
 	$(BIN)/ruff format --check minibot tests bench scripts
+	$(BIN)/mypy minibot
 
 format: install
 	$(BIN)/ruff format minibot tests bench scripts

@@ -27,6 +27,9 @@ class Service(Protocol):
 class Looping(Protocol):
     """A service with a long-running loop, supervised (and restarted) by the daemon."""
 
+    @property
+    def name(self) -> str: ...
+
     async def run(self) -> None: ...
 
 
