@@ -145,3 +145,13 @@ class EventBus:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         self._running = False
+        stats = self.stats
+        log.info(
+            "bus stopped",
+            extra={
+                "published": stats.published,
+                "delivered": stats.delivered,
+                "failed": stats.failed,
+                "queue_depth": stats.queue_depth,
+            },
+        )
