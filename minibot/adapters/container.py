@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
@@ -16,6 +17,8 @@ from minibot.adapters.memory.inbox import SqlInbox
 from minibot.adapters.memory.note_store import SqlNoteStore
 from minibot.adapters.memory.usage_ledger import SqlUsageLedger
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
+from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
+from minibot.adapters.tasks.storage.file_task_store import FileTaskStore
 from minibot.app.basic_commands import BasicCommands
 from minibot.app.commands import CommandRouter
 from minibot.app.conversation_service import ConversationService, TurnSettings
@@ -24,9 +27,17 @@ from minibot.app.dispatcher import Dispatcher
 from minibot.app.event_bus import EventBus
 from minibot.app.memory_commands import MemoryCommands
 from minibot.app.reply_router import ReplyRouter
+from minibot.app.tasks.scheduler_service import SchedulerService
+from minibot.app.tasks.strategies import PromptStrategy, ReminderStrategy
+from minibot.app.tasks.task_commands import TaskCommands
+from minibot.app.tasks.task_runner import RetryPolicy, TaskRunner
+from minibot.app.tasks.task_service import TaskLimits, TaskService
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
+from minibot.app.tools.task_tools import TaskTools
+from minibot.core.events import Event, ReplyDraft, TypingStarted
 from minibot.core.identity import OwnerResolver
+from minibot.core.jobs import ActionKind
 from minibot.shared.clock import SystemClock
 
 Mode = Literal["daemon", "console"]
@@ -96,22 +107,37 @@ class Container:
             for tool in note_tools.tools():
                 tools.add(tool)
             MemoryCommands(notes).register(commands)
-        conversation = ConversationService(
-            memory=memory,
-            model=model,
-            usage=usage,
-            tools=tools,
-            publish=bus.publish,
-            clock=clock,
-            settings=TurnSettings(
-                system_prompt=s.llm.system_prompt,
-                history_window=s.llm.history_window,
-                history_token_budget=s.llm.history_token_budget,
-                max_tool_iterations=s.llm.max_tool_iterations,
-                stream=s.llm.stream,
-            ),
-            price=functools.partial(cost_usd, s.llm.prices),
+        turn_settings = TurnSettings(
+            system_prompt=s.llm.system_prompt,
+            history_window=s.llm.history_window,
+            history_token_budget=s.llm.history_token_budget,
+            max_tool_iterations=s.llm.max_tool_iterations,
+            stream=s.llm.stream,
         )
+
+        def turns(settings: TurnSettings, publish: Any) -> ConversationService:
+            return ConversationService(
+                memory=memory,
+                model=model,
+                usage=usage,
+                tools=tools,
+                publish=publish,
+                clock=clock,
+                settings=settings,
+                price=functools.partial(cost_usd, s.llm.prices),
+            )
+
+        conversation = turns(turn_settings, bus.publish)
+        task_specs: tuple[list[ServiceSpec], list[ServiceSpec]] = ([], [])
+        if s.scheduler.enabled:
+            # Scheduled prompts do not stream and show no typing: their answer arrives as
+            # one message keyed for idempotency, or not at all (notify = never).
+            async def quiet(event: Event) -> None:
+                if not isinstance(event, (ReplyDraft, TypingStarted)):
+                    await bus.publish(event)
+
+            scheduled_turns = turns(dataclasses.replace(turn_settings, stream=False), quiet)
+            task_specs = self._scheduler(bus, clock, scheduled_turns, tools, commands)
         cap = s.daemon.max_concurrent_conversations
         dispatcher = Dispatcher(
             bus=bus,
@@ -129,9 +155,12 @@ class Container:
             ServiceSpec(bus, critical=True),
             ServiceSpec(router, critical=True),
             ServiceSpec(dispatcher, critical=True),
+            *task_specs[0],
             # Channels start last: a channel re-publishes its pending inbox at start,
-            # so everything downstream must already be running.
+            # so everything downstream must already be running. Only the scheduler
+            # comes after them, as what it fires must reach a started channel.
             *channel_specs,
+            *task_specs[1],
         ]
         d = s.daemon
         return Daemon(
@@ -140,6 +169,58 @@ class Container:
             restart_initial_delay_seconds=d.restart_initial_delay_seconds,
             restart_max_delay_seconds=d.restart_max_delay_seconds,
             max_restarts=d.max_restarts,
+        )
+
+    def _scheduler(
+        self,
+        bus: EventBus,
+        clock: SystemClock,
+        scheduled_turns: ConversationService,
+        tools: ToolRegistry,
+        commands: CommandRouter,
+    ) -> tuple[list[ServiceSpec], list[ServiceSpec]]:
+        """The task store, scheduler and task service, with their commands and tools;
+        returns the services to start before the channels and after them."""
+        sch = self.settings.scheduler
+        store = FileTaskStore(
+            sch.store_path,
+            default_timezone=sch.timezone,
+            compact_after_records=sch.compact_after_records,
+        )
+        runner = TaskRunner(
+            store,
+            {
+                ActionKind.REMINDER: ReminderStrategy(bus.publish),
+                ActionKind.PROMPT: PromptStrategy(scheduled_turns, bus.publish),
+            },
+            bus.publish,
+            clock,
+            retry=RetryPolicy(sch.max_attempts, sch.retry_initial_delay_seconds),
+            max_jobs_created_per_run=sch.max_jobs_created_per_run,
+        )
+        scheduler = AsyncioScheduler(
+            store,
+            runner.fire,
+            clock,
+            stop_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
+        )
+        tasks = TaskService(
+            store,
+            scheduler,
+            bus.publish,
+            clock,
+            TaskLimits(
+                max_jobs_per_owner=sch.max_jobs_per_owner,
+                max_jobs_created_per_run=sch.max_jobs_created_per_run,
+                grace_window_seconds=sch.grace_window_seconds,
+            ),
+        )
+        for tool in TaskTools(tasks).tools():
+            tools.add(tool)
+        TaskCommands(tasks).register(commands)
+        return (
+            [ServiceSpec(tasks, critical=True)],
+            [ServiceSpec(SchedulerService(tasks, scheduler, bus.publish), critical=True)],
         )
 
     def _channels(

@@ -1,0 +1,36 @@
+"""The daemon service that starts firing jobs once the channels can deliver."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from minibot.app.tasks.task_service import TaskService
+from minibot.core.events import Event, ReplyReady
+from minibot.core.ports.scheduler import Scheduler
+
+Publish = Callable[[Event], Awaitable[None]]
+
+
+class SchedulerService:
+    """Starts after the channels (a reply published earlier would reach a channel that
+    is not started): sends the recovery notices, then starts the scheduler, which fires
+    the runs recovery left due. It stops firing first at shutdown (`close_intake`), so
+    the replies of runs in flight still drain through running channels."""
+
+    name = "scheduler"
+
+    def __init__(self, tasks: TaskService, scheduler: Scheduler, publish: Publish) -> None:
+        self._tasks = tasks
+        self._scheduler = scheduler
+        self._publish = publish
+
+    async def start(self) -> None:
+        for notice in self._tasks.recovered.notices:
+            await self._publish(ReplyReady(notice))
+        await self._scheduler.start()
+
+    async def close_intake(self) -> None:
+        await self._scheduler.stop()
+
+    async def stop(self) -> None:
+        await self._scheduler.stop()

@@ -1,0 +1,46 @@
+"""The inline buttons of jobs: Snooze and Done on a reminder, Run now and Skip on a miss."""
+
+from __future__ import annotations
+
+from minibot.app.commands import ButtonRequest, CommandReply, CommandRouter
+from minibot.app.tasks.job_text import confirmation, what_text
+from minibot.app.tasks.strategies import SNOOZE_SECONDS
+from minibot.app.tasks.task_service import TaskService
+from minibot.core.errors import MinibotError
+
+
+class TaskButtons:
+    """Handles actions `job:<verb>:<id>`; a job of someone else is "no such job"."""
+
+    def __init__(self, tasks: TaskService, snooze_seconds: float = SNOOZE_SECONDS) -> None:
+        self._tasks = tasks
+        self._snooze_seconds = snooze_seconds
+
+    def register(self, router: CommandRouter) -> None:
+        router.register_buttons("job", self.press)
+
+    async def press(self, request: ButtonRequest) -> CommandReply:
+        _, verb, job_id = [*request.action.split(":", 2), "", ""][:3]
+        owner = request.owner_id
+        tz = await self._tasks.timezone(owner)
+        now = self._tasks.now()
+        try:
+            if verb == "snooze":
+                job = await self._tasks.snooze(owner, job_id, self._snooze_seconds)
+                return CommandReply(f"Snoozed: {what_text(job)}, {confirmation(job, tz, now)}.")
+            if verb == "done":
+                job = await self._tasks.job(owner, job_id)
+                return CommandReply(f"Done: {what_text(job)}.")
+            if verb == "run":
+                job = await self._tasks.run_now(owner, job_id)
+                return CommandReply(f"Running job {job.id}, {what_text(job)}, now.")
+            if verb == "skip":
+                job = await self._tasks.skip(owner, job_id)
+                if job.next_run_at is None:
+                    return CommandReply(f"Skipped job {job.id}, {what_text(job)}.")
+                return CommandReply(
+                    f"Skipped the missed run of job {job.id}; next {confirmation(job, tz, now)}."
+                )
+        except MinibotError as exc:
+            return CommandReply(f"{exc}.")
+        return CommandReply("That button is no longer valid.")
