@@ -14,8 +14,9 @@ from typing import Any
 from minibot.adapters.config.loader import find_config_path, load_settings
 from minibot.adapters.config.schema import Settings
 from minibot.adapters.container import Container, Mode
+from minibot.adapters.jobs_command import jobs_upcoming
 from minibot.adapters.logging.setup import configure_logging
-from minibot.core.errors import ConfigError
+from minibot.core.errors import ConfigError, MinibotError
 
 EXIT_CONFIG = 2
 
@@ -37,6 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the daemon (the default)", parents=[common])
     commands.add_parser("console", help="chat in this terminal", parents=[common])
     commands.add_parser("check-config", help="validate and print the config", parents=[common])
+    jobs = commands.add_parser("jobs", help="scheduled jobs (read-only)", parents=[common])
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    up = jobs_commands.add_parser(
+        "upcoming",
+        help="future fire times, in each owner's zone and UTC (runs nothing)",
+        parents=[common],
+    )
+    up.add_argument("--user", help="only this owner id, e.g. telegram:123")
+    up.add_argument("--until", default="+7d", help="+7d (default), +12h, +2w or an ISO date")
     return parser
 
 
@@ -52,8 +62,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"# effective configuration from {path} (secrets masked)")
         print(render_toml(settings))
         return 0
+    if args.command == "jobs":
+        return _jobs(settings, args)
     mode: Mode = "console" if args.command == "console" else "daemon"
     return asyncio.run(_run(settings, mode))
+
+
+def _jobs(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        print(jobs_upcoming(settings.scheduler, args.user, args.until))
+    except (ValueError, MinibotError) as exc:
+        print(f"minibot: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _run(settings: Settings, mode: Mode) -> int:

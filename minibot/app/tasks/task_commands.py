@@ -13,10 +13,8 @@ from minibot.core.errors import MinibotError
 from minibot.core.jobs import ActionKind
 from minibot.core.when import EXAMPLES, UnclearWhen, split_when
 
-REMIND_USAGE = (
-    "Usage: /remind <when> <what>, e.g. /remind in 10 minutes take the pasta out, "
-    f"/remind every monday 18:30 gym. I understand {EXAMPLES}."
-)
+REMIND_EXAMPLE = "Usage: /remind <when> <what>, e.g. /remind in 10 minutes take the pasta out."
+REMIND_USAGE = f"{REMIND_EXAMPLE[:-1]}, or /remind every monday 18:30 gym. I understand {EXAMPLES}."
 
 
 class TaskCommands:
@@ -39,7 +37,7 @@ class TaskCommands:
         try:
             schedule, text = split_when(request.args, tz, now)
         except UnclearWhen as exc:
-            return CommandReply(f"{exc}\n{REMIND_USAGE.split('. ')[0]}.")
+            return CommandReply(f"{exc}\n{REMIND_EXAMPLE}")
         if not text.strip():
             return CommandReply(f"What should I remind you of? {REMIND_USAGE}")
         try:
@@ -48,7 +46,8 @@ class TaskCommands:
             )
         except MinibotError as exc:
             return CommandReply(f"Not scheduled: {exc}")
-        return CommandReply(f"Reminder set: {what_text(job)}, {confirmation(job, tz, now)}.")
+        text_shown = what_text(job).removeprefix("reminder ")
+        return CommandReply(f"Reminder {text_shown} set for {confirmation(job, tz, now)}.")
 
     async def list_tasks(self, request: CommandRequest) -> CommandReply:
         owner = request.owner_id
