@@ -102,5 +102,15 @@ async def test_the_daemon_stops_on_sigterm_with_exit_0_in_reverse_order(
         for line in log.splitlines()
         if "service stopped" in line
     ]
-    assert stopped == ["dispatcher", "reply-router", "bus", "llm", "database"]
+    # The scheduler stops firing first; the task store closes after the dispatcher's
+    # last command could have used it.
+    assert stopped == [
+        "scheduler",
+        "tasks",
+        "dispatcher",
+        "reply-router",
+        "bus",
+        "llm",
+        "database",
+    ]
     assert "minibot stopped" in log and "exit_code=0" in log
