@@ -54,8 +54,10 @@ async def test_another_users_job_is_invisible_and_answers_like_a_missing_one(
     assert "secret" not in await h.command("/tasks", user="8")
     theirs = await h.command("/cancel 1", user="8")
     missing = await h.command("/cancel 99", user="8")
-    assert theirs == missing.replace("99", "1") == (
-        "Not cancelled: no such job: 1 (see /tasks for your jobs)."
+    assert (
+        theirs
+        == missing.replace("99", "1")
+        == ("Not cancelled: no such job: 1 (see /tasks for your jobs).")
     )
     assert (await h.store.get("1")).state.value == "scheduled"  # type: ignore[union-attr]
 
