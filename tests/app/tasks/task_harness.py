@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
+from minibot.app.tasks.scheduler_service import SchedulerService
 from minibot.app.tasks.strategies import PromptStrategy, ReminderStrategy, Strategy
 from minibot.app.tasks.task_commands import TaskCommands
 from minibot.app.tasks.task_runner import RetryPolicy, TaskRunner
@@ -48,7 +49,7 @@ class TaskHarness:
         self.app.bus.subscribe(Event, self._record, name="test-events")
         await self.app.start()
         await self.tasks.start()
-        await self.scheduler.start()
+        await SchedulerService(self.tasks, self.scheduler, self.app.bus.publish).start()
 
     async def stop(self) -> None:
         await self.scheduler.stop()
@@ -87,8 +88,10 @@ class TaskHarness:
 
     @staticmethod
     async def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+        # The conditions span the bus, the scheduler and the channel; a bounded poll
+        # is simpler than an event in each of them.
         async with asyncio.timeout(seconds):
-            while not condition():
+            while not condition():  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
 
 
