@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        print(jobs_upcoming(settings.scheduler, args.user, args.until))
+        print(asyncio.run(jobs_upcoming(settings.scheduler, args.user, args.until)))
     except (ValueError, MinibotError) as exc:
         print(f"minibot: {exc}", file=sys.stderr)
         return 1

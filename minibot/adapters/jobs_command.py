@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from minibot.adapters.config.schema import SchedulerSettings
-from minibot.adapters.tasks.storage.replay import replay
+from minibot.adapters.tasks.storage.file_task_store import FileTaskStore
 from minibot.app.tasks.upcoming import parse_until, render, upcoming
 from minibot.core.errors import StoreError
 from minibot.core.jobs import Job
@@ -17,34 +18,47 @@ from minibot.shared.clock import SystemClock
 _COPY_ATTEMPTS = 5
 
 
-def read_store(directory: Path) -> tuple[list[Job], dict[str, str]]:
-    """The jobs and time zones in `directory`, read from a private copy.
+async def read_store(directory: Path) -> tuple[list[Job], dict[str, str]]:
+    """The active jobs in `directory` and their owners' zones, read from a private copy.
 
-    A running daemon holds the store's lock for its whole life, and replaying in place
-    may cut a torn tail or delete old logs, so this copies the files and replays the
-    copy. A compaction between listing and copying changes the listing, and the copy is
-    taken again; a record being appended during the copy is a torn tail in the copy,
-    skipped like an unacknowledged write.
+    A running daemon holds the store's lock for its whole life, and opening a store may
+    cut a torn tail or delete old logs, so this copies the files and opens the copy. A
+    compaction between listing and copying changes the listing, and the copy is taken
+    again; a record being appended during the copy is a torn tail in the copy, skipped
+    like an unacknowledged write.
     """
-    if not directory.is_dir():
-        return [], {}
     with tempfile.TemporaryDirectory(prefix="minibot-jobs-") as scratch:
-        for _ in range(_COPY_ATTEMPTS):
-            before = _listing(directory)
-            try:
-                for name in before:
-                    shutil.copyfile(directory / name, Path(scratch) / name)
-            except FileNotFoundError:
-                continue
-            if _listing(directory) == before:
-                break
-            for copied in Path(scratch).iterdir():
-                copied.unlink()
-            time.sleep(0.05)
+        if not await asyncio.to_thread(_copy, directory, Path(scratch)):
+            return [], {}
+        # The copy is thrown away, so its writes (none) need no fsync.
+        store = FileTaskStore(scratch, lock_timeout_seconds=0, fsync=lambda fd: None)
+        await store.start()
+        try:
+            jobs = await store.active_jobs()
+            zones = {job.owner_id: await store.get_timezone(job.owner_id) for job in jobs}
+        finally:
+            await store.stop()
+    return jobs, zones
+
+
+def _copy(directory: Path, scratch: Path) -> bool:
+    """Copy the store's files into `scratch`; False when there is no store yet."""
+    if not directory.is_dir():
+        return False
+    for _ in range(_COPY_ATTEMPTS):
+        before = _listing(directory)
+        try:
+            for name in before:
+                shutil.copyfile(directory / name, scratch / name)
+        except FileNotFoundError:
+            pass
         else:
-            raise StoreError(f"task store {directory} kept changing while being read; try again")
-        state = replay(Path(scratch), max_runs_per_job=1).state
-    return list(state.jobs.values()), dict(state.timezones)
+            if _listing(directory) == before:
+                return True
+        for copied in scratch.iterdir():
+            copied.unlink()
+        time.sleep(0.05)
+    raise StoreError(f"task store {directory} kept changing while being read; try again")
 
 
 def _listing(directory: Path) -> dict[str, tuple[int, int]]:
@@ -59,10 +73,10 @@ def _listing(directory: Path) -> dict[str, tuple[int, int]]:
     return listing
 
 
-def jobs_upcoming(settings: SchedulerSettings, user: str | None, until_text: str) -> str:
+async def jobs_upcoming(settings: SchedulerSettings, user: str | None, until_text: str) -> str:
     now = SystemClock().now()
     until = parse_until(until_text, now)
-    jobs, timezones = read_store(Path(settings.store_path))
+    jobs, timezones = await read_store(Path(settings.store_path))
     if user is not None:
         jobs = [job for job in jobs if job.owner_id == user]
     items = upcoming(jobs, now, until)
