@@ -65,6 +65,10 @@ class IllegalTransition(MinibotError):
         self.target = target
 
 
+class TaskRefused(MinibotError):
+    """A job was not created or changed; the message says why and what to do."""
+
+
 class ToolError(MinibotError):
     """A tool call failed in a way the model should be told about."""
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from minibot.app.tasks.recovery import RecoveryReport, recover
 from minibot.app.tasks.run_budget import current_run
 from minibot.core.conversation import ConversationKey
-from minibot.core.errors import MinibotError, NotFound
+from minibot.core.errors import NotFound, TaskRefused
 from minibot.core.events import Event, TaskCancelled, TaskCreated, TaskUpdated
 from minibot.core.jobs import Action, ActionKind, Job, JobState, Notify, OnMissed
 from minibot.core.ports.clock import Clock
@@ -21,10 +21,6 @@ from minibot.core.schedule import OneShot, Schedule, next_occurrence, zone
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], Awaitable[None]]
-
-
-class TaskRefused(MinibotError):
-    """A job was not created or changed; the message says why and what to do."""
 
 
 @dataclass(frozen=True, slots=True)
