@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -55,8 +54,8 @@ async def bulk_insert(db: SqlDatabase, table: Any, rows: list[dict[str, Any]]) -
     for start in range(0, len(rows), BATCH_ROWS):
         chunk = rows[start : start + BATCH_ROWS]
 
-        async def operation(conn: AsyncConnection, chunk: list[dict[str, Any]] = chunk) -> None:
-            await conn.execute(insert(table), chunk)
+        def operation(conn: Connection, chunk: list[dict[str, Any]] = chunk) -> None:
+            conn.execute(insert(table), chunk)
 
         await db.write(operation)
 

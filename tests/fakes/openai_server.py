@@ -96,6 +96,7 @@ class FakeOpenAIServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
+        app.router.add_get("/_control/stats", self._stats)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -113,6 +114,25 @@ class FakeOpenAIServer:
         if seconds > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), seconds)
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        """Counts for a process driving this fake from outside; `?reset=1` clears them."""
+        sizes = [len(r.body.get("messages", r.body.get("input", []))) for r in self.requests]
+        chars = [
+            len(json.dumps(r.body.get("messages", r.body.get("input", [])))) for r in self.requests
+        ]
+        stats = {
+            "requests": len(self.requests),
+            "answers": len(self.answers),
+            "max_in_flight": self.max_in_flight,
+            "history_messages": sizes,
+            "history_chars": chars,
+        }
+        if request.query.get("reset"):
+            self.requests.clear()
+            self.answers.clear()
+            self.max_in_flight = self.in_flight
+        return web.json_response(stats)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, _ChatFormat())

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Integer, bindparam, func, insert, select
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.history_window import estimate_tokens, select_window
@@ -59,9 +58,9 @@ class SqlConversationMemory:
         now = datetime.now(UTC)
         rows = [_to_row(str(conversation), message, now) for message in messages]
 
-        async def operation(conn: AsyncConnection) -> None:
+        def operation(conn: Connection) -> None:
             # One executemany in one transaction: the batch is atomic and keeps its order.
-            await conn.execute(insert(messages_table), rows)
+            conn.execute(insert(messages_table), rows)
 
         await self._db.write(operation)
 
@@ -72,8 +71,8 @@ class SqlConversationMemory:
             return []
         params = {"conversation": str(conversation), "limit": max_messages}
 
-        async def operation(conn: AsyncConnection) -> list[Any]:
-            return list((await conn.execute(_WINDOW, params)).all())
+        def operation(conn: Connection) -> list[Any]:
+            return list((conn.execute(_WINDOW, params)).all())
 
         rows = await self._db.read(operation)
         newest_first = [_from_row(row) for row in rows]
@@ -82,16 +81,16 @@ class SqlConversationMemory:
     async def clear(self, conversation: ConversationKey) -> int:
         key = str(conversation)
 
-        async def operation(conn: AsyncConnection) -> int:
+        def operation(conn: Connection) -> int:
             previous = (
-                await conn.execute(
+                conn.execute(
                     select(conversation_resets.c.after_id).where(
                         conversation_resets.c.conversation == key
                     )
                 )
             ).scalar_one_or_none() or 0
             newest, dropped = (
-                await conn.execute(
+                conn.execute(
                     select(func.max(messages_table.c.id), func.count()).where(
                         messages_table.c.conversation == key, messages_table.c.id > previous
                     )
@@ -102,7 +101,7 @@ class SqlConversationMemory:
             upsert = self._db.insert(conversation_resets).values(
                 conversation=key, after_id=newest, at=datetime.now(UTC)
             )
-            await conn.execute(
+            conn.execute(
                 upsert.on_conflict_do_update(
                     index_elements=[conversation_resets.c.conversation],
                     set_={"after_id": newest, "at": upsert.excluded.at},

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from minibot.adapters.memory.tables import create_schema
 from minibot.core.errors import StoreError
@@ -21,19 +22,23 @@ from minibot.core.errors import StoreError
 DEFAULT_URL = "sqlite+aiosqlite:///./data/minibot.db"
 
 T = TypeVar("T")
-Operation = Callable[[AsyncConnection], Awaitable[T]]
+# An operation is plain synchronous SQLAlchemy Core on a Connection: on SQLite it runs in
+# the database's own threads, on a server database through the async engine's run_sync.
+Operation = Callable[[Connection], T]
 _Queued = tuple[Operation[Any], "asyncio.Future[Any]"]
+_Outcome = tuple[bool, Any]
 
 
 class SqlDatabase:
     """One database shared by the memory adapters (messages, usage, inbox, deliveries, notes).
 
-    Adapters pass short operations to `read` and `write`; no connection is held between
-    them. On SQLite every write goes through one writer connection (WAL mode), because a
-    pool of writers hits "database is locked" under load; writes queued while another
-    commits are group-committed in one transaction, and each caller's write is durable
-    when its `write` returns. Reads use their own pool and run in parallel with the writer.
-    On PostgreSQL both use one pool and each write is its own transaction.
+    Adapters pass short synchronous operations to `read` and `write`; no connection is held
+    between them. On SQLite every write goes through one writer connection (WAL mode) in
+    one writer thread, because a pool of writers hits "database is locked" under load;
+    writes queued while another commits are group-committed in one transaction (one hop
+    to the thread per batch, not one per statement), and each caller's write is durable
+    when its `write` returns. Reads run in a small pool of threads, in parallel with the
+    writer. On PostgreSQL both use one async pool and each write is its own transaction.
     """
 
     def __init__(
@@ -50,8 +55,11 @@ class SqlDatabase:
         self._read_pool_size = read_pool_size
         self._max_batch = max_batch
         self._busy_timeout_ms = busy_timeout_ms
-        self._writer: AsyncEngine | None = None
-        self._reader: AsyncEngine | None = None
+        self._server: AsyncEngine | None = None
+        self._writer: Engine | None = None
+        self._reader: Engine | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
+        self._read_threads: ThreadPoolExecutor | None = None
         self._queue: asyncio.Queue[_Queued | None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self.full_text_search = False
@@ -83,50 +91,61 @@ class SqlDatabase:
         try:
             if self.dialect == "sqlite":
                 self._start_sqlite_engines()
+                self.full_text_search = await self.write(create_schema)
             else:
                 self._start_server_engine()
-            assert self._writer is not None
-            async with self._writer.begin() as conn:
-                if self._schema and self.dialect == "postgresql":
-                    await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"'))
-                self.full_text_search = await conn.run_sync(create_schema)
-        except SQLAlchemyError as exc:
+                assert self._server is not None
+                async with self._server.begin() as conn:
+                    if self._schema and self.dialect == "postgresql":
+                        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"'))
+                    self.full_text_search = await conn.run_sync(create_schema)
+        except (SQLAlchemyError, StoreError) as exc:
             await self.stop()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"cannot open the database: {exc}") from exc
         except BaseException:
             await self.stop()
             raise
 
     def _start_sqlite_engines(self) -> None:
+        # The stdlib driver in our own threads: aiosqlite would pay a thread hop (and
+        # SQLAlchemy a greenlet switch) for every cursor call of every statement.
+        url = self._url.set(drivername="sqlite")
+        threads = {"check_same_thread": False}
         if self._in_memory:
             # A private in-memory database lives in one connection: share it for everything.
-            self._writer = create_async_engine(self._url, poolclass=StaticPool)
+            self._writer = create_engine(url, poolclass=StaticPool, connect_args=threads)
             self._reader = self._writer
         else:
             Path(self._url.database or "").parent.mkdir(parents=True, exist_ok=True)
-            self._writer = create_async_engine(
-                self._url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0
+            self._writer = create_engine(
+                url, poolclass=QueuePool, pool_size=1, max_overflow=0, connect_args=threads
             )
-            # Reads are single statements: in autocommit mode no BEGIN/ROLLBACK round trips
-            # to the driver thread are paid per read (half the latency of a window load).
-            self._reader = create_async_engine(
-                self._url,
-                poolclass=AsyncAdaptedQueuePool,
+            # Reads are single statements: in autocommit mode no BEGIN/ROLLBACK is paid.
+            self._reader = create_engine(
+                url,
+                poolclass=QueuePool,
                 pool_size=self._read_pool_size,
                 max_overflow=0,
                 isolation_level="AUTOCOMMIT",
                 skip_autocommit_rollback=True,
                 pool_reset_on_return=None,
+                connect_args=threads,
             )
             self._configure_sqlite(self._reader)
+            self._read_threads = ThreadPoolExecutor(
+                self._read_pool_size, thread_name_prefix="sqlite-reader"
+            )
         self._configure_sqlite(self._writer)
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._queue = asyncio.Queue()
         self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
-    def _configure_sqlite(self, engine: AsyncEngine) -> None:
+    def _configure_sqlite(self, engine: Engine) -> None:
         busy_timeout_ms = self._busy_timeout_ms
 
-        @event.listens_for(engine.sync_engine, "connect")
+        @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             # WAL lets readers run while the writer commits; NORMAL skips an fsync per
@@ -140,10 +159,9 @@ class SqlDatabase:
         connect_args: dict[str, Any] = {}
         if self._schema and self.dialect == "postgresql":
             connect_args["server_settings"] = {"search_path": self._schema}
-        self._writer = create_async_engine(
+        self._server = create_async_engine(
             self._url, pool_size=self._read_pool_size, connect_args=connect_args
         )
-        self._reader = self._writer
 
     async def stop(self) -> None:
         self._started = False
@@ -153,12 +171,18 @@ class SqlDatabase:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self._writer_task)
         self._queue, self._writer_task = None, None
-        reader, writer = self._reader, self._writer
-        self._reader, self._writer = None, None
+        for pool in (self._read_threads, self._write_thread):
+            if pool is not None:
+                pool.shutdown(wait=False)
+        self._read_threads, self._write_thread = None, None
+        reader, writer, server = self._reader, self._writer, self._server
+        self._reader, self._writer, self._server = None, None, None
         if reader is not None and reader is not writer:
-            await reader.dispose()
+            reader.dispose()
         if writer is not None:
-            await writer.dispose()
+            writer.dispose()
+        if server is not None:
+            await server.dispose()
 
     def insert(self, table: Table) -> Any:
         """An INSERT that supports ON CONFLICT on this database's dialect."""
@@ -182,14 +206,25 @@ class SqlDatabase:
 
     async def read(self, operation: Operation[T]) -> T:
         """Runs a read-only operation on a pooled connection and returns its result."""
-        if self._reader is None:
+        if self._server is not None:
+            try:
+                async with self._server.connect() as conn:
+                    return await conn.run_sync(operation)
+            except SQLAlchemyError as exc:
+                raise StoreError(f"database read failed: {exc}") from exc
+        if self._reader is None or self._queue is None:
             raise StoreError("the database is not started")
-        if self._reader is self._writer and self._queue is not None:
+        if self._read_threads is None:
             # One shared in-memory connection: reads queue behind writes.
             return await self.write(operation)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_threads, self._read_now, operation)
+
+    def _read_now(self, operation: Operation[T]) -> T:
+        assert self._reader is not None
         try:
-            async with self._reader.connect() as conn:
-                return await operation(conn)
+            with self._reader.connect() as conn:
+                return operation(conn)
         except SQLAlchemyError as exc:
             raise StoreError(f"database read failed: {exc}") from exc
 
@@ -198,19 +233,20 @@ class SqlDatabase:
 
         On SQLite the write still completes if the caller is cancelled after queueing it.
         """
-        if self._writer is None:
-            raise StoreError("the database is not started")
-        if self._queue is None:
+        if self._server is not None:
             try:
-                async with self._writer.begin() as conn:
-                    return await operation(conn)
+                async with self._server.begin() as conn:
+                    return await conn.run_sync(operation)
             except SQLAlchemyError as exc:
                 raise StoreError(f"database write failed: {exc}") from exc
+        if self._queue is None:
+            raise StoreError("the database is not started")
         return await asyncio.shield(self.submit(operation))
 
     async def _write_loop(self) -> None:
-        assert self._queue is not None
-        queue = self._queue
+        assert self._queue is not None and self._write_thread is not None
+        queue, thread = self._queue, self._write_thread
+        loop = asyncio.get_running_loop()
         stopping = False
         while not stopping:
             first = await queue.get()
@@ -223,23 +259,25 @@ class SqlDatabase:
                     stopping = True
                     break
                 batch.append(item)
-            await self._commit_batch(batch)
+            operations = [operation for operation, _ in batch]
+            outcomes = await loop.run_in_executor(thread, self._commit_batch, operations)
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if ok:
+                    _settle(future, result=value)
+                else:
+                    _settle(future, error=value)
 
-    async def _commit_batch(self, batch: list[_Queued]) -> None:
+    def _commit_batch(self, operations: list[Operation[Any]]) -> list[_Outcome]:
+        """In the writer thread: one transaction for the whole batch."""
         assert self._writer is not None
         try:
-            async with self._writer.begin() as conn:
-                results = [await operation(conn) for operation, _ in batch]
+            with self._writer.begin() as conn:
+                return [(True, operation(conn)) for operation in operations]
         except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], error=_store_error(exc))
-                return
+            if len(operations) == 1:
+                return [(False, _store_error(exc))]
             # One bad write must not fail its neighbours: retry each in its own transaction.
-            for item in batch:
-                await self._commit_batch([item])
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            _settle(future, result=result)
+            return [self._commit_batch([operation])[0] for operation in operations]
 
 
 def _store_error(exc: Exception) -> Exception:

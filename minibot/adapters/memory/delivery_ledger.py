@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, select
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.tables import deliveries
@@ -29,8 +28,8 @@ class SqlDeliveryLedger:
             deliveries.c.turn_id == turn_id
         )
 
-        async def operation(conn: AsyncConnection) -> dict[int, str]:
-            return {int(chunk): message_id for chunk, message_id in await conn.execute(query)}
+        def operation(conn: Connection) -> dict[int, str]:
+            return {int(chunk): message_id for chunk, message_id in conn.execute(query)}
 
         return await self._db.read(operation)
 
@@ -41,7 +40,7 @@ class SqlDeliveryLedger:
             .on_conflict_do_nothing(index_elements=[deliveries.c.turn_id, deliveries.c.chunk])
         )
 
-        async def operation(conn: AsyncConnection) -> None:
-            await conn.execute(statement)
+        def operation(conn: Connection) -> None:
+            conn.execute(statement)
 
         await self._db.write(operation)

@@ -6,8 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, select, update
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.tables import inbox
@@ -50,8 +49,8 @@ class SqlInbox:
         }
         if not self._db.group_commits:
 
-            async def operation(conn: AsyncConnection) -> int | None:
-                return (await _insert(conn, self._db, [row])).get((channel, external_id))
+            def operation(conn: Connection) -> int | None:
+                return _insert(conn, self._db, [row]).get((channel, external_id))
 
             return await self._db.write(operation)
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
@@ -64,12 +63,12 @@ class SqlInbox:
     def _submit_batch(self) -> None:
         taken: list[_Waiting] = []
 
-        async def operation(conn: AsyncConnection) -> dict[tuple[str, str], int]:
+        def operation(conn: Connection) -> dict[tuple[str, str], int]:
             if not taken:
                 # Everything queued until the writer gets here joins; a retry reuses it.
                 taken.extend(self._waiting)
                 self._waiting = []
-            return await _insert(conn, self._db, [row for row, _ in taken])
+            return _insert(conn, self._db, [row for row, _ in taken])
 
         def settle(batch: asyncio.Future[dict[tuple[str, str], int]]) -> None:
             error = batch.exception()
@@ -98,8 +97,8 @@ class SqlInbox:
             .order_by(inbox.c.id)
         )
 
-        async def operation(conn: AsyncConnection) -> list[InboxItem]:
-            return [InboxItem(*row) for row in await conn.execute(query)]
+        def operation(conn: Connection) -> list[InboxItem]:
+            return [InboxItem(*row) for row in conn.execute(query)]
 
         return await self._db.read(operation)
 
@@ -110,14 +109,14 @@ class SqlInbox:
             .values(done=True, done_at=datetime.now(UTC))
         )
 
-        async def operation(conn: AsyncConnection) -> None:
-            await conn.execute(statement)
+        def operation(conn: Connection) -> None:
+            conn.execute(statement)
 
         await self._db.write(operation)
 
 
-async def _insert(
-    conn: AsyncConnection, db: SqlDatabase, rows: list[dict[str, Any]]
+def _insert(
+    conn: Connection, db: SqlDatabase, rows: list[dict[str, Any]]
 ) -> dict[tuple[str, str], int]:
     """Inserts the rows that are new; returns the ids of the inserted ones by key."""
     ids: dict[tuple[str, str], int] = {}
@@ -128,6 +127,6 @@ async def _insert(
             .on_conflict_do_nothing(index_elements=[inbox.c.channel, inbox.c.external_id])
             .returning(inbox.c.id, inbox.c.channel, inbox.c.external_id)
         )
-        for item_id, channel, external_id in await conn.execute(statement):
+        for item_id, channel, external_id in conn.execute(statement):
             ids[(channel, external_id)] = item_id
     return ids

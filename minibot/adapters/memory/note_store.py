@@ -8,8 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, delete, func, or_, select, text
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.tables import PG_NOTE_VECTOR, notes
@@ -76,25 +75,25 @@ class SqlNoteStore:
             index_elements=[notes.c.owner_id, notes.c.title_key], set_=replaced
         ).returning(*notes.c)
 
-        async def operation(conn: AsyncConnection) -> Note:
-            return _from_row((await conn.execute(statement)).one())
+        def operation(conn: Connection) -> Note:
+            return _from_row((conn.execute(statement)).one())
 
         return await self._db.write(operation)
 
     async def get(self, owner_id: str, title: str) -> Note | None:
         owned = notes.c.owner_id == owner_id
 
-        async def operation(conn: AsyncConnection) -> Note | None:
+        def operation(conn: Connection) -> Note | None:
             exact = select(notes).where(owned, notes.c.title_key == title_key(title))
-            row = (await conn.execute(exact)).first()
+            row = (conn.execute(exact)).first()
             if row is not None:
                 return _from_row(row)
-            titles = (await conn.execute(select(notes.c.title).where(owned))).scalars().all()
+            titles = (conn.execute(select(notes.c.title).where(owned))).scalars().all()
             near = closest_title(title, titles)
             if near is None:
                 return None
             row = (
-                await conn.execute(select(notes).where(owned, notes.c.title_key == title_key(near)))
+                conn.execute(select(notes).where(owned, notes.c.title_key == title_key(near)))
             ).first()
             return None if row is None else _from_row(row)
 
@@ -124,8 +123,8 @@ class SqlNoteStore:
             return await self._fallback_search(owner_id, terms, limit)
         params = {"match": match, "owner": owner_id, "limit": limit}
 
-        async def operation(conn: AsyncConnection) -> builtins.list[Note]:
-            return [_from_row(row) for row in await conn.execute(statement, params)]
+        def operation(conn: Connection) -> builtins.list[Note]:
+            return [_from_row(row) for row in conn.execute(statement, params)]
 
         try:
             return await self._db.read(operation)
@@ -146,8 +145,8 @@ class SqlNoteStore:
             .limit(_FALLBACK_CANDIDATES)
         )
 
-        async def operation(conn: AsyncConnection) -> builtins.list[Note]:
-            return [_from_row(row) for row in await conn.execute(query)]
+        def operation(conn: Connection) -> builtins.list[Note]:
+            return [_from_row(row) for row in conn.execute(query)]
 
         candidates = await self._db.read(operation)
         scored = [(relevance(note, terms), note) for note in candidates]
@@ -163,8 +162,8 @@ class SqlNoteStore:
             .limit(max(limit, 0))
         )
 
-        async def operation(conn: AsyncConnection) -> builtins.list[Note]:
-            return [_from_row(row) for row in await conn.execute(query)]
+        def operation(conn: Connection) -> builtins.list[Note]:
+            return [_from_row(row) for row in conn.execute(query)]
 
         return await self._db.read(operation)
 
@@ -173,24 +172,24 @@ class SqlNoteStore:
             notes.c.owner_id == owner_id, notes.c.title_key == title_key(title)
         )
 
-        async def operation(conn: AsyncConnection) -> bool:
-            return (await conn.execute(statement)).rowcount > 0
+        def operation(conn: Connection) -> bool:
+            return (conn.execute(statement)).rowcount > 0
 
         return await self._db.write(operation)
 
     async def delete_all(self, owner_id: str) -> int:
         statement = delete(notes).where(notes.c.owner_id == owner_id)
 
-        async def operation(conn: AsyncConnection) -> int:
-            return int((await conn.execute(statement)).rowcount)
+        def operation(conn: Connection) -> int:
+            return int((conn.execute(statement)).rowcount)
 
         return await self._db.write(operation)
 
     async def count(self, owner_id: str) -> int:
         query = select(func.count()).select_from(notes).where(notes.c.owner_id == owner_id)
 
-        async def operation(conn: AsyncConnection) -> int:
-            return int((await conn.execute(query)).scalar_one())
+        def operation(conn: Connection) -> int:
+            return int((conn.execute(query)).scalar_one())
 
         return await self._db.read(operation)
 

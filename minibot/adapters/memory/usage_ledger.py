@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, func, insert, select
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.tables import usage
@@ -36,8 +35,8 @@ class SqlUsageLedger:
             "at": record.at,
         }
 
-        async def operation(conn: AsyncConnection) -> None:
-            await conn.execute(insert(usage), [row])
+        def operation(conn: Connection) -> None:
+            conn.execute(insert(usage), [row])
 
         await self._db.write(operation)
 
@@ -51,8 +50,8 @@ class SqlUsageLedger:
         if since is not None:
             query = query.where(usage.c.at >= since)
 
-        async def operation(conn: AsyncConnection) -> UsageTotals:
-            requests, prompt, completion, cost = (await conn.execute(query)).one()
+        def operation(conn: Connection) -> UsageTotals:
+            requests, prompt, completion, cost = (conn.execute(query)).one()
             return UsageTotals(int(requests), int(prompt), int(completion), float(cost))
 
         return await self._db.read(operation)

@@ -6,8 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, text
 
 from minibot.adapters.memory.conversation_memory import SqlConversationMemory
 from minibot.adapters.memory.database import SqlDatabase
@@ -17,8 +16,8 @@ from minibot.core.errors import StoreError
 
 
 async def scalar(database: SqlDatabase, sql: str) -> object:
-    async def operation(conn: AsyncConnection) -> object:
-        return (await conn.execute(text(sql))).scalar()
+    def operation(conn: Connection) -> object:
+        return (conn.execute(text(sql))).scalar()
 
     return await database.read(operation)
 
@@ -113,8 +112,8 @@ async def test_a_failing_write_does_not_fail_the_writes_committed_with_it(
 ) -> None:
     inbox = SqlInbox(sqlite_database)
 
-    async def broken(conn: AsyncConnection) -> None:
-        await conn.execute(text("INSERT INTO no_such_table VALUES (1)"))
+    def broken(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO no_such_table VALUES (1)"))
 
     results = await asyncio.gather(
         *(inbox.add("t", str(n), "t:1", "p") for n in range(10)),
@@ -137,7 +136,7 @@ async def test_a_write_completes_even_when_its_caller_is_cancelled(
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    async def flushed(conn: AsyncConnection) -> None:
+    def flushed(conn: Connection) -> None:
         return None
 
     await sqlite_database.write(flushed)  # queued after the cancelled write
