@@ -99,6 +99,13 @@ class InMemoryTaskStore:
             )
         ]
 
+    async def scheduled_times(self) -> list[tuple[datetime, str]]:
+        return [
+            (j.next_run_at, j.id)
+            for j in self.jobs.values()
+            if j.state is JobState.SCHEDULED and j.next_run_at is not None
+        ]
+
     async def runs(self, job_id: str) -> list[RunRecord]:
         return list(self.ledger.get(job_id, {}).values())
 

@@ -6,6 +6,7 @@ import asyncio
 import heapq
 import logging
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any
 
 from minibot.core.jobs import Job, JobState, RunRecord
@@ -43,7 +44,7 @@ class AsyncioScheduler:
         self._max_concurrent = max_concurrent_fires
         self._max_sleep = max_sleep_seconds
         self._stop_timeout = stop_timeout_seconds
-        self._heap: list[tuple[float, str]] = []
+        self._heap: list[tuple[datetime, str]] = []
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -58,12 +59,8 @@ class AsyncioScheduler:
         return len(self._heap)
 
     async def start(self) -> None:
-        jobs = await self._store.active_jobs()
-        self._heap = [
-            (job.next_run_at.timestamp(), job.id)
-            for job in jobs
-            if job.state is JobState.SCHEDULED and job.next_run_at is not None
-        ]
+        # Times only: the heap needs no more, and a store may avoid building every Job.
+        self._heap = await self._store.scheduled_times()
         heapq.heapify(self._heap)
         self._stopping = False
         self._loop_task = asyncio.create_task(self._run_loop(), name="scheduler")
@@ -87,9 +84,9 @@ class AsyncioScheduler:
     def schedule(self, job: Job) -> None:
         if job.state is not JobState.SCHEDULED or job.next_run_at is None:
             return
-        self._push(job.next_run_at.timestamp(), job.id)
+        self._push(job.next_run_at, job.id)
 
-    def _push(self, due: float, job_id: str) -> None:
+    def _push(self, due: datetime, job_id: str) -> None:
         earliest = self._heap[0][0] if self._heap else None
         heapq.heappush(self._heap, (due, job_id))
         if earliest is None or due < earliest:
@@ -98,16 +95,16 @@ class AsyncioScheduler:
     async def _run_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            now = self._clock.now().timestamp()
+            now = self._clock.now()
             self._fire_due(now)
             if len(self._in_flight) >= self._max_concurrent or not self._heap:
                 delay = self._max_sleep  # a finishing run or a new job sets the event
             else:
-                delay = min(self._heap[0][0] - now, self._max_sleep)
+                delay = min((self._heap[0][0] - now).total_seconds(), self._max_sleep)
             await self._clock.sleep(delay, self._wake)
             self.wakeups += 1
 
-    def _fire_due(self, now: float) -> None:
+    def _fire_due(self, now: datetime) -> None:
         heap = self._heap
         due: list[str] = []
         while heap and heap[0][0] <= now and len(self._in_flight) < self._max_concurrent:
@@ -163,4 +160,4 @@ class AsyncioScheduler:
                 # Left running: firing again would loop; a restart recovers it.
                 log.error("a fired job was left running", extra={"job_id": job_id})
             return
-        self._push(job.next_run_at.timestamp(), job_id)
+        self._push(job.next_run_at, job_id)

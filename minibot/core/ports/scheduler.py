@@ -18,8 +18,8 @@ class Scheduler(Protocol):
     """Fires each scheduled job at its `next_run_at`, once per stored due time.
 
     Promises:
-    - `start()` loads every scheduled job from the task store; jobs already due fire at
-      once (run missed-run recovery before starting it).
+    - `start()` loads every scheduled job's next run from the task store; jobs already due
+      fire at once (run missed-run recovery before starting it).
     - `schedule(job)` must follow every save that makes a job earlier or newly scheduled;
       it is idempotent and never blocks. Jobs moved later or finished need no call.
     - Before `fire` is called, the job is saved as RUNNING with an open run record, in

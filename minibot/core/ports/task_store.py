@@ -66,6 +66,12 @@ class TaskStore(Protocol):
         """Scheduled jobs with next_run_at <= until, plus every running job."""
         ...
 
+    async def scheduled_times(self) -> list[tuple[datetime, str]]:
+        """(next_run_at, job id) of every scheduled job with a next run, in no order, as a
+        new list the caller may reorder: all a scheduler needs at start-up, and cheaper
+        than `active_jobs()` for a large store."""
+        ...
+
     async def runs(self, job_id: str) -> list[RunRecord]:
         """The job's recent ledger entries, oldest occurrence first."""
         ...

@@ -123,3 +123,18 @@ async def test_start_runs_starts_only_jobs_due_and_scheduled(store: TaskStore) -
     assert await store.get("1") == started[0][0]
     assert await store.runs("1") == [run]
     assert await store.start_runs(["1"], T0 + HOUR) == []  # already running
+
+
+async def test_scheduled_times_list_each_scheduled_job_with_a_next_run(store: TaskStore) -> None:
+    due = reminder("1", at=T0 + HOUR)
+    later = reminder("2", at=T0 + 2 * HOUR)
+    running = reminder("3", at=T0 + 3 * HOUR).start(T0)
+    await store.save(due)
+    await store.save(later)
+    await store.save(running)
+    await store.save(reminder("4").cancel(T0))
+    await store.save(later)  # a replace, not a second entry
+    times = await store.scheduled_times()
+    assert sorted(times) == [(T0 + HOUR, "1"), (T0 + 2 * HOUR, "2")]
+    times.clear()  # the caller's own list
+    assert len(await store.scheduled_times()) == 2

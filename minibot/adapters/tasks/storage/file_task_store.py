@@ -239,6 +239,13 @@ class FileTaskStore:
             or (job.next_run_at is not None and job.next_run_at <= until)
         ]
 
+    async def scheduled_times(self) -> list[tuple[datetime, str]]:
+        return [
+            (job.next_run_at, job.id)
+            for job in self._state.jobs.values()
+            if job.state is JobState.SCHEDULED and job.next_run_at is not None
+        ]
+
     async def runs(self, job_id: str) -> list[RunRecord]:
         return list(self._state.runs.get(job_id, ()))
 
