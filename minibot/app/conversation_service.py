@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +35,9 @@ class TurnSettings:
     history_token_budget: int
     max_tool_iterations: int
     stream: bool
+    # "typing…" is shown only when the answer takes longer than this: a quick answer
+    # needs no indicator, and skipping it saves a Bot API call per message.
+    typing_delay_seconds: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,30 +136,51 @@ class ConversationService:
         prompt = [ChatMessage(Role.SYSTEM, self._settings.system_prompt), *history, user]
         new_messages = [] if earlier else [user]
         context = ToolContext(owner_id, conversation, message_id)
-        await self._publish(TypingStarted(conversation))
+        typing = asyncio.create_task(self._typing_after(conversation))
+        # Usage rows are written beside the turn's messages (one transaction under load).
+        usage: list[asyncio.Task[None]] = []
         try:
-            completion = await self._converse(prompt, new_messages, context, turn_id)
+            completion = await self._converse(prompt, new_messages, context, turn_id, usage)
         except StreamInterrupted as exc:
             log.warning("stream interrupted", extra={"conversation": str(conversation)})
             partial = f"{exc.partial_text}\n\n{replies.STREAM_INTERRUPTED}"
-            await self._memory.append(conversation, [*new_messages, self._assistant(partial, meta)])
+            await self._store(conversation, [*new_messages, self._assistant(partial, meta)], usage)
             return TurnOutcome(partial, ok=False)
         except LLMError as exc:
             log.error(
                 "turn failed",
                 extra={"conversation": str(conversation), "error": repr(exc)},
             )
-            if new_messages:
-                await self._memory.append(conversation, new_messages)
+            await self._store(conversation, new_messages, usage)
             text = (
                 replies.MODEL_REJECTED
                 if isinstance(exc, LLMRejected)
                 else replies.MODEL_UNAVAILABLE
             )
             return TurnOutcome(text, ok=False)
+        except BaseException:
+            # Cancelled or failed mid-turn: the usage rows still land; nobody awaits them.
+            for task in usage:
+                task.add_done_callback(_consume)
+            raise
+        finally:
+            typing.cancel()
         answer = completion.text.strip() or replies.EMPTY_ANSWER
-        await self._memory.append(conversation, [*new_messages, self._assistant(answer, meta)])
+        await self._store(conversation, [*new_messages, self._assistant(answer, meta)], usage)
         return TurnOutcome(answer, ok=True)
+
+    async def _store(
+        self,
+        conversation: ConversationKey,
+        messages: list[ChatMessage],
+        usage: list[asyncio.Task[None]],
+    ) -> None:
+        await asyncio.gather(self._memory.append(conversation, messages), *usage)
+
+    async def _typing_after(self, conversation: ConversationKey) -> None:
+        await asyncio.sleep(self._settings.typing_delay_seconds)
+        with contextlib.suppress(Exception):
+            await self._publish(TypingStarted(conversation))
 
     async def _converse(
         self,
@@ -162,6 +188,7 @@ class ConversationService:
         new_messages: list[ChatMessage],
         context: ToolContext,
         turn_id: str,
+        usage: list[asyncio.Task[None]],
     ) -> Completion:
         on_text = self._draft_sink(context.conversation, turn_id) if self._settings.stream else None
         iteration = 0
@@ -170,7 +197,7 @@ class ConversationService:
             completion = await self._model.complete(
                 prompt, tools=self._tools.specs if offer_tools else (), on_text=on_text
             )
-            await self._record_usage(context, completion, prompt)
+            usage.append(asyncio.create_task(self._record_usage(context, completion, list(prompt))))
             if not completion.tool_calls or not offer_tools:
                 return completion
             asked = ChatMessage(
@@ -239,3 +266,8 @@ class ConversationService:
                 at=self._clock.now(),
             )
         )
+
+
+def _consume(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("usage not recorded", extra={"error": repr(task.exception())})

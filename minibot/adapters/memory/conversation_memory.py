@@ -6,12 +6,13 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Integer, bindparam, func, insert, select
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.history_window import estimate_tokens, select_window
+from minibot.adapters.memory.sqlite_fast import driver, from_db, to_db
 from minibot.adapters.memory.tables import conversation_resets
 from minibot.adapters.memory.tables import messages as messages_table
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
@@ -32,6 +33,30 @@ _WINDOW = (
     .order_by(messages_table.c.id.desc())
     .limit(bindparam("limit", type_=Integer))
 )
+_COLUMNS = (
+    "id, conversation, role, content, tool_calls, tool_call_id, meta, token_estimate, created_at"
+)
+_SQLITE_WINDOW = (
+    f"SELECT {_COLUMNS} FROM minibot_messages WHERE conversation = ? AND id > coalesce("
+    "(SELECT after_id FROM minibot_conversation_resets WHERE conversation = ?), 0) "
+    "ORDER BY id DESC LIMIT ?"
+)
+_SQLITE_APPEND = (
+    "INSERT INTO minibot_messages (conversation, role, content, tool_calls, tool_call_id, "
+    "meta, token_estimate, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class _Row(NamedTuple):
+    id: int
+    conversation: str
+    role: str
+    content: str
+    tool_calls: str | None
+    tool_call_id: str | None
+    meta: str | None
+    token_estimate: int
+    created_at: Any
 
 
 class SqlConversationMemory:
@@ -60,7 +85,10 @@ class SqlConversationMemory:
 
         def operation(conn: Connection) -> None:
             # One executemany in one transaction: the batch is atomic and keeps its order.
-            conn.execute(insert(messages_table), rows)
+            if conn.dialect.name == "sqlite":
+                driver(conn).executemany(_SQLITE_APPEND, [_sqlite_values(r) for r in rows])
+            else:
+                conn.execute(insert(messages_table), rows)
 
         await self._db.write(operation)
 
@@ -72,6 +100,10 @@ class SqlConversationMemory:
         params = {"conversation": str(conversation), "limit": max_messages}
 
         def operation(conn: Connection) -> list[Any]:
+            if conn.dialect.name == "sqlite":
+                key = str(conversation)
+                found = driver(conn).execute(_SQLITE_WINDOW, (key, key, max_messages))
+                return [_Row(*row[:-1], from_db(row[-1])) for row in found.fetchall()]
             return list((conn.execute(_WINDOW, params)).all())
 
         rows = await self._db.read(operation)
@@ -124,6 +156,19 @@ def _to_row(conversation: str, message: ChatMessage, now: datetime) -> dict[str,
         "token_estimate": estimate_tokens(message),
         "created_at": message.created_at or now,
     }
+
+
+def _sqlite_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["conversation"],
+        row["role"],
+        row["content"],
+        row["tool_calls"],
+        row["tool_call_id"],
+        row["meta"],
+        row["token_estimate"],
+        to_db(row["created_at"]),
+    )
 
 
 def _from_row(row: Any) -> ChatMessage:

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, select
 
 from minibot.adapters.memory.database import SqlDatabase
+from minibot.adapters.memory.sqlite_fast import driver, to_db
 from minibot.adapters.memory.tables import deliveries
+
+_SQLITE_SENT = "SELECT chunk, message_id FROM minibot_deliveries WHERE turn_id = ?"
+_SQLITE_RECORD = (
+    "INSERT INTO minibot_deliveries (turn_id, chunk, message_id, at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (turn_id, chunk) DO NOTHING"
+)
 
 
 class SqlDeliveryLedger:
@@ -29,18 +36,24 @@ class SqlDeliveryLedger:
         )
 
         def operation(conn: Connection) -> dict[int, str]:
+            if conn.dialect.name == "sqlite":
+                found = driver(conn).execute(_SQLITE_SENT, (turn_id,)).fetchall()
+                return {int(chunk): message_id for chunk, message_id in found}
             return {int(chunk): message_id for chunk, message_id in conn.execute(query)}
 
         return await self._db.read(operation)
 
     async def record(self, turn_id: str, chunk: int, message_id: str) -> None:
-        statement = (
-            self._db.insert(deliveries)
-            .values(turn_id=turn_id, chunk=chunk, message_id=message_id, at=datetime.now(UTC))
-            .on_conflict_do_nothing(index_elements=[deliveries.c.turn_id, deliveries.c.chunk])
-        )
+        now = datetime.now(UTC)
 
         def operation(conn: Connection) -> None:
-            conn.execute(statement)
+            if conn.dialect.name == "sqlite":
+                driver(conn).execute(_SQLITE_RECORD, (turn_id, chunk, message_id, to_db(now)))
+                return
+            conn.execute(
+                self._db.insert(deliveries)
+                .values(turn_id=turn_id, chunk=chunk, message_id=message_id, at=now)
+                .on_conflict_do_nothing(index_elements=[deliveries.c.turn_id, deliveries.c.chunk])
+            )
 
         await self._db.write(operation)

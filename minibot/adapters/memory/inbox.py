@@ -9,11 +9,18 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from minibot.adapters.memory.database import SqlDatabase
+from minibot.adapters.memory.sqlite_fast import driver, to_db
 from minibot.adapters.memory.tables import inbox
 from minibot.core.ports.inbox import InboxItem
 
 # Rows per INSERT statement: 6 bound values each stays far below SQLite's variable limit.
 _ROWS_PER_STATEMENT = 1000
+
+_SQLITE_ADD = (
+    "INSERT INTO minibot_inbox (channel, external_id, conversation, payload, done, created_at) "
+    "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (channel, external_id) DO NOTHING RETURNING id"
+)
+_SQLITE_DONE = "UPDATE minibot_inbox SET done = 1, done_at = ? WHERE id = ? AND done = 0"
 
 _Waiting = tuple[dict[str, Any], "asyncio.Future[int | None]"]
 
@@ -103,14 +110,17 @@ class SqlInbox:
         return await self._db.read(operation)
 
     async def mark_done(self, item_id: int) -> None:
-        statement = (
-            update(inbox)
-            .where(inbox.c.id == item_id, inbox.c.done.is_(False))
-            .values(done=True, done_at=datetime.now(UTC))
-        )
+        now = datetime.now(UTC)
 
         def operation(conn: Connection) -> None:
-            conn.execute(statement)
+            if conn.dialect.name == "sqlite":
+                driver(conn).execute(_SQLITE_DONE, (to_db(now), item_id))
+                return
+            conn.execute(
+                update(inbox)
+                .where(inbox.c.id == item_id, inbox.c.done.is_(False))
+                .values(done=True, done_at=now)
+            )
 
         await self._db.write(operation)
 
@@ -120,6 +130,15 @@ def _insert(
 ) -> dict[tuple[str, str], int]:
     """Inserts the rows that are new; returns the ids of the inserted ones by key."""
     ids: dict[tuple[str, str], int] = {}
+    if conn.dialect.name == "sqlite":
+        raw = driver(conn)
+        for row in rows:
+            key = (row["channel"], row["external_id"])
+            values = (*key, row["conversation"], row["payload"], to_db(row["created_at"]))
+            found = raw.execute(_SQLITE_ADD, values).fetchone()
+            if found is not None:
+                ids[key] = found[0]
+        return ids
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         statement = (
             db.insert(inbox)

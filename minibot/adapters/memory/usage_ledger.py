@@ -7,8 +7,14 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select
 
 from minibot.adapters.memory.database import SqlDatabase
+from minibot.adapters.memory.sqlite_fast import driver, to_db
 from minibot.adapters.memory.tables import usage
 from minibot.core.usage import UsageRecord, UsageTotals
+
+_SQLITE_RECORD = (
+    "INSERT INTO minibot_usage (owner_id, conversation, model, prompt_tokens, "
+    "completion_tokens, cost_usd, estimated, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class SqlUsageLedger:
@@ -36,7 +42,11 @@ class SqlUsageLedger:
         }
 
         def operation(conn: Connection) -> None:
-            conn.execute(insert(usage), [row])
+            if conn.dialect.name == "sqlite":
+                values = (*list(row.values())[:-1], to_db(record.at))  # `at` last
+                driver(conn).execute(_SQLITE_RECORD, values)
+            else:
+                conn.execute(insert(usage), [row])
 
         await self._db.write(operation)
 
