@@ -67,6 +67,16 @@ class Fault:
     retry_after: int | None = None
 
 
+@dataclass(slots=True)
+class Hold:
+    """Calls of one method past the first `passes` wait until released."""
+
+    passes: int
+    released: bool = False
+    drop: bool = False
+    waiting: int = 0
+
+
 def check_html(text: str) -> str | None:
     """Why Telegram would refuse `text` as HTML, or None when it parses."""
     stack: list[str] = []
@@ -105,7 +115,8 @@ class FakeTelegramServer:
     With `token=None` any well-formed token is accepted (handy as a subprocess). Updates
     are queued with `enqueue_*`, served by getUpdates (offset confirms, long-poll timeout
     honoured) or pushed to the webhook with `push_webhook`. `fail` injects errors and
-    429s per method. Every accepted send and edit is kept in `sent`/`edits`.
+    429s per method, and `hold` keeps calls of a method waiting (to crash a client
+    mid-delivery). Every accepted send and edit is kept in `sent`/`edits`.
     """
 
     def __init__(
@@ -134,6 +145,7 @@ class FakeTelegramServer:
         self._faults: dict[str, collections.deque[Fault]] = collections.defaultdict(
             collections.deque
         )
+        self._holds: dict[str, Hold] = {}
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -191,6 +203,24 @@ class FakeTelegramServer:
             times=times,
             retry_after=retry_after,
         )
+
+    def hold(self, method: str, *, after: int = 0) -> None:
+        """Let the next `after` calls of `method` through, then keep every later call
+        waiting (seen in `calls`, not answered, nothing recorded) until `release`."""
+        self._holds[method] = Hold(after)
+
+    def release(self, method: str, *, drop: bool = False) -> None:
+        """End a hold: the waiting calls go on, or with `drop` are answered 502 with
+        nothing recorded (as if they never reached Telegram)."""
+        hold = self._holds.pop(method, None)
+        if hold is not None:
+            hold.released, hold.drop = True, drop
+            self._notify()
+
+    def held(self, method: str) -> int:
+        """How many calls of `method` are waiting on a hold right now."""
+        hold = self._holds.get(method)
+        return hold.waiting if hold is not None else 0
 
     def enqueue(self, update: dict[str, Any], *, assign_id: bool = True) -> dict[str, Any]:
         """Queue any update as is; an `update_id` is added when missing and `assign_id`."""
@@ -311,7 +341,7 @@ class FakeTelegramServer:
     async def wait_for(
         self,
         predicate: Callable[[], bool],
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float | None = 10.0,  # noqa: ASYNC109
     ) -> None:
         """Wait until `predicate` holds; it is checked after every change to the fake."""
 
@@ -353,6 +383,11 @@ class FakeTelegramServer:
         params = await _params(request)
         self.calls.append(ApiCall(method, params, time.monotonic()))
         try:
+            hold = self._holds.get(method)
+            if hold is not None and hold.passes > 0:
+                hold.passes -= 1
+            elif hold is not None and not await self._wait_out(hold):
+                return _error(502, "Bad Gateway")
             faults = self._faults.get(method)
             if faults:
                 fault = faults.popleft()
@@ -366,6 +401,16 @@ class FakeTelegramServer:
             return web.json_response({"ok": True, "result": result})
         finally:
             self._notify()
+
+    async def _wait_out(self, hold: Hold) -> bool:
+        """Wait for the hold to end; False when the call is to be dropped."""
+        hold.waiting += 1
+        self._notify()
+        try:
+            await self.wait_for(lambda: hold.released or self._closing.is_set(), None)
+        finally:
+            hold.waiting -= 1
+        return not hold.drop and not self._closing.is_set()
 
     async def _m_getme(self, params: dict[str, Any]) -> Any:
         return self._me()
@@ -580,6 +625,17 @@ def _add_control_routes(app: web.Application, fake: FakeTelegramServer) -> None:
         secret = body.get("secret", CONFIGURED)
         return web.json_response({"status": await fake.push_webhook(body["update"], secret=secret)})
 
+    async def hold(request: web.Request) -> web.Response:
+        body = await request.json()
+        fake.hold(body["method"], after=int(body.get("after", 0)))
+        return web.json_response({"ok": True})
+
+    async def release(request: web.Request) -> web.Response:
+        body = await request.json()
+        held = fake.held(body["method"])
+        fake.release(body["method"], drop=bool(body.get("drop", False)))
+        return web.json_response({"ok": True, "held": held})
+
     async def state(request: web.Request) -> web.Response:
         return web.json_response(
             {
@@ -596,6 +652,8 @@ def _add_control_routes(app: web.Application, fake: FakeTelegramServer) -> None:
     app.router.add_get("/_control/calls", calls)
     app.router.add_post("/_control/fail", fail)
     app.router.add_post("/_control/webhook", push)
+    app.router.add_post("/_control/hold", hold)
+    app.router.add_post("/_control/release", release)
     app.router.add_get("/_control/state", state)
 
 

@@ -22,6 +22,7 @@ from minibot.app.event_bus import EventBus
 from minibot.core.events import ButtonPressed, MessageReceived
 from minibot.core.messages import OutgoingMessage, Sender
 from minibot.core.ports.inbox import Inbox
+from minibot.shared.correlation import correlated
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ class UpdateIntake:
         self._notify = notify
 
     async def handle(self, raw: Any) -> None:
+        # One correlation id per update: the bus carries it on to the dispatcher and the
+        # delivery, so every line about this update shares it.
+        with correlated(None):
+            await self._handle(raw)
+
+    async def _handle(self, raw: Any) -> None:
         try:
             parsed = self._mapper.parse(raw)
         except Exception:
@@ -74,11 +81,16 @@ class UpdateIntake:
         """Publish again every inbox item left unanswered by an earlier run."""
         items = await self._inbox.pending(CHANNEL)
         for item in items:
-            parsed = self._mapper.parse(json.loads(item.payload))
-            if not isinstance(parsed, MessageUpdate):
-                await self._inbox.mark_done(item.id)
-                continue
-            await self._bus.publish(MessageReceived(parsed.to_incoming(item.id)))
+            with correlated(None):
+                parsed = self._mapper.parse(json.loads(item.payload))
+                if not isinstance(parsed, MessageUpdate):
+                    await self._inbox.mark_done(item.id)
+                    continue
+                log.info(
+                    "telegram pending update republished",
+                    extra={"update_id": parsed.update_id, "chat_id": parsed.chat_id},
+                )
+                await self._bus.publish(MessageReceived(parsed.to_incoming(item.id)))
         if items:
             log.info("telegram pending updates republished", extra={"count": len(items)})
         return len(items)
@@ -105,6 +117,10 @@ class UpdateIntake:
         if inbox_id is None:
             log.info("telegram duplicate update ignored", extra={"update_id": update.update_id})
             return
+        log.info(
+            "telegram update stored",
+            extra={"update_id": update.update_id, "chat_id": update.chat_id, "inbox_id": inbox_id},
+        )
         await self._bus.publish(MessageReceived(update.to_incoming(inbox_id)))
 
     def _notice(self, update: MessageUpdate, text: str, kind: str) -> OutgoingMessage:
