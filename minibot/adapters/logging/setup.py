@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from typing import IO, Any
 
 from logfmter import Logfmter
+from logfmter.formatter import QUOTE_CHARS, REPLACEMENTS
 
 from minibot.adapters.config.schema import LoggingSettings
 from minibot.adapters.logging.redaction import RedactingFormatter, Redactor
@@ -16,6 +18,30 @@ from minibot.shared.correlation import component, correlation_id
 
 _FIRST_KEYS = ["ts", "at", "logger", "component", "correlation_id"]
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class FastLogfmter(Logfmter):
+    """Logfmter with the same output, minus its 34 `str.replace` calls per value: escapes
+    are applied only to values that hold a control character (almost none do)."""
+
+    @classmethod
+    def format_string(cls, value: str) -> str:
+        if not value:
+            return ""
+        needs_dquote_escaping = '"' in value
+        if not needs_dquote_escaping and value.translate(QUOTE_CHARS) == value:
+            return value
+        if "\\" in value:
+            value = value.replace("\\", "\\\\")
+        if needs_dquote_escaping:
+            value = value.replace('"', '\\"')
+        if _CONTROL.search(value):
+            for char, replacement in REPLACEMENTS.items():
+                value = value.replace(char, replacement)
+        return f'"{value}"'
 
 
 class ContextFilter(logging.Filter):
@@ -54,7 +80,7 @@ def configure_logging(
     if settings.format == "json":
         inner: logging.Formatter = JsonFormatter()
     else:
-        inner = Logfmter(
+        inner = FastLogfmter(
             keys=_FIRST_KEYS,
             mapping={"ts": "asctime", "at": "levelname", "logger": "name"},
             datefmt="%Y-%m-%dT%H:%M:%S",

@@ -106,7 +106,7 @@ class SqlConversationMemory:
                 return [_Row(*row[:-1], from_db(row[-1])) for row in found.fetchall()]
             return list((conn.execute(_WINDOW, params)).all())
 
-        rows = await self._db.read(operation)
+        rows = await self._db.read(operation, quick=True)
         newest_first = [_from_row(row) for row in rows]
         return select_window(newest_first, max_messages=max_messages, max_tokens=max_tokens)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -60,6 +61,11 @@ class SqlDatabase:
         self._reader: Engine | None = None
         self._write_thread: ThreadPoolExecutor | None = None
         self._read_threads: ThreadPoolExecutor | None = None
+        # Each SQLite thread keeps its connection open: a pool checkout, reset and return
+        # per statement would cost more than the statement.
+        self._writer_conn: Connection | None = None
+        self._local = threading.local()
+        self._reader_conns: list[Connection] = []
         self._queue: asyncio.Queue[_Queued | None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self.full_text_search = False
@@ -175,6 +181,12 @@ class SqlDatabase:
             if pool is not None:
                 pool.shutdown(wait=False)
         self._read_threads, self._write_thread = None, None
+        for conn in [*self._reader_conns, self._writer_conn]:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+        self._reader_conns, self._writer_conn = [], None
+        self._local = threading.local()
         reader, writer, server = self._reader, self._writer, self._server
         self._reader, self._writer, self._server = None, None, None
         if reader is not None and reader is not writer:
@@ -204,8 +216,12 @@ class SqlDatabase:
         self._queue.put_nowait((operation, future))
         return future
 
-    async def read(self, operation: Operation[T]) -> T:
-        """Runs a read-only operation on a pooled connection and returns its result."""
+    async def read(self, operation: Operation[T], *, quick: bool = False) -> T:
+        """Runs a read-only operation on a pooled connection and returns its result.
+
+        `quick` marks a read of a few rows through an index (a history window, a
+        delivery record): on SQLite it runs at once on the calling thread, which costs
+        less than the hop to a reader thread and back. Scans must not be quick."""
         if self._server is not None:
             try:
                 async with self._server.connect() as conn:
@@ -217,14 +233,20 @@ class SqlDatabase:
         if self._read_threads is None:
             # One shared in-memory connection: reads queue behind writes.
             return await self.write(operation)
+        if quick:
+            return self._read_now(operation)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._read_threads, self._read_now, operation)
 
     def _read_now(self, operation: Operation[T]) -> T:
+        """On the calling thread's own reader connection."""
         assert self._reader is not None
+        conn: Connection | None = getattr(self._local, "conn", None)
         try:
-            with self._reader.connect() as conn:
-                return operation(conn)
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self._local.conn = self._reader.connect()
+                self._reader_conns.append(conn)
+            return operation(conn)
         except SQLAlchemyError as exc:
             raise StoreError(f"database read failed: {exc}") from exc
 
@@ -271,7 +293,10 @@ class SqlDatabase:
         """In the writer thread: one transaction for the whole batch."""
         assert self._writer is not None
         try:
-            with self._writer.begin() as conn:
+            conn = self._writer_conn
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self._writer_conn = self._writer.connect()
+            with conn.begin():
                 return [(True, operation(conn)) for operation in operations]
         except Exception as exc:
             if len(operations) == 1:

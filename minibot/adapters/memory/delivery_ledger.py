@@ -41,7 +41,7 @@ class SqlDeliveryLedger:
                 return {int(chunk): message_id for chunk, message_id in found}
             return {int(chunk): message_id for chunk, message_id in conn.execute(query)}
 
-        return await self._db.read(operation)
+        return await self._db.read(operation, quick=True)
 
     async def record(self, turn_id: str, chunk: int, message_id: str) -> None:
         now = datetime.now(UTC)
