@@ -103,7 +103,7 @@ class SqlConversationMemory:
             if conn.dialect.name == "sqlite":
                 key = str(conversation)
                 found = driver(conn).execute(_SQLITE_WINDOW, (key, key, max_messages))
-                return [_Row(*row[:-1], from_db(row[-1])) for row in found.fetchall()]
+                return [_Row._make((*row[:-1], from_db(row[-1]))) for row in found.fetchall()]
             return list((conn.execute(_WINDOW, params)).all())
 
         rows = await self._db.read(operation, quick=True)
