@@ -273,6 +273,8 @@ secret_token = "s3cret-token_value"
     assert await fake_tg.push_webhook(forged, secret=None) == 403
     assert await fake_tg.push_webhook(forged, secret="wrong-secret") == 403
 
+    for junk in malformed_updates(20, first_id=7000):
+        assert await fake_tg.push_webhook(junk) == 200, "junk is acknowledged, not retried"
     update = fake_tg.text_update(OWNER, OWNER, "via webhook")
     assert await fake_tg.push_webhook(update) == 200
     assert await fake_tg.push_webhook(update) == 200, "a redelivery is acknowledged"
@@ -360,7 +362,7 @@ def assert_rejoined(chunks: list[str], text: str) -> None:
 class PacedOpenAIServer(FakeOpenAIServer):
     """The fake OpenAI server with a pause between streamed chunks, as a model types."""
 
-    chunk_delay_seconds: float = 0.04
+    chunk_delay_seconds: float = 0.03
 
     async def _stream(  # type: ignore[override]
         self,
@@ -385,7 +387,7 @@ async def test_streaming_edits_are_throttled_and_end_in_the_full_answer(
     tmp_path: Path, fake_tg: FakeTelegramServer, daemons: Any
 ) -> None:
     interval = 0.3
-    answer = "Here is a **streamed** answer: " + " ".join(f"word{n}" for n in range(60))
+    answer = "Here is a **streamed** answer: " + " ".join(f"word{n}" for n in range(40))
     llm = PacedOpenAIServer()
     await llm.start()
     try:
