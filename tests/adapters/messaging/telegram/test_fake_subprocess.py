@@ -42,3 +42,43 @@ async def test_control_endpoints_drive_the_fake(fake_process: str) -> None:
         async with http.get(f"{fake_process}/_control/sent", params={"chat_id": "5"}) as response:
             sent = await response.json()
         assert [m["visible_text"] for m in sent["sent"]] == ["yo"]
+
+
+async def test_a_held_method_waits_until_released_and_a_dropped_call_is_not_recorded(
+    fake_process: str,
+) -> None:
+    api = f"{fake_process}/bot{DEFAULT_TOKEN}"
+    async with aiohttp.ClientSession() as http:
+
+        async def send(text: str) -> int:
+            async with http.post(f"{api}/sendMessage", data={"chat_id": "5", "text": text}) as r:
+                return r.status
+
+        async with http.post(
+            f"{fake_process}/_control/hold", json={"method": "sendMessage", "after": 1}
+        ) as response:
+            assert response.status == 200
+        assert await send("first") == 200, "the first call passes the hold"
+        held = asyncio.create_task(send("second"))
+
+        async def calls() -> int:
+            async with http.get(
+                f"{fake_process}/_control/calls", params={"method": "sendMessage"}
+            ) as response:
+                return len(await response.json())
+
+        async with asyncio.timeout(5):
+            while True:
+                if await calls() >= 2:
+                    break
+                await asyncio.sleep(0.02)
+        assert not held.done(), "the second call waits"
+        async with http.post(
+            f"{fake_process}/_control/release", json={"method": "sendMessage", "drop": True}
+        ) as response:
+            assert (await response.json())["held"] == 1
+        assert await asyncio.wait_for(held, 5) == 502
+        assert await send("third") == 200, "released: calls go through again"
+        async with http.get(f"{fake_process}/_control/sent", params={"chat_id": "5"}) as response:
+            sent = await response.json()
+        assert [m["visible_text"] for m in sent["sent"]] == ["first", "third"]
