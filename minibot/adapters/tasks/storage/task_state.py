@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,29 +40,33 @@ class TaskState:
         return tuple(ordered[-self.max_runs_per_job :])
 
     def put(self, job: Job, runs: tuple[RunRecord, ...] | None = None) -> None:
-        previous = self.jobs.get(job.id)
-        if previous is not None and previous.owner_id != job.owner_id:
-            self.by_owner.get(previous.owner_id, set()).discard(job.id)
-        self.jobs[job.id] = job
-        owned = self.by_owner.get(job.owner_id)
+        job_id, owner_id = job.id, job.owner_id
+        previous = self.jobs.get(job_id)
+        if previous is not None and previous.owner_id != owner_id:
+            self.by_owner.get(previous.owner_id, set()).discard(job_id)
+        self.jobs[job_id] = job
+        owned = self.by_owner.get(owner_id)
         if owned is None:
-            owned = self.by_owner[job.owner_id] = set()
-        owned.add(job.id)
+            owned = self.by_owner[owner_id] = set()
+        owned.add(job_id)
         if runs is not None:
-            self.runs[job.id] = runs
-        if job.id.isdigit():
-            self.last_id = max(self.last_id, int(job.id))
+            self.runs[job_id] = runs
+        if previous is None and job_id.isdigit():  # a known id was counted already
+            number = int(job_id)
+            if number > self.last_id:
+                self.last_id = number
 
     def apply(self, record: Record) -> None:
         """Apply one replayed record (already checksum-verified)."""
         kind = record["t"]
         if kind == "save":
             job = self._decoder.job(record["job"])
-            runs = [run_from_dict(job.id, r) for r in record.get("runs", ())]
-            try:
-                merged = self.merged_runs(job.id, runs) if runs else None
-            except ValueError:
-                merged = None  # cannot happen for records the store accepted
+            merged = None
+            if saved_runs := record.get("runs"):  # most saves carry no runs
+                runs = [run_from_dict(job.id, r) for r in saved_runs]
+                # A conflict cannot happen for records the store accepted.
+                with contextlib.suppress(ValueError):
+                    merged = self.merged_runs(job.id, runs)
             self.put(job, merged)
         elif kind == "start":
             self.start_run(record["id"], datetime.fromisoformat(record["at"]))
