@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,18 +29,23 @@ T = TypeVar("T")
 Operation = Callable[[Connection], T]
 _Queued = tuple[Operation[Any], "asyncio.Future[Any]"]
 _Outcome = tuple[bool, Any]
+# A passive checkpoint (in its own thread) after this many group commits.
+_CHECKPOINT_EVERY_COMMITS = 500
 
 
 class SqlDatabase:
     """One database shared by the memory adapters (messages, usage, inbox, deliveries, notes).
 
     Adapters pass short synchronous operations to `read` and `write`; no connection is held
-    between them. On SQLite every write goes through one writer connection (WAL mode) in
-    one writer thread, because a pool of writers hits "database is locked" under load;
-    writes queued while another commits are group-committed in one transaction (one hop
-    to the thread per batch, not one per statement), and each caller's write is durable
-    when its `write` returns. Reads run in a small pool of threads, in parallel with the
-    writer. On PostgreSQL both use one async pool and each write is its own transaction.
+    between them. On SQLite every write goes through one writer connection (WAL mode),
+    because a pool of writers hits "database is locked" under load; writes queued while
+    another commits are group-committed in one transaction, and each caller's write is
+    durable when its `write` returns. The writer runs on the event loop's thread: a WAL
+    commit without fsync costs less than a hop to a thread and back, and a thread would
+    wait for the GIL behind the busy loop (milliseconds per write under load). The fsyncs
+    of WAL checkpoints run in a thread of their own. Reads run in a small pool of threads
+    (`quick` ones inline), in parallel with the writer. On PostgreSQL both use one async
+    pool and each write is its own transaction.
     """
 
     def __init__(
@@ -59,7 +65,10 @@ class SqlDatabase:
         self._server: AsyncEngine | None = None
         self._writer: Engine | None = None
         self._reader: Engine | None = None
-        self._write_thread: ThreadPoolExecutor | None = None
+        self._checkpoint_thread: ThreadPoolExecutor | None = None
+        self._checkpointing: Any = None
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._commits = 0
         self._read_threads: ThreadPoolExecutor | None = None
         # Each SQLite thread keeps its connection open: a pool checkout, reset and return
         # per statement would cost more than the statement.
@@ -143,12 +152,12 @@ class SqlDatabase:
             self._read_threads = ThreadPoolExecutor(
                 self._read_pool_size, thread_name_prefix="sqlite-reader"
             )
-        self._configure_sqlite(self._writer)
-        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            self._checkpoint_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
+        self._configure_sqlite(self._writer, checkpoint=self._in_memory)
         self._queue = asyncio.Queue()
         self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
-    def _configure_sqlite(self, engine: Engine) -> None:
+    def _configure_sqlite(self, engine: Engine, *, checkpoint: bool = True) -> None:
         busy_timeout_ms = self._busy_timeout_ms
 
         @event.listens_for(engine, "connect")
@@ -159,6 +168,9 @@ class SqlDatabase:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            if not checkpoint:
+                # The writer never checkpoints (that fsyncs): the checkpoint thread does.
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
     def _start_server_engine(self) -> None:
@@ -177,10 +189,14 @@ class SqlDatabase:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self._writer_task)
         self._queue, self._writer_task = None, None
-        for pool in (self._read_threads, self._write_thread):
-            if pool is not None:
-                pool.shutdown(wait=False)
-        self._read_threads, self._write_thread = None, None
+        if self._checkpoint_thread is not None:
+            self._checkpoint_thread.shutdown(wait=True)
+        if self._read_threads is not None:
+            self._read_threads.shutdown(wait=False)
+        self._read_threads, self._checkpoint_thread, self._checkpointing = None, None, None
+        if self._checkpoint_conn is not None:
+            self._checkpoint_conn.close()
+            self._checkpoint_conn = None
         for conn in [*self._reader_conns, self._writer_conn]:
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -266,9 +282,8 @@ class SqlDatabase:
         return await asyncio.shield(self.submit(operation))
 
     async def _write_loop(self) -> None:
-        assert self._queue is not None and self._write_thread is not None
-        queue, thread = self._queue, self._write_thread
-        loop = asyncio.get_running_loop()
+        assert self._queue is not None
+        queue = self._queue
         stopping = False
         while not stopping:
             first = await queue.get()
@@ -282,15 +297,40 @@ class SqlDatabase:
                     break
                 batch.append(item)
             operations = [operation for operation, _ in batch]
-            outcomes = await loop.run_in_executor(thread, self._commit_batch, operations)
+            outcomes = self._commit_batch(operations)
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if ok:
                     _settle(future, result=value)
                 else:
                     _settle(future, error=value)
+            self._commits += 1
+            if self._commits % _CHECKPOINT_EVERY_COMMITS == 0:
+                self._checkpoint()
+            # Let the callers just settled (and anything else) run before the next batch.
+            await asyncio.sleep(0)
+
+    def _checkpoint(self) -> None:
+        """Starts a passive WAL checkpoint in its own thread, unless one is running."""
+        running = self._checkpointing
+        if self._checkpoint_thread is None or (running is not None and not running.done()):
+            return
+        self._checkpointing = self._checkpoint_thread.submit(self._checkpoint_now)
+
+    def _checkpoint_now(self) -> None:
+        try:
+            if self._checkpoint_conn is None:
+                self._checkpoint_conn = sqlite3.connect(
+                    self._url.database or "",
+                    timeout=self._busy_timeout_ms / 1000,
+                    check_same_thread=False,
+                )
+            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            # A checkpoint that cannot run now runs next time; the WAL just grows a while.
+            pass
 
     def _commit_batch(self, operations: list[Operation[Any]]) -> list[_Outcome]:
-        """In the writer thread: one transaction for the whole batch."""
+        """One transaction for the whole batch, on the writer connection."""
         assert self._writer is not None
         try:
             conn = self._writer_conn
