@@ -195,6 +195,10 @@ class Harness:
             "p95_ms": percentile(latencies, 95),
             "p99_ms": percentile(latencies, 99),
             "max_ms": max(latencies, default=float("nan")),
+            # From "available" to the getUpdates answer that carried it: the share of
+            # the latency spent before the bot even had the update.
+            "pickup_p50_ms": percentile([v * 1000 for v in result["pickups"]], 50),
+            "pickup_p95_ms": percentile([v * 1000 for v in result["pickups"]], 95),
             "cpu_ms_per_msg": 1000 * cpu / max(1, answered),
             "cpu_util": cpu / max(1e-9, wall),
             "cpu_ms_per_msg_loop_thread": 1000 * main_cpu / max(1, answered),

@@ -31,6 +31,8 @@ class Plan:
     per_chat: int
     burst: bool
     queued_at: dict[tuple[int, int], float] = field(default_factory=dict)
+    update_ids: dict[tuple[int, int], int] = field(default_factory=dict)
+    picked_at: dict[int, float] = field(default_factory=dict)
     replies: dict[tuple[int, int], list[float]] = field(default_factory=dict)
     other: int = 0
     started_at: float = 0.0
@@ -91,7 +93,12 @@ class BenchBotApi(FakeTelegramServer):
             with contextlib.suppress(TimeoutError):
                 await self.wait_for(lambda: bool(self._queue) or self._closing.is_set(), timeout)
         limit = int(params.get("limit") or 100)
-        return [self._queue[i] for i in range(min(limit, len(self._queue)))]
+        batch = [self._queue[i] for i in range(min(limit, len(self._queue)))]
+        if self.plan is not None:
+            now = time.monotonic()
+            for update in batch:
+                self.plan.picked_at.setdefault(update["update_id"], now)
+        return batch
 
     async def _m_sendmessage(self, params: dict[str, Any]) -> Any:
         result = await super()._m_sendmessage(params)
@@ -106,7 +113,8 @@ class BenchBotApi(FakeTelegramServer):
     def _queue_message(self, chat: int, index: int) -> None:
         assert self.plan is not None
         self.plan.queued_at[(chat, index)] = time.monotonic()
-        self.enqueue(self.text_update(chat, USER_BASE + chat, f"c{chat}m{index}"))
+        update = self.enqueue(self.text_update(chat, USER_BASE + chat, f"c{chat}m{index}"))
+        self.plan.update_ids[(chat, index)] = update["update_id"]
 
     def _on_reply(self, text: str) -> None:
         plan = self.plan
@@ -161,6 +169,7 @@ class BenchBotApi(FakeTelegramServer):
         assert plan is not None
         first_poll = self.get_updates_at[0] if self.get_updates_at else plan.started_at
         latencies: list[float] = []
+        pickups: list[float] = []
         duplicated = 0
         last = plan.started_at
         for key, queued in plan.queued_at.items():
@@ -170,6 +179,9 @@ class BenchBotApi(FakeTelegramServer):
             duplicated += len(times) - 1
             available = max(queued, first_poll)
             latencies.append(times[0] - available)
+            picked = plan.picked_at.get(plan.update_ids.get(key, -1))
+            if picked is not None:
+                pickups.append(picked - available)
             last = max(last, times[0])
         expected = len(plan.chats) * plan.per_chat
         return {
@@ -182,6 +194,7 @@ class BenchBotApi(FakeTelegramServer):
             "first_get_updates_at": first_poll,
             "last_reply_at": last,
             "latencies": latencies,
+            "pickups": pickups,
             "api_calls": dict(self.api_calls),
         }
 

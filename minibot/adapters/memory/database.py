@@ -69,6 +69,8 @@ class SqlDatabase:
         self._checkpointing: Any = None
         self._checkpoint_conn: sqlite3.Connection | None = None
         self._commits = 0
+        self._writer_idle = True
+        self._committed_now = False
         self._read_threads: ThreadPoolExecutor | None = None
         # Each SQLite thread keeps its connection open: a pool checkout, reset and return
         # per statement would cost more than the statement.
@@ -229,6 +231,15 @@ class SqlDatabase:
         if self._queue is None:
             raise StoreError("the database has no writer queue (not started, or not SQLite)")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        if self._queue.empty() and self._writer_idle and not self._committed_now:
+            # Nothing waits before it: commit now, without a trip through the event loop
+            # (a sequential caller, such as an update's intake, pays no loop iteration).
+            # Only once per loop iteration: the writes that follow in the same iteration
+            # are many callers at once, and they wait to share the next group commit.
+            self._committed_now = True
+            asyncio.get_running_loop().call_soon(self._end_iteration)
+            self._finish([(operation, future)])
+            return future
         self._queue.put_nowait((operation, future))
         return future
 
@@ -296,18 +307,27 @@ class SqlDatabase:
                     stopping = True
                     break
                 batch.append(item)
-            operations = [operation for operation, _ in batch]
-            outcomes = self._commit_batch(operations)
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                if ok:
-                    _settle(future, result=value)
-                else:
-                    _settle(future, error=value)
-            self._commits += 1
-            if self._commits % _CHECKPOINT_EVERY_COMMITS == 0:
-                self._checkpoint()
-            # Let the callers just settled (and anything else) run before the next batch.
-            await asyncio.sleep(0)
+            self._writer_idle = False
+            try:
+                self._finish(batch)
+                # Let the callers just settled (and anything else) run before the next batch.
+                await asyncio.sleep(0)
+            finally:
+                self._writer_idle = True
+
+    def _end_iteration(self) -> None:
+        self._committed_now = False
+
+    def _finish(self, batch: list[_Queued]) -> None:
+        outcomes = self._commit_batch([operation for operation, _ in batch])
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                _settle(future, result=value)
+            else:
+                _settle(future, error=value)
+        self._commits += 1
+        if self._commits % _CHECKPOINT_EVERY_COMMITS == 0:
+            self._checkpoint()
 
     def _checkpoint(self) -> None:
         """Starts a passive WAL checkpoint in its own thread, unless one is running."""
