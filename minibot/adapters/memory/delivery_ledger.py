@@ -31,15 +31,15 @@ class SqlDeliveryLedger:
         return None
 
     async def sent(self, turn_id: str) -> dict[int, str]:
-        query = select(deliveries.c.chunk, deliveries.c.message_id).where(
-            deliveries.c.turn_id == turn_id
-        )
-
         def operation(conn: Connection) -> dict[int, str]:
             if conn.dialect.name == "sqlite":
                 found = driver(conn).execute(_SQLITE_SENT, (turn_id,)).fetchall()
-                return {int(chunk): message_id for chunk, message_id in found}
-            return {int(chunk): message_id for chunk, message_id in conn.execute(query)}
+            else:
+                query = select(deliveries.c.chunk, deliveries.c.message_id).where(
+                    deliveries.c.turn_id == turn_id
+                )
+                found = list(conn.execute(query))
+            return {int(chunk): message_id for chunk, message_id in found}
 
         return await self._db.read(operation, quick=True)
 
