@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler  # noqa: E402
 from minibot.adapters.tasks.storage.file_task_store import FileTaskStore  # noqa: E402
+from minibot.app.tasks.recovery import recover  # noqa: E402
 from minibot.core.conversation import ConversationKey  # noqa: E402
 from minibot.core.jobs import Action, ActionKind, Job, RunOutcome, RunRecord  # noqa: E402
 from minibot.core.schedule import OneShot  # noqa: E402
@@ -89,12 +90,16 @@ async def measure(directory: Path, idle_seconds: float) -> dict[str, float]:
             finished.set()
 
     scheduler = AsyncioScheduler(store, fire, clock)
+    # What the daemon does at start-up: open the store, recover (which reads the due
+    # jobs), start the scheduler (which reads the scheduled times).
     began = time.perf_counter()
     await store.start()
+    await recover(store, clock.now(), grace_window_seconds=3600)
     await scheduler.start()
     startup = time.perf_counter() - began
-    pending = len(await store.active_jobs())
     rss_mb = process.memory_info().rss / 2**20
+    # Counted from the heap, after the memory reading: active_jobs() would build every Job.
+    pending = scheduler.pending
 
     await asyncio.sleep(0.2)  # let the start-up settle before measuring idleness
     cpu_before, wakeups_before = sum(process.cpu_times()[:2]), scheduler.wakeups

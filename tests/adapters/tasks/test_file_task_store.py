@@ -209,3 +209,44 @@ async def test_thousands_of_records_replay_with_timestamps_intact(tmp_path: Path
     again = await opened(tmp_path)
     assert [await again.get(j.id) for j in jobs] == jobs
     await again.stop()
+
+
+async def test_jobs_read_after_a_reopen_keep_their_ledger_across_compactions(
+    tmp_path: Path,
+) -> None:
+    # After a reopen jobs are built only when read; their ledgers must still merge with
+    # later records, and compaction must carry both kinds of job over unchanged.
+    store = await opened(tmp_path)
+    done = reminder(await store.new_job_id()).start(T0)
+    run = RunRecord.started(done, T0)
+    await store.save(done.succeed(T0, None), [run.finish(RunOutcome.DELIVERED, T0)])
+    waiting = reminder(await store.new_job_id(), at=T0 + timedelta(days=1))
+    held = reminder(await store.new_job_id()).hold(T0)
+    cancelled = reminder(await store.new_job_id()).cancel(T0)
+    for job in (waiting, held, cancelled):
+        await store.save(job)
+    await store.stop()
+
+    again = await opened(tmp_path, compact_after_records=2)
+    assert await again.scheduled_times() == [(waiting.next_run_at, waiting.id)]
+    assert await again.due_jobs(T0) == []
+    assert [j.id for j in await again.list_jobs("u1")] == [waiting.id, held.id]
+    assert {j.id for j in await again.active_jobs()} == {waiting.id, held.id}
+    missed = RunRecord.missed(waiting.id, T0 - timedelta(days=1), T0, "offline")
+    await again.save(waiting, [missed])  # a later record: merged into the kept ledger
+    await again.save(waiting, [missed])  # and compacts, with jobs never read since
+    await again.stop()
+    assert (tmp_path / SNAPSHOT).exists()
+
+    third = await opened(tmp_path)
+    assert [await third.get(str(i)) for i in range(1, 5)] == [
+        done.succeed(T0, None),
+        waiting,
+        held,
+        cancelled,
+    ]
+    assert [r.outcome for r in await third.runs(done.id)] == [RunOutcome.DELIVERED]
+    assert await third.runs(waiting.id) == [missed]
+    assert len(await third.list_jobs("u1", include_finished=True)) == 4
+    assert await third.new_job_id() == "5"
+    await third.stop()

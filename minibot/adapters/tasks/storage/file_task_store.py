@@ -22,7 +22,7 @@ from minibot.adapters.tasks.storage.mounts import ensure_local_filesystem
 from minibot.adapters.tasks.storage.replay import replay
 from minibot.adapters.tasks.storage.task_state import TaskState
 from minibot.core.errors import StoreError
-from minibot.core.jobs import Job, JobState, RunRecord
+from minibot.core.jobs import Job, RunRecord
 from minibot.core.schedule import zone
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class FileTaskStore:
             "task store opened",
             extra={
                 "path": str(self.directory),
-                "jobs": len(self._state.jobs),
+                "jobs": self._state.job_count,
                 "skipped": replayed.skipped_lines,
             },
         )
@@ -206,7 +206,7 @@ class FileTaskStore:
     def _start_compaction(self, writer: LogWriter) -> None:
         snapshot = self._state.copy()
         generation = writer.generation + 1
-        future = writer.compact(snapshot.snapshot_records(generation), generation)
+        future = writer.compact(snapshot.snapshot_lines(generation), generation)
         self._compacting = True
         self._log_records = 0
         self._snapshot_records = snapshot.record_count
@@ -221,33 +221,23 @@ class FileTaskStore:
     # -- reads -----------------------------------------------------------------------
 
     async def get(self, job_id: str) -> Job | None:
-        return self._state.jobs.get(job_id)
+        return self._state.job(job_id)
 
     async def list_jobs(self, owner_id: str, *, include_finished: bool = False) -> list[Job]:
-        jobs = (self._state.jobs[i] for i in self._state.by_owner.get(owner_id, ()))
-        chosen = [j for j in jobs if include_finished or not j.finished]
+        chosen = self._state.owned(owner_id, include_finished=include_finished)
         return sorted(chosen, key=_soonest_first)
 
     async def active_jobs(self) -> list[Job]:
         return list(self._state.active())
 
     async def due_jobs(self, until: datetime) -> list[Job]:
-        return [
-            job
-            for job in self._state.active()
-            if job.state is JobState.RUNNING
-            or (job.next_run_at is not None and job.next_run_at <= until)
-        ]
+        return self._state.due(until)
 
     async def scheduled_times(self) -> list[tuple[datetime, str]]:
-        return [
-            (job.next_run_at, job.id)
-            for job in self._state.jobs.values()
-            if job.state is JobState.SCHEDULED and job.next_run_at is not None
-        ]
+        return self._state.scheduled_times()
 
     async def runs(self, job_id: str) -> list[RunRecord]:
-        return list(self._state.runs.get(job_id, ()))
+        return list(self._state.ledger(job_id))
 
     async def get_timezone(self, owner_id: str) -> str:
         return self._state.timezones.get(owner_id, self.default_timezone)

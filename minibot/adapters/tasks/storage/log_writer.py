@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibot.adapters.tasks.storage.codec import Record, encode_line
 from minibot.adapters.tasks.storage.replay import SNAPSHOT, log_name
 from minibot.core.errors import StoreError
 
@@ -27,7 +26,7 @@ class _Append:
 
 @dataclass
 class _Compact:
-    records: Iterable[Record]  # the snapshot, serialised in this thread
+    lines: Iterable[bytes]  # the snapshot, serialised in this thread
     generation: int
     future: asyncio.Future[None]
 
@@ -66,8 +65,8 @@ class LogWriter:
     def append(self, data: bytes) -> asyncio.Future[None]:
         return self._submit(lambda future: _Append(data, future))
 
-    def compact(self, records: Iterable[Record], generation: int) -> asyncio.Future[None]:
-        return self._submit(lambda future: _Compact(records, generation, future))
+    def compact(self, lines: Iterable[bytes], generation: int) -> asyncio.Future[None]:
+        return self._submit(lambda future: _Compact(lines, generation, future))
 
     def close(self) -> None:
         """Blocking: let queued work finish, then stop the thread and close the log."""
@@ -137,8 +136,7 @@ class LogWriter:
         tmp = self.directory / (SNAPSHOT + ".tmp")
         try:
             with tmp.open("wb") as handle:
-                for record in item.records:
-                    handle.write(encode_line(record))
+                handle.writelines(item.lines)
                 handle.flush()
                 self._fsync(handle.fileno())
             os.replace(tmp, self.directory / SNAPSHOT)

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from minibot.adapters.tasks.storage.codec import CorruptLine, decode_line
+from minibot.adapters.tasks.storage.codec import HEADER, CorruptLine, decode_line
 from minibot.adapters.tasks.storage.task_state import TaskState
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _read_lines(path: Path, state: TaskState) -> tuple[int, int, int, int]:
             if not line.endswith(b"\n"):
                 break  # no newline: the write was torn, never acknowledged
             try:
-                state.apply(decode_line(line[:-1]))
+                state.apply(line)
             except (CorruptLine, KeyError, TypeError, ValueError) as exc:
                 skipped += 1
                 log.warning(
@@ -58,12 +58,12 @@ def _read_lines(path: Path, state: TaskState) -> tuple[int, int, int, int]:
 
 def _snapshot_generation(path: Path) -> int | None:
     with path.open("rb") as handle:
-        first = handle.readline().rstrip(b"\n")
+        first = handle.readline()
     try:
         header = decode_line(first)
     except CorruptLine:
         return None
-    return int(header["gen"]) if header.get("t") == "snapshot" else None
+    return int(header[1]) if header[0] == HEADER and len(header) == 3 else None
 
 
 def replay(directory: Path, max_runs_per_job: int) -> Replayed:
