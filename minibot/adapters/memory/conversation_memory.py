@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -47,6 +48,10 @@ _SQLITE_APPEND = (
 )
 
 
+# Conversations whose newest rows are kept in memory (SQLite only, least recently used out).
+_CACHED_CONVERSATIONS = 512
+
+
 class _Row(NamedTuple):
     id: int
     conversation: str
@@ -65,10 +70,15 @@ class SqlConversationMemory:
     full history stays available for audit and export.
 
     Returned messages carry their row id as `meta["message_id"]`.
+
+    On SQLite (one process writes a conversation) each conversation's newest rows are
+    also kept in memory once read: the window of the next turn is then a slice, with no
+    query and no row decoding. Appends add to it (by row id), `clear` drops it.
     """
 
     def __init__(self, database: SqlDatabase) -> None:
         self._db = database
+        self._windows: OrderedDict[str, _Window] = OrderedDict()
 
     async def start(self) -> None:
         await self._db.start()
@@ -80,24 +90,46 @@ class SqlConversationMemory:
     async def append(self, conversation: ConversationKey, messages: Sequence[ChatMessage]) -> None:
         if not messages:
             return
+        key = str(conversation)
         now = datetime.now(UTC)
-        rows = [_to_row(str(conversation), message, now) for message in messages]
+        rows = [_to_row(key, message, now) for message in messages]
 
-        def operation(conn: Connection) -> None:
-            # One executemany in one transaction: the batch is atomic and keeps its order.
+        def operation(conn: Connection) -> list[int | None] | None:
+            # One transaction: the batch is atomic and keeps its order.
             if conn.dialect.name == "sqlite":
-                driver(conn).executemany(_SQLITE_APPEND, [_sqlite_values(r) for r in rows])
-            else:
-                conn.execute(insert(messages_table), rows)
+                raw = driver(conn)
+                return [raw.execute(_SQLITE_APPEND, _sqlite_values(r)).lastrowid for r in rows]
+            conn.execute(insert(messages_table), rows)
+            return None
 
-        await self._db.write(operation)
+        try:
+            ids = await self._db.write(operation)
+        except BaseException:
+            # Failed or cancelled (the write may still land): read it back next time.
+            self._windows.pop(key, None)
+            raise
+        window = self._windows.get(key)
+        if window is None:
+            return
+        known = [i for i in ids or [] if i is not None]
+        if len(known) != len(rows):
+            self._windows.pop(key, None)
+            return
+        stored = [_from_row(_stored_row(row, i)) for row, i in zip(rows, known, strict=True)]
+        window.add(stored)
 
     async def recent(
         self, conversation: ConversationKey, *, max_messages: int, max_tokens: int
     ) -> list[ChatMessage]:
         if max_messages <= 0 or max_tokens <= 0:
             return []
-        params = {"conversation": str(conversation), "limit": max_messages}
+        key = str(conversation)
+        window = self._windows.get(key)
+        if window is not None and window.depth >= max_messages:
+            self._windows.move_to_end(key)
+            newest_first = window.rows[:max_messages]
+            return select_window(newest_first, max_messages=max_messages, max_tokens=max_tokens)
+        params = {"conversation": key, "limit": max_messages}
 
         def operation(conn: Connection) -> list[Any]:
             if conn.dialect.name == "sqlite":
@@ -108,10 +140,16 @@ class SqlConversationMemory:
 
         rows = await self._db.read(operation, quick=True)
         newest_first = [_from_row(row) for row in rows]
+        if self._db.dialect == "sqlite":
+            self._windows[key] = _Window(max_messages, newest_first)
+            self._windows.move_to_end(key)
+            while len(self._windows) > _CACHED_CONVERSATIONS:
+                self._windows.popitem(last=False)
         return select_window(newest_first, max_messages=max_messages, max_tokens=max_tokens)
 
     async def clear(self, conversation: ConversationKey) -> int:
         key = str(conversation)
+        self._windows.pop(key, None)
 
         def operation(conn: Connection) -> int:
             previous = (
@@ -141,7 +179,44 @@ class SqlConversationMemory:
             )
             return int(dropped)
 
-        return await self._db.write(operation)
+        try:
+            return await self._db.write(operation)
+        finally:
+            self._windows.pop(key, None)
+
+
+@dataclasses.dataclass(slots=True)
+class _Window:
+    """A conversation's newest rows after its reset marker, newest first: all of them
+    when fewer than `depth` exist, else the newest `depth`."""
+
+    depth: int
+    rows: list[ChatMessage]
+
+    def add(self, stored: list[ChatMessage]) -> None:
+        # By row id: a read that already saw these rows must not get them twice.
+        merged = {m.meta["message_id"]: m for m in self.rows}
+        merged.update((m.meta["message_id"], m) for m in stored)
+        newest = sorted(merged.values(), key=lambda m: int(m.meta["message_id"]), reverse=True)
+        self.rows = newest[: self.depth]
+
+
+def _stored_row(row: dict[str, Any], row_id: int) -> _Row:
+    """The row as a read would return it."""
+    created_at: datetime = row["created_at"]
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=UTC)
+    return _Row(
+        row_id,
+        row["conversation"],
+        row["role"],
+        row["content"],
+        row["tool_calls"],
+        row["tool_call_id"],
+        row["meta"],
+        row["token_estimate"],
+        created_at.astimezone(UTC),
+    )
 
 
 def _to_row(conversation: str, message: ChatMessage, now: datetime) -> dict[str, Any]:

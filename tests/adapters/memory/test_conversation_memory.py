@@ -132,3 +132,31 @@ async def test_no_budget_means_no_history(memory: ConversationMemory) -> None:
     await memory.append(CHAT, [user("u")])
 
     assert await memory.recent(CHAT, max_messages=0, max_tokens=100) == []
+
+
+async def test_the_cached_window_matches_what_the_database_holds(
+    sqlite_database: SqlDatabase,
+) -> None:
+    cached = SqlConversationMemory(sqlite_database)
+    when = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    call = ToolCall("c1", "save_note", '{"title": "x"}')
+    await cached.append(CHAT, [user("first"), ChatMessage(Role.ASSISTANT, "one", meta={"a": "b"})])
+    await cached.recent(CHAT, max_messages=10, max_tokens=10_000)  # fills the window
+    await cached.append(
+        CHAT,
+        [
+            ChatMessage(Role.USER, "second", created_at=when, meta={"turn_id": "t2"}),
+            ChatMessage(Role.ASSISTANT, "", tool_calls=(call,)),
+            ChatMessage(Role.TOOL, "saved", tool_call_id="c1"),
+        ],
+    )
+
+    fresh = SqlConversationMemory(sqlite_database)
+    for limit in (10, 3):
+        mine = await cached.recent(CHAT, max_messages=limit, max_tokens=10_000)
+        stored = await fresh.recent(CHAT, max_messages=limit, max_tokens=10_000)
+        assert [(essence(m), m.created_at, m.meta) for m in mine] == [
+            (essence(m), m.created_at, m.meta) for m in stored
+        ]
+    assert (await cached.clear(CHAT)) == 5
+    assert await cached.recent(CHAT, max_messages=10, max_tokens=10_000) == []
