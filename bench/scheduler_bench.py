@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import shutil
 import statistics
@@ -97,6 +98,7 @@ async def measure(directory: Path, idle_seconds: float) -> dict[str, float]:
     await recover(store, clock.now(), grace_window_seconds=3600)
     await scheduler.start()
     startup = time.perf_counter() - began
+    gc.freeze()  # as the daemon does once started (minibot/app/daemon.py)
     rss_mb = process.memory_info().rss / 2**20
     # Counted from the heap, after the memory reading: active_jobs() would build every Job.
     pending = scheduler.pending
