@@ -25,7 +25,11 @@ try:
     subprocess.run([sys.executable, "-m", "poetry", "lock"], cwd=root, check=True)
 finally:
     pyproject.write_text(original)
-text = re.sub(r'\n\[package\.source\]\ntype = "legacy"\nurl = "[^"]*"\nreference = "simple"\n', "\n", lock.read_text())
+text = re.sub(
+    r'\n\[package\.source\]\ntype = "legacy"\nurl = "[^"]*"\nreference = "simple"\n',
+    "\n",
+    lock.read_text(),
+)
 content_hash = Factory().create_poetry(root).locker._get_content_hash()
 text = re.sub(r'content-hash = "[0-9a-f]+"', f'content-hash = "{content_hash}"', text)
 lock.write_text(text)
