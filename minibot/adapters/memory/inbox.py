@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,8 @@ from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.sqlite_fast import driver, to_db
 from minibot.adapters.memory.tables import inbox
 from minibot.core.ports.inbox import InboxItem
+
+log = logging.getLogger(__name__)
 
 # Rows per INSERT statement: 6 bound values each stays far below SQLite's variable limit.
 _ROWS_PER_STATEMENT = 1000
@@ -122,7 +125,22 @@ class SqlInbox:
                 .values(done=True, done_at=now)
             )
 
-        await self._db.write(operation)
+        if not self._db.group_commits:
+            await self._db.write(operation)
+            return
+        # Not awaited to durability: a mark lost in a crash only makes the next run hand
+        # the item over again, and that turn is then replayed from its stored answer and
+        # skipped by the delivery ledger. Queued, it joins the next group commit.
+        written = self._db.submit(operation)
+        if written.done():
+            written.result()
+        else:
+            written.add_done_callback(_log_failure)
+
+
+def _log_failure(written: asyncio.Future[None]) -> None:
+    if not written.cancelled() and (error := written.exception()) is not None:
+        log.warning("inbox item not marked done", extra={"error": repr(error)})
 
 
 def _insert(
