@@ -442,6 +442,8 @@ async def main_async(args: argparse.Namespace) -> int:
     load_after = os.getloadavg()
     print(table(rows, floors))
     print()
+    if not args.full:
+        print("  (short sizes: the targets below are indicative only; --full measures them)")
     for name, ok, detail in checks:
         print(f"  [{'ok' if ok else 'MISS'}] {name}: {detail}")
     print(
