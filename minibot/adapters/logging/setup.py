@@ -24,8 +24,21 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class FastLogfmter(Logfmter):
-    """Logfmter with the same output, minus its 34 `str.replace` calls per value: escapes
-    are applied only to values that hold a control character (almost none do)."""
+    """Logfmter with the same output at a fraction of the cost: escapes are applied only
+    to values that hold a control character (almost none do), and key names are
+    normalized once, not on every record."""
+
+    # Every record carries the same ~25 attribute names: normalize each name once.
+    _normalized: dict[str, str] = {}  # noqa: RUF012 - a cache shared by all instances
+
+    @classmethod
+    def normalize_key(cls, key: str) -> str:
+        normalized = cls._normalized.get(key)
+        if normalized is None:
+            normalized = super().normalize_key(key)
+            if len(cls._normalized) < 4096:
+                cls._normalized[key] = normalized
+        return normalized
 
     @classmethod
     def format_string(cls, value: str) -> str:
