@@ -43,3 +43,8 @@ relock:
 	$(PYTHON) -m venv .tools/poetry
 	.tools/poetry/bin/pip install --quiet poetry==2.5.1
 	.tools/poetry/bin/python scripts/relock.py $(INDEX)
+
+bench: install
+	$(BIN)/python bench/e2e_bench.py $(ARGS)
+	$(BIN)/python bench/scheduler_bench.py $(ARGS)
+	$(BIN)/python bench/memory_bench.py $(ARGS)
