@@ -10,7 +10,7 @@ from minibot.app import replies
 from minibot.app.commands import ButtonRequest, CommandReply, CommandRequest, CommandRouter
 from minibot.app.conversation_service import ConversationService
 from minibot.app.event_bus import EventBus
-from minibot.app.lanes import KeyedLanes
+from minibot.app.lanes import KeyedLanes, LanedService
 from minibot.core.events import ButtonPressed, MessageReceived, ReplyReady
 from minibot.core.identity import OwnerResolver
 from minibot.core.messages import IncomingMessage, OutgoingMessage
@@ -27,11 +27,13 @@ def turn_id_for(message: IncomingMessage) -> str:
     return f"{message.conversation}#{uuid.uuid4().hex[:12]}"
 
 
-class Dispatcher:
+class Dispatcher(LanedService):
     """Handles each conversation's messages strictly in order, and different
     conversations concurrently up to `max_concurrent`. Any failure inside one message's
     handling is logged with its correlation id and answered with a short apology; the
     dispatcher goes on."""
+
+    name = "dispatcher"
 
     def __init__(
         self,
@@ -52,23 +54,6 @@ class Dispatcher:
         )
         bus.subscribe(MessageReceived, self._on_message, name="dispatcher")
         bus.subscribe(ButtonPressed, self._on_button, name="buttons")
-
-    @property
-    def name(self) -> str:
-        return "dispatcher"
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self, timeout_seconds: float = 10.0) -> None:
-        await self._lanes.close(timeout_seconds)
-
-    @property
-    def busy(self) -> bool:
-        return self._lanes.pending > 0
-
-    async def join(self) -> None:
-        await self._lanes.join()
 
     async def _on_message(self, event: MessageReceived) -> None:
         message = event.message

@@ -94,3 +94,24 @@ class KeyedLanes:
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+
+
+class LanedService:
+    """The lifecycle of a daemon service whose work runs in KeyedLanes: stopping closes
+    the lanes, and the daemon's drain waits on them."""
+
+    name: str
+    _lanes: KeyedLanes
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self, timeout_seconds: float = 10.0) -> None:
+        await self._lanes.close(timeout_seconds)
+
+    @property
+    def busy(self) -> bool:
+        return self._lanes.pending > 0
+
+    async def join(self) -> None:
+        await self._lanes.join()

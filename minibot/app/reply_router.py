@@ -6,17 +6,19 @@ import logging
 from collections.abc import Iterable
 
 from minibot.app.event_bus import EventBus
-from minibot.app.lanes import KeyedLanes
+from minibot.app.lanes import KeyedLanes, LanedService
 from minibot.core.events import Event, ReplyDraft, ReplyReady, TypingStarted
 from minibot.core.ports.channel import Channel
 
 log = logging.getLogger(__name__)
 
 
-class ReplyRouter:
+class ReplyRouter(LanedService):
     """Delivers each conversation's outgoing events in order, through its channel, while
     different conversations deliver concurrently. A reply for a channel that is not
     running is logged and dropped."""
+
+    name = "reply-router"
 
     def __init__(self, bus: EventBus, channels: Iterable[Channel], *, max_concurrent: int) -> None:
         self._channels = {channel.name: channel for channel in channels}
@@ -24,23 +26,6 @@ class ReplyRouter:
             "delivery", max_concurrent=max_concurrent, max_pending=max_concurrent * 8
         )
         bus.subscribe(Event, self._on_event, name="reply-router")
-
-    @property
-    def name(self) -> str:
-        return "reply-router"
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self, timeout_seconds: float = 10.0) -> None:
-        await self._lanes.close(timeout_seconds)
-
-    @property
-    def busy(self) -> bool:
-        return self._lanes.pending > 0
-
-    async def join(self) -> None:
-        await self._lanes.join()
 
     async def _on_event(self, event: Event) -> None:
         if isinstance(event, ReplyReady):
