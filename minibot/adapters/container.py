@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
@@ -41,6 +42,9 @@ from minibot.core.jobs import ActionKind
 from minibot.shared.clock import SystemClock
 
 Mode = Literal["daemon", "console"]
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -248,4 +252,9 @@ class Container:
                 commands.commands,
             )
             specs.append(ServiceSpec(telegram, critical=False))
+        if not specs:
+            log.warning(
+                "no channel is enabled: set [channels.telegram] enabled = true and a "
+                "bot_token, or chat with `minibot console`"
+            )
         return specs
