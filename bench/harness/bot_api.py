@@ -7,13 +7,13 @@ import asyncio
 import collections
 import contextlib
 import re
-import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.standalone import serve_until_signalled
 from tests.fakes.telegram_server import FakeTelegramServer
 
 # A bench message's text is "c<chat>m<index>"; the reply quotes it ("echo: c3m7").
@@ -226,23 +226,11 @@ def _routes(app: web.Application, fake: BenchBotApi) -> None:
     app.router.add_post("/_bench/reset", reset)
 
 
-async def _serve(port: int) -> None:
-    fake = BenchBotApi(port=port)
-    await fake.start()
-    print(fake.port, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await fake.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    asyncio.run(_serve(args.port))
+    asyncio.run(serve_until_signalled(BenchBotApi(port=args.port)))
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ import asyncio
 import collections
 import contextlib
 import json
-import signal
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.standalone import serve_until_signalled
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 
@@ -365,24 +366,12 @@ class _ResponsesFormat(_Format):
         return out
 
 
-async def _serve_forever(port: int, latency_ms: float) -> None:
-    server = FakeOpenAIServer(latency_ms=latency_ms, port=port)
-    await server.start()
-    print(server.port, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
-    asyncio.run(_serve_forever(args.port, args.latency_ms))
+    asyncio.run(serve_until_signalled(FakeOpenAIServer(latency_ms=args.latency_ms, port=args.port)))
 
 
 if __name__ == "__main__":

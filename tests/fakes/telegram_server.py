@@ -10,7 +10,6 @@ import html
 import itertools
 import json
 import re
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -18,6 +17,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.standalone import serve_until_signalled
 
 DEFAULT_TOKEN = "123456:TEST-fake-token-abcdefghijklmnopqrstuvwxyz"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -657,25 +658,15 @@ def _add_control_routes(app: web.Application, fake: FakeTelegramServer) -> None:
     app.router.add_get("/_control/state", state)
 
 
-async def _serve(host: str, port: int, token: str | None) -> None:
-    fake = FakeTelegramServer(token, host=host, port=port)
-    await fake.start()
-    print(fake.port, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await fake.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fake Telegram Bot API on loopback")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", default=None, help="accept only this token (default: any)")
     args = parser.parse_args()
-    asyncio.run(_serve(args.host, args.port, args.token))
+    asyncio.run(
+        serve_until_signalled(FakeTelegramServer(args.token, host=args.host, port=args.port))
+    )
 
 
 if __name__ == "__main__":
