@@ -49,17 +49,8 @@ class BenchBotApi(FakeTelegramServer):
         self.get_updates_at: list[float] = []
         self.api_calls: collections.Counter[str] = collections.Counter()
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/bot{token}/{method}", self._api)
-        app.router.add_get("/bot{token}/{method}", self._api)
+    def _add_routes(self, app: web.Application) -> None:
         _routes(app, self)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self.base_url
 
     # ---- fast paths over the base class ----------------------------------------------
 

@@ -159,13 +159,17 @@ class FakeTelegramServer:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._api)
         app.router.add_get("/bot{token}/{method}", self._api)
-        _add_control_routes(app, self)
+        self._add_routes(app)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self.base_url
+
+    def _add_routes(self, app: web.Application) -> None:
+        """The routes beside the Bot API: the control endpoints (a subclass may swap them)."""
+        _add_control_routes(app, self)
 
     async def stop(self) -> None:
         self._closing.set()
