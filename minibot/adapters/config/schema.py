@@ -25,7 +25,6 @@ class DaemonSettings(Section):
     restart_initial_delay_seconds: float = Field(0.5, gt=0)
     restart_max_delay_seconds: float = Field(30.0, gt=0)
     max_restarts: int = Field(5, ge=0)
-    data_dir: str = "./data"
 
 
 class BusSettings(Section):
