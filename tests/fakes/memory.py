@@ -18,7 +18,7 @@ from minibot.core.notes import (
     relevance,
     title_key,
 )
-from minibot.core.ports.inbox import InboxItem
+from minibot.core.ports.inbox import InboxEntry, InboxItem
 from minibot.core.usage import UsageRecord, UsageTotals
 
 
@@ -112,6 +112,12 @@ class InMemoryInbox:
         self.items[item_id] = InboxItem(item_id, channel, external_id, conversation, payload)
         self._keys[(channel, external_id)] = item_id
         return item_id
+
+    async def add_many(self, channel: str, entries: Sequence[InboxEntry]) -> list[int | None]:
+        return [
+            await self.add(channel, entry.external_id, entry.conversation, entry.payload)
+            for entry in entries
+        ]
 
     async def pending(self, channel: str) -> list[InboxItem]:
         return [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import Connection, select, update
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.sqlite_fast import driver, to_db
 from minibot.adapters.memory.tables import inbox
-from minibot.core.ports.inbox import InboxItem
+from minibot.core.ports.inbox import InboxEntry, InboxItem
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ _SQLITE_ADD = (
 )
 _SQLITE_DONE = "UPDATE minibot_inbox SET done = 1, done_at = ? WHERE id = ? AND done = 0"
 
-_Waiting = tuple[dict[str, Any], "asyncio.Future[int | None]"]
+_Waiting = tuple[list[dict[str, Any]], "asyncio.Future[list[int | None]]"]
 
 
 class SqlInbox:
@@ -49,25 +50,34 @@ class SqlInbox:
     async def add(
         self, channel: str, external_id: str, conversation: str, payload: str
     ) -> int | None:
-        row = {
-            "channel": channel,
-            "external_id": external_id,
-            "conversation": conversation,
-            "payload": payload,
-            "done": False,
-            "created_at": datetime.now(UTC),
-        }
+        return (await self.add_many(channel, [InboxEntry(external_id, conversation, payload)]))[0]
+
+    async def add_many(self, channel: str, entries: Sequence[InboxEntry]) -> list[int | None]:
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "channel": channel,
+                "external_id": entry.external_id,
+                "conversation": entry.conversation,
+                "payload": entry.payload,
+                "done": False,
+                "created_at": now,
+            }
+            for entry in entries
+        ]
+        if not rows:
+            return []
         if not self._db.group_commits:
 
-            def operation(conn: Connection) -> int | None:
-                return _insert(conn, self._db, [row]).get((channel, external_id))
+            def operation(conn: Connection) -> list[int | None]:
+                return _ids_in_order(rows, _insert(conn, self._db, rows))
 
             return await self._db.write(operation)
-        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((row, future))
+        future: asyncio.Future[list[int | None]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((rows, future))
         if len(self._waiting) == 1:
             self._submit_batch()
-        # The batch commits even if this caller is cancelled: the update is then stored.
+        # The batch commits even if this caller is cancelled: the updates are then stored.
         return await asyncio.shield(future)
 
     def _submit_batch(self) -> None:
@@ -78,19 +88,18 @@ class SqlInbox:
                 # Everything queued until the writer gets here joins; a retry reuses it.
                 taken.extend(self._waiting)
                 self._waiting = []
-            return _insert(conn, self._db, [row for row, _ in taken])
+            return _insert(conn, self._db, [row for rows, _ in taken for row in rows])
 
         def settle(batch: asyncio.Future[dict[tuple[str, str], int]]) -> None:
             error = batch.exception()
             ids = {} if error is not None else batch.result()
-            for row, future in taken:
+            for rows, future in taken:
                 if future.done():
                     continue
                 if error is not None:
                     future.set_exception(error)
                 else:
-                    # The first of several equal updates in one batch gets the id.
-                    future.set_result(ids.pop((row["channel"], row["external_id"]), None))
+                    future.set_result(_ids_in_order(rows, ids))
 
         self._db.submit(operation).add_done_callback(settle)
 
@@ -141,6 +150,12 @@ class SqlInbox:
 def _log_failure(written: asyncio.Future[None]) -> None:
     if not written.cancelled() and (error := written.exception()) is not None:
         log.warning("inbox item not marked done", extra={"error": repr(error)})
+
+
+def _ids_in_order(rows: list[dict[str, Any]], ids: dict[tuple[str, str], int]) -> list[int | None]:
+    """The id of each row in order; of several equal updates the first gets it (the
+    others are duplicates). Takes the ids it hands out from `ids`."""
+    return [ids.pop((row["channel"], row["external_id"]), None) for row in rows]
 
 
 def _insert(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,15 +16,28 @@ class InboxItem:
     payload: str
 
 
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """An update to store: its id on the channel, its conversation and its raw payload."""
+
+    external_id: str
+    conversation: str
+    payload: str
+
+
 class Inbox(Protocol):
     """`add` stores an update keyed by (channel, external_id) and returns its id, or None
     when that update was stored before (a duplicate). It returns only once the update is
-    durable. `pending` lists updates not yet marked done, oldest first. `mark_done` is
+    durable. `add_many` stores several in one transaction (all or none) and returns their
+    ids in order, None for each duplicate (a repeat within the call included).
+    `pending` lists updates not yet marked done, oldest first. `mark_done` is
     idempotent."""
 
     async def add(
         self, channel: str, external_id: str, conversation: str, payload: str
     ) -> int | None: ...
+
+    async def add_many(self, channel: str, entries: Sequence[InboxEntry]) -> list[int | None]: ...
 
     async def pending(self, channel: str) -> list[InboxItem]: ...
 

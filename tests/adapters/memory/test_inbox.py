@@ -8,7 +8,7 @@ import pytest
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.inbox import SqlInbox
-from minibot.core.ports.inbox import Inbox
+from minibot.core.ports.inbox import Inbox, InboxEntry
 from tests.fakes.memory import InMemoryInbox
 
 
@@ -77,3 +77,39 @@ async def test_concurrent_adds_of_many_chats_all_get_distinct_ids(inbox: Inbox) 
     assert None not in results
     assert len(set(results)) == 300
     assert len(await inbox.pending("telegram")) == 300
+
+
+async def test_add_many_returns_ids_in_order_and_none_for_each_duplicate(inbox: Inbox) -> None:
+    earlier = await inbox.add("telegram", "u2", "telegram:1", "stored before")
+    entries = [
+        InboxEntry("u1", "telegram:1", "first"),
+        InboxEntry("u2", "telegram:1", "again"),
+        InboxEntry("u3", "telegram:2", "third"),
+        InboxEntry("u1", "telegram:1", "repeat within the call"),
+    ]
+
+    ids = await inbox.add_many("telegram", entries)
+
+    assert ids[1] is None and ids[3] is None
+    assert ids[0] is not None and ids[2] is not None and ids[0] < ids[2]
+    pending = await inbox.pending("telegram")
+    assert [(item.id, item.payload) for item in pending] == [
+        (earlier, "stored before"),
+        (ids[0], "first"),
+        (ids[2], "third"),
+    ]
+
+
+async def test_concurrent_add_many_calls_each_get_their_own_ids(inbox: Inbox) -> None:
+    batches = [
+        [InboxEntry(f"b{b}u{n}", f"telegram:{b}", f"{b}/{n}") for n in range(5)] for b in range(8)
+    ]
+
+    results = await asyncio.gather(*(inbox.add_many("telegram", batch) for batch in batches))
+
+    stored = {item.id: item.payload for item in await inbox.pending("telegram")}
+    for b, ids in enumerate(results):
+        assert [stored[item_id] for item_id in ids if item_id is not None] == [
+            f"{b}/{n}" for n in range(5)
+        ]
+    assert await inbox.add_many("telegram", []) == []

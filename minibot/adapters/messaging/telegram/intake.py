@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiogram import Bot
@@ -15,13 +15,14 @@ from minibot.adapters.messaging.telegram.update_mapper import (
     CHANNEL,
     ButtonUpdate,
     MessageUpdate,
+    Parsed,
     Skipped,
     UpdateMapper,
 )
 from minibot.app.event_bus import EventBus
 from minibot.core.events import ButtonPressed, MessageReceived
 from minibot.core.messages import OutgoingMessage, Sender
-from minibot.core.ports.inbox import Inbox
+from minibot.core.ports.inbox import Inbox, InboxEntry
 from minibot.shared.correlation import correlated
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,19 @@ log = logging.getLogger(__name__)
 ONLY_TEXT = "I can only read text messages for now. Please send your message as text."
 
 Notify = Callable[[OutgoingMessage], Awaitable[None]]
+Handled = Callable[[Any], None]
+
+
+def _ignore(raw: Any) -> None:
+    return None
 
 
 class UpdateIntake:
-    """Handles one raw update. The allowlist comes before anything else: a refused
-    sender is told their ids once and nothing is stored or published. An accepted text
-    message is written to the inbox before `handle` returns, and only then may the
-    update be confirmed to Telegram; a duplicate (already in the inbox) is dropped.
-    `handle` raises only when the inbox cannot store the update."""
+    """Handles raw updates. The allowlist comes before anything else: a refused sender
+    is told their ids once and nothing is stored or published. An accepted text message
+    is written to the inbox before it is reported handled, and only then may the update
+    be confirmed to Telegram; a duplicate (already in the inbox) is dropped. Handling
+    raises only when the inbox cannot store."""
 
     def __init__(
         self,
@@ -56,17 +62,40 @@ class UpdateIntake:
         self._notify = notify
 
     async def handle(self, raw: Any) -> None:
-        # One correlation id per update: the bus carries it on to the dispatcher and the
-        # delivery, so every line about this update shares it.
-        with correlated(None):
-            await self._handle(raw)
+        """Handles one update (a webhook call)."""
+        await self.handle_batch([raw], _ignore)
 
-    async def _handle(self, raw: Any) -> None:
+    async def handle_batch(self, raws: Sequence[Any], handled: Handled) -> None:
+        """Handles a getUpdates batch in order. Text messages that follow one another are
+        stored in one inbox write, then published in order; anything else first lets the
+        messages before it through. `handled(raw)` is called, in order, for each update
+        once it is stored or deliberately dropped: only those may be confirmed. Raises
+        when the inbox cannot store (the updates not reported are to be asked for again).
+        """
+        waiting: list[tuple[Any, MessageUpdate]] = []
+        for raw in raws:
+            # One correlation id per update: the bus carries it on to the dispatcher and
+            # the delivery, so every line about this update shares it.
+            with correlated(None):
+                parsed = self._parse(raw)
+                if isinstance(parsed, MessageUpdate) and self._admitted_text(parsed):
+                    waiting.append((raw, parsed))
+                    continue
+                await self._store(waiting, handled)
+                waiting = []
+                await self._act_on(parsed)
+            handled(raw)
+        await self._store(waiting, handled)
+
+    def _parse(self, raw: Any) -> Parsed | None:
         try:
-            parsed = self._mapper.parse(raw)
+            return self._mapper.parse(raw)
         except Exception:
             log.exception("telegram update could not be read")
-            return
+            return None
+
+    async def _act_on(self, parsed: Parsed | None) -> None:
+        """Anything but an admitted text message: skipped, refused, told, or a button."""
         if isinstance(parsed, Skipped):
             log.warning(
                 "telegram update skipped",
@@ -74,8 +103,8 @@ class UpdateIntake:
             )
         elif isinstance(parsed, ButtonUpdate):
             await self._press(parsed)
-        else:
-            await self._message(parsed, raw)
+        elif isinstance(parsed, MessageUpdate):
+            await self._turn_away(parsed)
 
     async def republish_pending(self) -> int:
         """Publish again every inbox item left unanswered by an earlier run."""
@@ -95,8 +124,16 @@ class UpdateIntake:
             log.info("telegram pending updates republished", extra={"count": len(items)})
         return len(items)
 
-    async def _message(self, update: MessageUpdate, raw: Any) -> None:
-        if update.in_group and not update.addressed:
+    def _admitted_text(self, update: MessageUpdate) -> bool:
+        """A text message addressed to the bot by an allowed sender: the kind stored."""
+        return (
+            update.text is not None
+            and update.addressed
+            and self._allowlist.admits(update.user_id, update.chat_id)
+        )
+
+    async def _turn_away(self, update: MessageUpdate) -> None:
+        if not update.addressed:
             return
         if not self._allowlist.admits(update.user_id, update.chat_id):
             log.warning(
@@ -107,21 +144,38 @@ class UpdateIntake:
                 text = refusal_text(update.user_id, update.chat_id)
                 await self._notify(self._notice(update, text, "refused"))
             return
-        if update.text is None:
-            await self._notify(self._notice(update, ONLY_TEXT, "not-text"))
+        await self._notify(self._notice(update, ONLY_TEXT, "not-text"))
+
+    async def _store(self, waiting: list[tuple[Any, MessageUpdate]], handled: Handled) -> None:
+        """Stores the messages in one inbox write, then reports and publishes each."""
+        if not waiting:
             return
-        payload = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
-        inbox_id = await self._inbox.add(
-            CHANNEL, str(update.update_id), str(update.conversation), payload
-        )
-        if inbox_id is None:
-            log.info("telegram duplicate update ignored", extra={"update_id": update.update_id})
-            return
-        log.info(
-            "telegram update stored",
-            extra={"update_id": update.update_id, "chat_id": update.chat_id, "inbox_id": inbox_id},
-        )
-        await self._bus.publish(MessageReceived(update.to_incoming(inbox_id)))
+        entries = [
+            InboxEntry(
+                str(update.update_id),
+                str(update.conversation),
+                json.dumps(raw, ensure_ascii=False, separators=(",", ":")),
+            )
+            for raw, update in waiting
+        ]
+        inbox_ids = await self._inbox.add_many(CHANNEL, entries)
+        for (raw, update), inbox_id in zip(waiting, inbox_ids, strict=True):
+            handled(raw)
+            with correlated(None):
+                if inbox_id is None:
+                    log.info(
+                        "telegram duplicate update ignored", extra={"update_id": update.update_id}
+                    )
+                    continue
+                log.info(
+                    "telegram update stored",
+                    extra={
+                        "update_id": update.update_id,
+                        "chat_id": update.chat_id,
+                        "inbox_id": inbox_id,
+                    },
+                )
+                await self._bus.publish(MessageReceived(update.to_incoming(inbox_id)))
 
     def _notice(self, update: MessageUpdate, text: str, kind: str) -> OutgoingMessage:
         # A turn id per update: a redelivered update does not get its notice twice.

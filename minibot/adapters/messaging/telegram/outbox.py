@@ -17,6 +17,7 @@ from minibot.adapters.messaging.telegram.api_errors import (
 )
 from minibot.adapters.messaging.telegram.chat_throttle import ChatThrottle
 from minibot.adapters.messaging.telegram.drafts import DraftEditor
+from minibot.adapters.messaging.telegram.lean_methods import SendMessageForId
 from minibot.adapters.messaging.telegram.markdown import render_html, split_markdown
 from minibot.core.errors import ChannelError
 from minibot.core.messages import Button, OutgoingMessage
@@ -105,17 +106,19 @@ class Outbox:
         )
 
         async def attempt(text: str, parse_mode: str | None) -> int:
-            message = await self._throttle.call(
+            sent = await self._throttle.call(
                 chat_id,
-                lambda: self._bot.send_message(
-                    chat_id=int(chat_id),
-                    text=text,
-                    parse_mode=parse_mode,
-                    reply_markup=markup,
-                    reply_parameters=parameters,
+                lambda: self._bot(
+                    SendMessageForId(
+                        chat_id=int(chat_id),
+                        text=text,
+                        parse_mode=parse_mode,
+                        reply_markup=markup,
+                        reply_parameters=parameters,
+                    )
                 ),
             )
-            return message.message_id
+            return sent.message_id
 
         try:
             return await attempt(render_html(markdown), "HTML")

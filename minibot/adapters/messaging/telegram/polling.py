@@ -10,32 +10,26 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramRetryAfter
-from aiogram.methods import GetUpdates
 
 from minibot.adapters.messaging.telegram.api_errors import describe
+from minibot.adapters.messaging.telegram.lean_methods import GetRawUpdates
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 
-class GetRawUpdates(GetUpdates):
-    """getUpdates answered as plain dicts: one malformed update must not make aiogram
-    refuse the whole batch, so each is read on its own."""
-
-    __returning__ = list[Any]
-
-
 class LongPoller:
-    """Asks for updates, hands each to `handle` in order, and only then asks with the
-    next offset, which is what confirms them to Telegram. aiogram's own dispatcher moves
-    the offset before its handlers finish, so a crash there would lose updates. When
-    `handle` raises, the rest of the batch is asked for again after a pause."""
+    """Asks for updates, hands each batch to `handle`, and asks again with the offset past
+    the updates `handle` reported handled, which is what confirms them to Telegram.
+    aiogram's own dispatcher moves the offset before its handlers finish, so a crash
+    there would lose updates. When `handle` raises, the rest of the batch is asked for
+    again after a pause."""
 
     def __init__(
         self,
         bot: Bot,
-        handle: Callable[[Any], Awaitable[None]],
+        handle: Callable[[list[Any], Callable[[Any], None]], Awaitable[None]],
         *,
         timeout_seconds: int,
         retry_delay_seconds: float = 1.0,
@@ -74,16 +68,16 @@ class LongPoller:
             await self._handle_batch(batch if isinstance(batch, list) else [])
 
     async def _handle_batch(self, batch: list[Any]) -> None:
-        for raw in batch:
-            update_id = raw.get("update_id") if isinstance(raw, dict) else None
-            try:
-                await self._handle(raw)
-            except Exception:
-                log.exception("telegram update not stored; will ask again")
-                await asyncio.sleep(self._retry_delay_seconds)
-                return
-            if isinstance(update_id, int) and not isinstance(update_id, bool):
-                self._offset = max(self._offset or 0, update_id + 1)
+        try:
+            await self._handle(batch, self._handled)
+        except Exception:
+            log.exception("telegram updates not stored; will ask again")
+            await asyncio.sleep(self._retry_delay_seconds)
+
+    def _handled(self, raw: Any) -> None:
+        update_id = raw.get("update_id") if isinstance(raw, dict) else None
+        if isinstance(update_id, int) and not isinstance(update_id, bool):
+            self._offset = max(self._offset or 0, update_id + 1)
 
     async def confirm(self) -> None:
         """Confirm the updates handled so far, so the next run does not receive them."""

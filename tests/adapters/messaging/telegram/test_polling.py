@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 
 import pytest
 
+from minibot.core.errors import StoreError
+from minibot.core.ports.inbox import InboxEntry
 from tests.adapters.messaging.telegram.conftest import CHAT, COMMANDS, USER, Start, until
 from tests.fakes.memory import InMemoryInbox
 from tests.fakes.telegram_server import FakeTelegramServer
@@ -176,3 +179,56 @@ async def test_pending_inbox_items_are_published_again_on_start(
 
     assert [r.visible_text for r in replies] == ["echo: from before the crash", "echo: after"]
     await until(lambda: item_id in harness.inbox.done)
+
+
+class RecordingInbox(InMemoryInbox):
+    """Records each add_many call's external ids; fails the calls numbered in `fail_calls`."""
+
+    def __init__(self, fail_calls: Sequence[int] = ()) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+        self._fail_calls = set(fail_calls)
+
+    async def add_many(self, channel: str, entries: Sequence[InboxEntry]) -> list[int | None]:
+        self.batches.append([entry.external_id for entry in entries])
+        if len(self.batches) in self._fail_calls:
+            raise StoreError("disk full")
+        return await super().add_many(channel, entries)
+
+
+async def test_a_waiting_batch_is_stored_in_one_write_and_published_in_order(
+    fake: FakeTelegramServer, start_channel: Start
+) -> None:
+    updates = [fake.enqueue_text(chat, USER, f"m{n}") for n, chat in enumerate([CHAT, 7, CHAT, 8])]
+    inbox = RecordingInbox()
+
+    harness = await start_channel(inbox=inbox, allowed_user_ids=[USER])
+    await until(lambda: len(harness.received) == 4)
+
+    assert inbox.batches == [[str(u["update_id"]) for u in updates]]
+    assert [m.text for m in harness.received] == ["m0", "m1", "m2", "m3"]
+    assert [m.inbox_id for m in harness.received] == sorted(m.inbox_id for m in harness.received)
+    await fake.wait_for(lambda: fake.confirmed_offset > updates[-1]["update_id"])
+
+
+async def test_a_failed_write_confirms_only_what_was_handled_before_it(
+    fake: FakeTelegramServer, start_channel: Start
+) -> None:
+    # text, button, text: the first text is stored, the button handled, then the store
+    # of the last text fails once. Asked again, the batch resumes after the button.
+    first = fake.enqueue_text(CHAT, USER, "first")
+    fake.enqueue_callback(CHAT, USER, "tasks:list")
+    last = fake.enqueue_text(CHAT, USER, "last")
+    inbox = RecordingInbox(fail_calls=[2])
+
+    harness = await start_channel(inbox=inbox)
+    await until(lambda: len(harness.received) == 2)
+
+    assert inbox.batches == [
+        [str(first["update_id"])],
+        [str(last["update_id"])],
+        [str(last["update_id"])],
+    ]
+    assert [m.text for m in harness.received] == ["first", "last"]
+    assert len(harness.buttons) == 1, "the button is not pressed twice"
+    assert len(fake.calls_of("answerCallbackQuery")) == 1
