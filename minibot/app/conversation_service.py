@@ -44,6 +44,15 @@ class TurnSettings:
 class TurnOutcome:
     text: str
     ok: bool
+    # The turn's usage rows are written after its messages, so that the reply does not
+    # wait for them; await this before relying on them (the next turn, /usage).
+    usage_written: asyncio.Task[None] | None = None
+
+    async def settled(self) -> None:
+        """Waits for the usage rows (a failure to write them is logged, not raised)."""
+        if self.usage_written is not None:
+            with contextlib.suppress(Exception):
+                await self.usage_written
 
 
 class ConversationService:
@@ -74,6 +83,7 @@ class ConversationService:
         self._clock = clock
         self._settings = settings
         self._price = price
+        self._usage_writes: set[asyncio.Task[None]] = set()
 
     @property
     def tool_names(self) -> tuple[str, ...]:
@@ -97,6 +107,8 @@ class ConversationService:
                 )
             )
         )
+        # The lane stays busy until the usage is stored, so a /usage sent next counts it.
+        await outcome.settled()
 
     async def run_turn(
         self,
@@ -137,45 +149,49 @@ class ConversationService:
         new_messages = [] if earlier else [user]
         context = ToolContext(owner_id, conversation, message_id)
         typing = asyncio.create_task(self._typing_after(conversation))
-        # Usage rows are written beside the turn's messages (one transaction under load).
-        usage: list[asyncio.Task[None]] = []
+        usage: list[UsageRecord] = []
         try:
             completion = await self._converse(prompt, new_messages, context, turn_id, usage)
         except StreamInterrupted as exc:
             log.warning("stream interrupted", extra={"conversation": str(conversation)})
             partial = f"{exc.partial_text}\n\n{replies.STREAM_INTERRUPTED}"
-            await self._store(conversation, [*new_messages, self._assistant(partial, meta)], usage)
-            return TurnOutcome(partial, ok=False)
+            await self._memory.append(conversation, [*new_messages, self._assistant(partial, meta)])
+            return TurnOutcome(partial, ok=False, usage_written=self._write_usage(usage))
         except LLMError as exc:
             log.error(
                 "turn failed",
                 extra={"conversation": str(conversation), "error": repr(exc)},
             )
-            await self._store(conversation, new_messages, usage)
+            await self._memory.append(conversation, new_messages)
             text = (
                 replies.MODEL_REJECTED
                 if isinstance(exc, LLMRejected)
                 else replies.MODEL_UNAVAILABLE
             )
-            return TurnOutcome(text, ok=False)
+            return TurnOutcome(text, ok=False, usage_written=self._write_usage(usage))
         except BaseException:
             # Cancelled or failed mid-turn: the usage rows still land; nobody awaits them.
-            for task in usage:
-                task.add_done_callback(_consume)
+            self._write_usage(usage)
             raise
         finally:
             typing.cancel()
         answer = completion.text.strip() or replies.EMPTY_ANSWER
-        await self._store(conversation, [*new_messages, self._assistant(answer, meta)], usage)
-        return TurnOutcome(answer, ok=True)
+        await self._memory.append(conversation, [*new_messages, self._assistant(answer, meta)])
+        return TurnOutcome(answer, ok=True, usage_written=self._write_usage(usage))
 
-    async def _store(
-        self,
-        conversation: ConversationKey,
-        messages: list[ChatMessage],
-        usage: list[asyncio.Task[None]],
-    ) -> None:
-        await asyncio.gather(self._memory.append(conversation, messages), *usage)
+    def _write_usage(self, records: list[UsageRecord]) -> asyncio.Task[None] | None:
+        """Writes the usage rows beside the caller, after the turn's messages."""
+        if not records:
+            return None
+        task = asyncio.create_task(self._record_all(records))
+        # The loop holds tasks only weakly: kept here until written, even if nobody waits.
+        self._usage_writes.add(task)
+        task.add_done_callback(self._usage_writes.discard)
+        task.add_done_callback(_consume)
+        return task
+
+    async def _record_all(self, records: list[UsageRecord]) -> None:
+        await asyncio.gather(*(self._usage.record(record) for record in records))
 
     async def _typing_after(self, conversation: ConversationKey) -> None:
         await asyncio.sleep(self._settings.typing_delay_seconds)
@@ -188,7 +204,7 @@ class ConversationService:
         new_messages: list[ChatMessage],
         context: ToolContext,
         turn_id: str,
-        usage: list[asyncio.Task[None]],
+        usage: list[UsageRecord],
     ) -> Completion:
         on_text = self._draft_sink(context.conversation, turn_id) if self._settings.stream else None
         iteration = 0
@@ -197,7 +213,7 @@ class ConversationService:
             completion = await self._model.complete(
                 prompt, tools=self._tools.specs if offer_tools else (), on_text=on_text
             )
-            usage.append(asyncio.create_task(self._record_usage(context, completion, list(prompt))))
+            usage.append(self._usage_record(context, completion, prompt))
             if not completion.tool_calls or not offer_tools:
                 return completion
             asked = ChatMessage(
@@ -245,26 +261,24 @@ class ConversationService:
 
         return on_text
 
-    async def _record_usage(
+    def _usage_record(
         self, context: ToolContext, completion: Completion, prompt: list[ChatMessage]
-    ) -> None:
+    ) -> UsageRecord:
         usage = completion.usage or TokenUsage(
             prompt_tokens=sum(estimate_tokens(m.content) for m in prompt),
             completion_tokens=estimate_tokens(completion.text),
             estimated=True,
         )
         model = completion.model or self._model.model
-        await self._usage.record(
-            UsageRecord(
-                owner_id=context.owner_id,
-                conversation=context.conversation,
-                model=model,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                cost_usd=self._price(model, usage),
-                estimated=usage.estimated,
-                at=self._clock.now(),
-            )
+        return UsageRecord(
+            owner_id=context.owner_id,
+            conversation=context.conversation,
+            model=model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=self._price(model, usage),
+            estimated=usage.estimated,
+            at=self._clock.now(),
         )
 
 

@@ -60,6 +60,7 @@ class RecordedRequest:
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
+    client: str = ""  # the client's address and port: one per TCP connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,7 @@ class FakeOpenAIServer:
             "requests": len(self.requests),
             "answers": len(self.answers),
             "max_in_flight": self.max_in_flight,
+            "connections": len({r.client for r in self.requests}),
             "history_messages": sizes,
             "history_chars": chars,
         }
@@ -143,7 +145,9 @@ class FakeOpenAIServer:
 
     async def _serve(self, request: web.Request, fmt: _Format) -> web.StreamResponse:
         body = await request.json()
-        self.requests.append(RecordedRequest(request.path, body, dict(request.headers)))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        client = f"{peer[0]}:{peer[1]}" if peer else ""
+        self.requests.append(RecordedRequest(request.path, body, dict(request.headers), client))
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:

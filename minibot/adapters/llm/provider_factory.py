@@ -101,7 +101,12 @@ def build_provider(settings: LLMSettings) -> BaseProvider:
     timeout = settings.request_timeout_seconds
     connector = TCPConnector(
         # aiosonic's default pool holds 30 connections, which caps requests in flight.
-        pool_configs={":default": PoolConfig(size=settings.max_connections)},
+        # Its per-connection request limit is left off: aiosonic never resets a
+        # connection's count when it reconnects, so past the limit every request would
+        # open a new TCP and TLS connection. Idle connections are still closed.
+        pool_configs={
+            ":default": PoolConfig(size=settings.max_connections, max_conn_requests=None)
+        },
         timeouts=Timeouts(
             sock_connect=timeout, sock_read=timeout, pool_acquire=None, request_timeout=timeout
         ),

@@ -101,7 +101,12 @@ class SqlInbox:
                 else:
                     future.set_result(_ids_in_order(rows, ids))
 
-        self._db.submit(operation).add_done_callback(settle)
+        written = self._db.submit(operation)
+        if written.done():
+            # Committed at once (an idle writer): answer now rather than an iteration later.
+            settle(written)
+        else:
+            written.add_done_callback(settle)
 
     async def pending(self, channel: str) -> list[InboxItem]:
         query = (

@@ -64,6 +64,7 @@ class PromptStrategy:
         outcome = await self._conversation.run_turn(
             job.target, job.action.text, owner_id=job.owner_id, turn_id=key
         )
+        await outcome.settled()
         if not outcome.ok:
             raise RunFailed(f"the model gave no answer: {outcome.text}")
         if job.notify is Notify.NEVER:

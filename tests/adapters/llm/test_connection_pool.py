@@ -28,3 +28,17 @@ async def test_max_connections_caps_requests_in_flight(
     questions = [[ChatMessage(Role.USER, f"q{n}")] for n in range(20)]
     await asyncio.gather(*(model.complete(q) for q in questions))
     assert fake_openai.max_in_flight <= 5
+
+
+async def test_a_connection_is_kept_for_thousands_of_requests(
+    make_model: MakeModel, fake_openai: FakeOpenAIServer
+) -> None:
+    # aiosonic counts a pooled connection's requests without resetting the count when it
+    # reconnects: past its default limit (1,000) every request would open a new TCP (and
+    # TLS) connection. The pool is configured without that limit.
+    model = await make_model(max_connections=4)
+    for n in range(1_100):
+        await model.complete([ChatMessage(Role.USER, f"q{n}")])
+
+    assert len(fake_openai.requests) == 1_100
+    assert len({r.client for r in fake_openai.requests}) == 1

@@ -130,14 +130,18 @@ async def test_a_write_completes_even_when_its_caller_is_cancelled(
     sqlite_database: SqlDatabase,
 ) -> None:
     inbox = SqlInbox(sqlite_database)
-    task = asyncio.create_task(inbox.add("t", "cancelled", "t:1", "p"))
-    await asyncio.sleep(0)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
 
     def flushed(conn: Connection) -> None:
         return None
+
+    # A write in the same loop iteration commits first, so the add has to queue.
+    first = asyncio.create_task(sqlite_database.write(flushed))
+    task = asyncio.create_task(inbox.add("t", "cancelled", "t:1", "p"))
+    await asyncio.sleep(0)
+    assert first.done() and not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
     await sqlite_database.write(flushed)  # queued after the cancelled write
     assert [item.external_id for item in await inbox.pending("t")] == ["cancelled"]
