@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from aiosonic.connection import Connection  # type: ignore[import-untyped]
 from aiosonic.connectors import TCPConnector  # type: ignore[import-untyped]
 from aiosonic.pools import PoolConfig  # type: ignore[import-untyped]
 from aiosonic.timeout import Timeouts  # type: ignore[import-untyped]
@@ -26,6 +27,19 @@ from minibot.adapters.llm.http_failures import raise_for_http_error
 # llm-async treats `retry_config=None` as "its default: 3 attempts", so the only way to keep
 # retries ours alone is an explicit single attempt; our RetryPolicy does the real work.
 NO_LIBRARY_RETRY = RetryConfig(max_attempts=1)
+
+
+class _ClosingConnection(Connection):  # type: ignore[misc]
+    """An aiosonic connection that is closed when its request fails or is cancelled.
+
+    aiosonic keeps a connection open for reuse when an earlier request on it was kept
+    alive, even if the current request was abandoned mid-way (our timeout cancels it):
+    the next request would then read the abandoned answer, or wait behind it."""
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.keep = False
+        await super().__aexit__(exc_type, exc, tb)
 
 
 class Protocol(enum.Enum):
@@ -100,6 +114,7 @@ def build_provider(settings: LLMSettings) -> BaseProvider:
         base_url += "/"  # Google's provider appends "<model>:generateContent" directly
     timeout = settings.request_timeout_seconds
     connector = TCPConnector(
+        connection_cls=_ClosingConnection,
         # aiosonic's default pool holds 30 connections, which caps requests in flight.
         # Its per-connection request limit is left off: aiosonic never resets a
         # connection's count when it reconnects, so past the limit every request would
@@ -107,8 +122,11 @@ def build_provider(settings: LLMSettings) -> BaseProvider:
         pool_configs={
             ":default": PoolConfig(size=settings.max_connections, max_conn_requests=None)
         },
+        # Reads are bounded by our own deadlines (a whole answer, or each wait for the next
+        # streamed event: see LlmAsyncModel); aiosonic's read and request timeouts would
+        # each wrap every request in one more task. Connecting keeps its own timeout.
         timeouts=Timeouts(
-            sock_connect=timeout, sock_read=timeout, pool_acquire=None, request_timeout=timeout
+            sock_connect=timeout, sock_read=None, pool_acquire=None, request_timeout=None
         ),
     )
     client_kwargs = {"connector": connector, "event_hooks": {"response": [raise_for_http_error]}}
