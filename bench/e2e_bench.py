@@ -59,6 +59,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+_SHORT_DRAIN = "[daemon]\nshutdown_timeout_seconds = 0.5\n"
+
+
 class Harness:
     def __init__(self, work: Path, *, stall_seconds: float, profile_dir: Path | None) -> None:
         self.work = work
@@ -97,7 +100,9 @@ class Harness:
         async with self.http.post(url, json=body or {}) as response:
             return await response.json()
 
-    def _start_bot(self, kind: str, latency: int, label: str, *, reuse: bool = False) -> Bot:
+    def _start_bot(
+        self, kind: str, latency: int, label: str, *, reuse: bool = False, extra_config: str = ""
+    ) -> Bot:
         self.runs += 0 if reuse else 1
         directory = self.work / f"{self.runs:02d}-{kind}-{label}"
         directory.mkdir(parents=True, exist_ok=True)
@@ -106,7 +111,8 @@ class Harness:
             if self.profile_dir is not None and kind == "minibot"
             else None
         )
-        return Bot.start(kind, directory, self.telegram.url, self.llm[latency].url + "/v1", profile)
+        llm_base = self.llm[latency].url + "/v1"
+        return Bot.start(kind, directory, self.telegram.url, llm_base, profile, extra_config)
 
     async def _wait_first_poll(self, bot: Bot, limit_seconds: float = 30.0) -> float:
         began = time.monotonic()
@@ -219,13 +225,17 @@ class Harness:
         }
 
     async def restart_check(self, scenario: Scenario, latency: int) -> dict[str, Any]:
-        """SIGTERM minibot while it works through a burst; a second run answers the rest."""
+        """SIGTERM minibot while it works through a burst; a second run answers the rest.
+
+        The first run may drain for only half a second (the default is 10 s, in which it
+        would answer the whole burst): what it has not answered by then is left in its
+        inbox, or with Telegram, for the second run."""
         label = f"restart-{latency}ms"
         await self._post(self.telegram.url + "/_bench/reset")
         await self._get(self.llm[latency].url + "/_control/stats?reset=1")
         plan = {"chats": scenario.chats, "per_chat": scenario.per_chat, "burst": True}
         await self._post(self.telegram.url + "/_bench/start", plan)
-        bot = self._start_bot("minibot", latency, label)
+        bot = self._start_bot("minibot", latency, label, extra_config=_SHORT_DRAIN)
         await self._wait_first_poll(bot)
         threshold = max(1, scenario.messages // 5)
         while True:
@@ -238,7 +248,7 @@ class Harness:
         progress = await self._get(self.telegram.url + "/_bench/progress")
         before_restart = progress["answered"]
         # Same scratch directory as the first run: the same database.
-        second = self._start_bot("minibot", latency, label, reuse=True)
+        second = self._start_bot("minibot", latency, label, reuse=True, extra_config=_SHORT_DRAIN)
         _answered, _ = await self._wait_answered(scenario.messages)
         await asyncio.sleep(0.3)
         second_outcome = await second.terminate()

@@ -69,11 +69,13 @@ class Fake:
                 self.process.wait()
 
 
-def minibot_config(directory: Path, api_base: str, llm_base: str) -> Path:
-    """Defaults everywhere except what points at the fakes and the scratch directory."""
+def minibot_config(directory: Path, api_base: str, llm_base: str, extra: str = "") -> Path:
+    """Defaults everywhere except what points at the fakes and the scratch directory
+    (and `extra`, more TOML)."""
     path = directory / "config.toml"
     path.write_text(
         f"""
+{extra}
 [llm]
 provider = "openai"
 model = "fake-model"
@@ -109,7 +111,13 @@ class Bot:
 
     @classmethod
     def start(
-        cls, kind: str, directory: Path, api_base: str, llm_base: str, profile: Path | None
+        cls,
+        kind: str,
+        directory: Path,
+        api_base: str,
+        llm_base: str,
+        profile: Path | None,
+        extra_config: str = "",
     ) -> Bot:
         if kind == "floor":
             command = [
@@ -119,7 +127,7 @@ class Bot:
                 api_base,
             ]
         else:
-            config = minibot_config(directory, api_base, llm_base)
+            config = minibot_config(directory, api_base, llm_base, extra_config)
             program = (
                 ["-m", "bench.harness.profiled", str(profile)]
                 if profile

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 # (young, middle, old) thresholds of the cyclic garbage collector once started.
 _GC_THRESHOLDS = (20_000, 50, 20)
 
+# Each service has at least this long to close its resources, however late in the stop.
+_MIN_STOP_SECONDS = 1.0
+
 
 class Service(Protocol):
     @property
@@ -166,8 +169,13 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         started = list(self._started)
+        # One budget for the whole stop (a supervisor such as systemd or Docker kills a
+        # process that outlives its own): draining uses what it needs of it, and each
+        # service then stops within what is left, but never less than a second.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._shutdown_timeout
         try:
-            async with asyncio.timeout(self._shutdown_timeout):
+            async with asyncio.timeout_at(deadline):
                 for service in started:
                     if isinstance(service, Intake):
                         await service.close_intake()
@@ -177,7 +185,8 @@ class Daemon:
         for service in reversed(started):
             try:
                 with in_component(service.name):
-                    async with asyncio.timeout(self._shutdown_timeout):
+                    budget = max(deadline - loop.time(), _MIN_STOP_SECONDS)
+                    async with asyncio.timeout(budget):
                         await service.stop()
                 log.info("service stopped", extra={"service": service.name})
             except Exception:

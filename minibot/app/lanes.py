@@ -90,10 +90,12 @@ class KeyedLanes:
             log.warning(
                 "gave up waiting for jobs", extra={"lanes": self._name, "pending": self._pending}
             )
-        workers = list(self._workers)
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        finally:
+            # Also when the caller gives up on us (its own deadline): no job outlives close.
+            workers = list(self._workers)
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
 
 class LanedService:
@@ -106,7 +108,10 @@ class LanedService:
     async def start(self) -> None:
         pass
 
-    async def stop(self, timeout_seconds: float = 10.0) -> None:
+    async def stop(self, timeout_seconds: float = 0.0) -> None:
+        # The daemon drains the lanes (within its shutdown budget) before it stops them:
+        # what is still queued then is cancelled at once, and its inbox item brings it
+        # back after a restart.
         await self._lanes.close(timeout_seconds)
 
     @property

@@ -138,3 +138,36 @@ async def test_a_service_that_ends_the_daemon_stops_it_cleanly() -> None:
     )
     assert await asyncio.wait_for(d.run(), 5) == 0
     assert r.events[-1] == "stop storage"
+
+
+@dataclass
+class Stuck(Plain):
+    """Never idle, and slow to stop: the worst case for the shutdown budget."""
+
+    busy: bool = True
+
+    async def join(self) -> None:
+        await asyncio.Event().wait()
+
+    async def stop(self) -> None:
+        self.recorder.events.append(f"stop {self.name}")
+        await asyncio.Event().wait()
+
+
+async def test_a_stuck_drain_and_stuck_stops_keep_to_one_shutdown_budget() -> None:
+    r = Recorder()
+    d = Daemon(
+        [ServiceSpec(Plain("storage", r)), ServiceSpec(Stuck("lanes", r))],
+        shutdown_timeout_seconds=2,
+    )
+    task = asyncio.create_task(d.run())
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    d.request_stop()
+
+    assert await asyncio.wait_for(task, 10) == 0
+    # The drain spends the whole budget; the stuck stop then gets only the minimum
+    # second (not a budget of its own); the storage still stops after it.
+    assert loop.time() - began < 2 + 1 + 0.5
+    assert r.events[-2:] == ["stop lanes", "stop storage"]

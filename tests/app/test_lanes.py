@@ -84,3 +84,27 @@ async def test_submit_waits_when_max_pending_is_reached() -> None:
     release.set()
     await asyncio.wait_for(third, 2)
     await asyncio.wait_for(lanes.join(), 2)
+
+
+async def test_close_cancels_the_jobs_left_even_when_its_caller_gives_up_first() -> None:
+    lanes = KeyedLanes("t", max_concurrent=10, max_pending=100)
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def endless() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.set()
+
+    await lanes.submit("a", endless)
+    await started.wait()
+    # The caller's own deadline ends close() before close's timeout does.
+    closing = asyncio.create_task(lanes.close(timeout_seconds=60))
+    await asyncio.sleep(0.01)
+    closing.cancel()
+    await asyncio.gather(closing, return_exceptions=True)
+
+    assert cancelled.is_set(), "no job outlives close"
+    assert lanes.pending == 0

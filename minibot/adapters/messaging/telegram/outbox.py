@@ -49,6 +49,8 @@ class Outbox:
         self._drafts = drafts
         self._ledger = ledger
         self._inbox = inbox
+        self._sending: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def deliver(self, reply: OutgoingMessage) -> None:
         chat_id = reply.conversation.chat_id
@@ -80,11 +82,38 @@ class Outbox:
                     continue
             elif number in sent:
                 continue
+            if self._closed:
+                # Stopped: nothing new goes out; the reply's inbox item brings it back.
+                raise ChannelError("the telegram channel is stopped", chat_id=chat_id)
             reply_to = reply.reply_to_message_id if number == 0 else None
-            message_id = await self.send(chat_id, chunk, markup=markup, reply_to=reply_to)
-            # The record must land even if we are being cancelled: without it, a restart
-            # would send this chunk again.
-            await asyncio.shield(self._ledger.record(reply.turn_id, number, str(message_id)))
+            sending = asyncio.create_task(
+                self._send_and_record(reply.turn_id, number, chat_id, chunk, markup, reply_to)
+            )
+            self._sending.add(sending)
+            sending.add_done_callback(self._sending.discard)
+            # A chunk once begun is sent and recorded even if the reply is cancelled (a
+            # stop): cut off between Telegram taking it and the record, a restart would
+            # send it again. `close` waits for these.
+            await asyncio.shield(sending)
+
+    async def _send_and_record(
+        self,
+        turn_id: str,
+        number: int,
+        chat_id: str,
+        chunk: str,
+        markup: InlineKeyboardMarkup | None,
+        reply_to: str | None,
+    ) -> None:
+        message_id = await self.send(chat_id, chunk, markup=markup, reply_to=reply_to)
+        await self._ledger.record(turn_id, number, str(message_id))
+
+    async def close(self, timeout_seconds: float) -> None:
+        """Refuses new chunks, and waits (up to `timeout_seconds`) for those still being
+        sent and recorded."""
+        self._closed = True
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=timeout_seconds)
 
     async def _mark_done(self, reply: OutgoingMessage) -> None:
         if reply.source_inbox_id is not None:

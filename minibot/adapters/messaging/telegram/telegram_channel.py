@@ -32,6 +32,9 @@ from minibot.core.ports.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
+# At stop, how long chunks already on their way to Telegram may take to finish.
+_SEND_GRACE_SECONDS = 5.0
+
 
 class TelegramChannel:
     """The Channel port over the Telegram Bot API (aiogram 3), by long polling or webhook.
@@ -153,6 +156,8 @@ class TelegramChannel:
             await asyncio.wait(self._notices, timeout=5.0)
         if self._drafts is not None:
             await self._drafts.close()
+        if self._outbox is not None:
+            await self._outbox.close(_SEND_GRACE_SECONDS)
         if self._bot is not None:
             bot, self._bot = self._bot, None
             await bot.session.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -158,3 +159,26 @@ async def test_typing_is_shown(fake: FakeTelegramServer, start_channel: Start) -
     await harness.channel.show_typing(CONVERSATION)
     [call] = fake.calls_of("sendChatAction")
     assert call.params["action"] == "typing" and call.at >= started
+
+
+async def test_a_chunk_on_its_way_when_the_reply_is_cancelled_is_still_recorded(
+    fake: FakeTelegramServer, start_channel: Start
+) -> None:
+    harness = await start_channel(answer=None)
+    fake.hold("sendMessage")
+    delivering = asyncio.create_task(
+        harness.channel.deliver(OutgoingMessage(CONVERSATION, long_answer(), "turn-cut"))
+    )
+    await until(lambda: fake.held("sendMessage") == 1)
+
+    delivering.cancel()  # the daemon stopping mid-reply
+    stopping = asyncio.create_task(harness.channel.stop())
+    await asyncio.sleep(0.05)
+    fake.release("sendMessage")
+    await stopping
+    await asyncio.gather(delivering, return_exceptions=True)
+
+    # Telegram took chunk 0; the ledger knows, so a restart will not send it again,
+    # and the stopped channel started no further chunk.
+    assert len(fake.messages_to(CHAT)) == 1
+    assert list(harness.ledger.chunks["turn-cut"]) == [0]
