@@ -83,7 +83,7 @@ class ConversationService:
         self._clock = clock
         self._settings = settings
         self._price = price
-        self._usage_writes: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def tool_names(self) -> tuple[str, ...]:
@@ -148,7 +148,10 @@ class ConversationService:
         prompt = [ChatMessage(Role.SYSTEM, self._settings.system_prompt), *history, user]
         new_messages = [] if earlier else [user]
         context = ToolContext(owner_id, conversation, message_id)
-        typing = asyncio.create_task(self._typing_after(conversation))
+        # A timer, not a task: most answers come first, and a cancelled timer costs nothing.
+        typing = asyncio.get_running_loop().call_later(
+            self._settings.typing_delay_seconds, self._start_typing, conversation
+        )
         usage: list[UsageRecord] = []
         try:
             completion = await self._converse(prompt, new_messages, context, turn_id, usage)
@@ -184,19 +187,24 @@ class ConversationService:
         if not records:
             return None
         task = asyncio.create_task(self._record_all(records))
-        # The loop holds tasks only weakly: kept here until written, even if nobody waits.
-        self._usage_writes.add(task)
-        task.add_done_callback(self._usage_writes.discard)
+        self._keep(task)
         task.add_done_callback(_consume)
         return task
 
     async def _record_all(self, records: list[UsageRecord]) -> None:
         await asyncio.gather(*(self._usage.record(record) for record in records))
 
-    async def _typing_after(self, conversation: ConversationKey) -> None:
-        await asyncio.sleep(self._settings.typing_delay_seconds)
+    def _start_typing(self, conversation: ConversationKey) -> None:
+        self._keep(asyncio.create_task(self._show_typing(conversation)))
+
+    async def _show_typing(self, conversation: ConversationKey) -> None:
         with contextlib.suppress(Exception):
             await self._publish(TypingStarted(conversation))
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        # The loop holds tasks only weakly: kept here until done, even if nobody waits.
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _converse(
         self,
