@@ -26,8 +26,10 @@ class TaskButtons:
         now = self._tasks.now()
         try:
             if verb == "snooze":
-                job = await self._tasks.snooze(owner, job_id, self._snooze_seconds)
-                return CommandReply(f"Snoozed: {what_text(job)}, {confirmation(job, tz, now)}.")
+                snoozed = await self._tasks.snooze(owner, job_id, self._snooze_seconds)
+                job = snoozed.job
+                said = "Already snoozed" if snoozed.again else "Snoozed"
+                return CommandReply(f"{said}: {what_text(job)}, {confirmation(job, tz, now)}.")
             if verb == "done":
                 job = await self._tasks.job(owner, job_id)
                 return CommandReply(f"Done: {what_text(job)}.")

@@ -24,6 +24,14 @@ Publish = Callable[[Event], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
+class Snoozed:
+    """The reminder a Snooze made, and whether an earlier press had already made it."""
+
+    job: Job
+    again: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TaskLimits:
     max_jobs_per_owner: int
     max_jobs_created_per_run: int
@@ -176,15 +184,37 @@ class TaskService:
         await self._publish(TaskCancelled(job.id, owner_id))
         return job
 
-    async def snooze(self, owner_id: str, job_id: str, seconds: float) -> Job:
+    async def snooze(self, owner_id: str, job_id: str, seconds: float) -> Snoozed:
         """A new one-shot reminder of the same text, `seconds` from now (the fired one
-        is finished, or goes on with its own schedule)."""
+        is finished, or goes on with its own schedule).
+
+        Pressed again (a double tap, or the same button later) while the copy it made is
+        still waiting, it makes no second one: that copy is returned, `again` set."""
         job = await self.job(owner_id, job_id)
+        waiting = await self._snoozed_copy(job)
+        if waiting is not None:
+            return Snoozed(waiting, again=True)
         at = self._clock.now() + timedelta(seconds=seconds)
         tz = await self.timezone(owner_id)
-        return await self.create(
+        copy = await self.create(
             owner_id, job.target, job.action.kind, job.action.text, OneShot(at, tz)
         )
+        return Snoozed(copy, again=False)
+
+    async def _snoozed_copy(self, job: Job) -> Job | None:
+        """A waiting one-shot of the same action in the same chat, made since `job` last
+        fired: what a Snooze of that run made."""
+        for other in await self._store.list_jobs(job.owner_id):
+            if (
+                other.id != job.id
+                and other.state is JobState.SCHEDULED
+                and isinstance(other.schedule, OneShot)
+                and other.target == job.target
+                and other.action == job.action
+                and other.created_at >= job.updated_at
+            ):
+                return other
+        return None
 
     async def run_now(self, owner_id: str, job_id: str) -> Job:
         """Answer "Run now" to a missed run: fire the job at once."""

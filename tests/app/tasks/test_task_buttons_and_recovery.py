@@ -27,6 +27,23 @@ async def test_snooze_schedules_the_same_text_ten_minutes_later(h: TaskHarness) 
     assert h.app.model.calls == []
 
 
+async def test_snooze_pressed_twice_makes_one_reminder(h: TaskHarness) -> None:
+    await h.command("/remind in 1 minute stretch")
+    await h.advance(60)
+    await h.wait_for(lambda: len(h.app.channel.delivered) == 2)
+
+    first = await h.press("job:snooze:1")
+    second = await h.press("job:snooze:1")
+
+    assert first.text == 'Snoozed: reminder "stretch", Tue 08:11 UTC, job 2.'
+    assert second.text == 'Already snoozed: reminder "stretch", Tue 08:11 UTC, job 2.'
+    assert [job.id for job in await h.store.list_jobs(ALICE)] == ["2"]
+    await h.advance(600)
+    await h.wait_for(lambda: h.app.channel.delivered[-1].text == "stretch")
+    # The copy fired: a Snooze of it makes a new one.
+    assert (await h.press("job:snooze:2")).text.startswith("Snoozed:")
+
+
 async def test_buttons_of_another_persons_job_do_nothing(h: TaskHarness) -> None:
     await h.command("/remind in 1 minute private")
     reply = await h.press("job:snooze:1", user="8")
