@@ -95,6 +95,7 @@ class InMemoryInbox:
     def __init__(self) -> None:
         self.items: dict[int, InboxItem] = {}
         self.done: set[int] = set()
+        self.syncs = 0
         self._keys: dict[tuple[str, str], int] = {}
 
     async def start(self) -> None:
@@ -129,6 +130,9 @@ class InMemoryInbox:
     async def mark_done(self, item_id: int) -> None:
         if item_id in self.items:
             self.done.add(item_id)
+
+    async def sync(self) -> None:
+        self.syncs += 1
 
 
 class InMemoryDeliveryLedger:

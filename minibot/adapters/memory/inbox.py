@@ -108,6 +108,9 @@ class SqlInbox:
         else:
             written.add_done_callback(settle)
 
+    async def sync(self) -> None:
+        await self._db.sync()
+
     async def pending(self, channel: str) -> list[InboxItem]:
         query = (
             select(

@@ -31,7 +31,9 @@ class Inbox(Protocol):
     durable. `add_many` stores several in one transaction (all or none) and returns their
     ids in order, None for each duplicate (a repeat within the call included).
     `pending` lists updates not yet marked done, oldest first. `mark_done` is
-    idempotent."""
+    idempotent. An add survives a crash of the process once it returns; `sync` returns
+    once every add so far also survives a power loss (call it before confirming updates
+    to the platform)."""
 
     async def add(
         self, channel: str, external_id: str, conversation: str, payload: str
@@ -42,3 +44,5 @@ class Inbox(Protocol):
     async def pending(self, channel: str) -> list[InboxItem]: ...
 
     async def mark_done(self, item_id: int) -> None: ...
+
+    async def sync(self) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,23 @@ async def test_adapters_starting_together_all_find_the_tables(tmp_path: Path) ->
         )
     finally:
         await database.stop()
+
+
+async def test_sync_makes_the_committed_log_durable(
+    sqlite_database: SqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = SqlInbox(sqlite_database)
+    real_fsync = os.fsync
+    synced: list[str] = []
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert await inbox.add("t", "1", "t:1", "p") is not None
+    assert synced == [], "a commit alone does not sync (WAL, synchronous=NORMAL)"
+
+    await inbox.sync()
+
+    assert len(synced) == 1 and synced[0].endswith(".db-wal")

@@ -62,8 +62,13 @@ class UpdateIntake:
         self._notify = notify
 
     async def handle(self, raw: Any) -> None:
-        """Handles one update (a webhook call)."""
+        """Handles one update (a webhook call), durably once this returns."""
         await self.handle_batch([raw], _ignore)
+        await self.durable()
+
+    async def durable(self) -> None:
+        """Returns once every update stored so far survives a power loss too."""
+        await self._inbox.sync()
 
     async def handle_batch(self, raws: Sequence[Any], handled: Handled) -> None:
         """Handles a getUpdates batch in order. Text messages that follow one another are

@@ -33,20 +33,25 @@ class LongPoller:
         *,
         timeout_seconds: int,
         retry_delay_seconds: float = 1.0,
+        durable: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._bot = bot
         self._handle = handle
+        self._durable = durable
         self._timeout_seconds = timeout_seconds
         self._retry_delay_seconds = retry_delay_seconds
         self._offset: int | None = None
+        # The offset last sent to Telegram may only cover updates stored durably.
+        self._durable_offset: int | None = None
 
     async def run(self) -> None:
         failures = 0
         while True:
             try:
+                offset = await self._confirmable_offset()
                 batch = await self._bot(
                     GetRawUpdates(
-                        offset=self._offset,
+                        offset=offset,
                         timeout=self._timeout_seconds,
                         allowed_updates=ALLOWED_UPDATES,
                     ),
@@ -79,11 +84,24 @@ class LongPoller:
         if isinstance(update_id, int) and not isinstance(update_id, bool):
             self._offset = max(self._offset or 0, update_id + 1)
 
+    async def _confirmable_offset(self) -> int | None:
+        """The offset to send: past every update handled, once the inbox has them on disk
+        (not only past a process crash: a power loss too); else the last such offset."""
+        if self._offset == self._durable_offset or self._durable is None:
+            return self._offset
+        offset = self._offset
+        try:
+            await self._durable()
+        except Exception:
+            log.exception("telegram updates not synced to disk; they will come again")
+            return self._durable_offset
+        self._durable_offset = offset
+        return offset
+
     async def confirm(self) -> None:
         """Confirm the updates handled so far, so the next run does not receive them."""
         if self._offset is None:
             return
         with contextlib.suppress(Exception):
-            await self._bot(
-                GetRawUpdates(offset=self._offset, timeout=0, limit=1), request_timeout=5
-            )
+            offset = await self._confirmable_offset()
+            await self._bot(GetRawUpdates(offset=offset, timeout=0, limit=1), request_timeout=5)

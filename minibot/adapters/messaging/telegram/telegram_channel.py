@@ -133,7 +133,10 @@ class TelegramChannel:
             # A webhook left from an earlier webhook-mode run would make getUpdates fail.
             await bot.delete_webhook(drop_pending_updates=False)
             self._poller = LongPoller(
-                bot, intake.handle_batch, timeout_seconds=settings.polling_timeout_seconds
+                bot,
+                intake.handle_batch,
+                timeout_seconds=settings.polling_timeout_seconds,
+                durable=intake.durable,
             )
             self._polling = asyncio.create_task(self._poller.run(), name="telegram-polling")
         log.info("telegram channel started", extra={"mode": settings.mode, "bot": me.username})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Sequence
@@ -232,3 +233,31 @@ async def test_a_failed_write_confirms_only_what_was_handled_before_it(
     assert [m.text for m in harness.received] == ["first", "last"]
     assert len(harness.buttons) == 1, "the button is not pressed twice"
     assert len(fake.calls_of("answerCallbackQuery")) == 1
+
+
+class SlowSyncInbox(InMemoryInbox):
+    """An inbox whose sync (to disk) waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.synced = asyncio.Event()
+
+    async def sync(self) -> None:
+        await self.synced.wait()
+        await super().sync()
+
+
+async def test_an_update_is_confirmed_only_once_the_inbox_is_on_disk(
+    fake: FakeTelegramServer, start_channel: Start
+) -> None:
+    inbox = SlowSyncInbox()
+    harness = await start_channel(inbox=inbox)
+    update = fake.enqueue_text(CHAT, USER, "keep me")
+
+    await until(lambda: len(harness.received) == 1)
+    await asyncio.sleep(0.1)
+    assert fake.confirmed_offset <= update["update_id"], "not confirmed before the sync"
+
+    inbox.synced.set()
+    await until(lambda: fake.confirmed_offset > update["update_id"])
+    assert inbox.syncs >= 1

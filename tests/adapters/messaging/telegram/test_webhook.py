@@ -39,8 +39,9 @@ async def test_a_pushed_update_is_answered(fake: FakeTelegramServer, start_chann
     status = await fake.push_webhook(fake.text_update(CHAT, USER, "via webhook"))
 
     assert status == 200
-    # The 200 came only after the update was stored.
+    # The 200 came only after the update was stored, and synced to disk.
     assert len(harness.inbox.items) == 1
+    assert harness.inbox.syncs == 1
     [reply] = await fake.wait_for_messages(CHAT, 1)
     assert reply.visible_text == "echo: via webhook"
     assert not fake.calls_of("getUpdates"), "webhook mode does not poll"
