@@ -52,8 +52,9 @@ class Dispatcher(LanedService):
         self._lanes = KeyedLanes(
             "dispatcher", max_concurrent=max_concurrent, max_pending=max_pending
         )
-        bus.subscribe(MessageReceived, self._on_message, name="dispatcher")
-        bus.subscribe(ButtonPressed, self._on_button, name="buttons")
+        # Inline: the handlers only hand the event to the lanes (the backpressure).
+        bus.subscribe(MessageReceived, self._on_message, name="dispatcher", inline=True)
+        bus.subscribe(ButtonPressed, self._on_button, name="buttons", inline=True)
 
     async def _on_message(self, event: MessageReceived) -> None:
         message = event.message

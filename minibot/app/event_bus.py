@@ -31,6 +31,7 @@ class _Subscriber:
     event_type: type[Event]
     handler: Handler
     queue: asyncio.Queue[tuple[Event, str | None]]
+    inline: bool = False
     worker: asyncio.Task[None] | None = None
 
 
@@ -44,6 +45,11 @@ class EventBus:
     correlation id current at `publish` is current again inside every handler. `stop`
     lets queued events drain (up to `drain_timeout_seconds`; handlers may still publish
     while draining), then refuses new events and cancels the workers.
+
+    An `inline` subscriber has no queue or task of its own: `publish` awaits its handler
+    directly, saving a task switch per event. Only for handlers that just hand the event
+    on (to lanes, whose room is the backpressure) and never publish back into their own
+    path.
     """
 
     def __init__(self, queue_size: int = 1024) -> None:
@@ -58,13 +64,17 @@ class EventBus:
         self._closed = False
 
     def subscribe(
-        self, event_type: type[E], handler: Callable[[E], Awaitable[None]], *, name: str
+        self,
+        event_type: type[E],
+        handler: Callable[[E], Awaitable[None]],
+        *,
+        name: str,
+        inline: bool = False,
     ) -> None:
         if self._running:
             raise RuntimeError("subscribe before the bus starts")
-        self._subscribers.append(
-            _Subscriber(name, event_type, handler, asyncio.Queue(self._queue_size))
-        )
+        queue: asyncio.Queue[tuple[Event, str | None]] = asyncio.Queue(self._queue_size)
+        self._subscribers.append(_Subscriber(name, event_type, handler, queue, inline))
         self._routes.clear()
 
     async def publish(self, event: Event) -> None:
@@ -73,6 +83,10 @@ class EventBus:
         self._published += 1
         cid = correlation_id.get()
         for subscriber in self._route(type(event)):
+            if subscriber.inline:
+                with in_component(subscriber.name):
+                    await self._deliver(subscriber, event, cid)
+                continue
             self._unfinished += 1
             await subscriber.queue.put((event, cid))
 
@@ -94,6 +108,8 @@ class EventBus:
         self._running = True
         self._closed = False
         for subscriber in self._subscribers:
+            if subscriber.inline:
+                continue
             subscriber.worker = asyncio.create_task(
                 self._serve(subscriber), name=f"bus:{subscriber.name}"
             )
@@ -103,21 +119,25 @@ class EventBus:
             while True:
                 event, cid = await subscriber.queue.get()
                 try:
-                    with correlated(cid):
-                        await subscriber.handler(event)
-                    self._delivered += 1
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    self._failed += 1
-                    with correlated(cid):
-                        log.exception(
-                            "subscriber failed",
-                            extra={"subscriber": subscriber.name, "event": type(event).__name__},
-                        )
+                    await self._deliver(subscriber, event, cid)
                 finally:
                     self._unfinished -= 1
                     subscriber.queue.task_done()
+
+    async def _deliver(self, subscriber: _Subscriber, event: Event, cid: str | None) -> None:
+        try:
+            with correlated(cid):
+                await subscriber.handler(event)
+            self._delivered += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._failed += 1
+            with correlated(cid):
+                log.exception(
+                    "subscriber failed",
+                    extra={"subscriber": subscriber.name, "event": type(event).__name__},
+                )
 
     @property
     def name(self) -> str:

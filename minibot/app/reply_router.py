@@ -25,7 +25,8 @@ class ReplyRouter(LanedService):
         self._lanes = KeyedLanes(
             "delivery", max_concurrent=max_concurrent, max_pending=max_concurrent * 8
         )
-        bus.subscribe(Event, self._on_event, name="reply-router")
+        # Inline: the handler only hands the event to the delivery lanes.
+        bus.subscribe(Event, self._on_event, name="reply-router", inline=True)
 
     async def _on_event(self, event: Event) -> None:
         if isinstance(event, ReplyReady):

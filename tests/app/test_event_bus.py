@@ -10,7 +10,7 @@ import pytest
 
 from minibot.app.event_bus import EventBus
 from minibot.core.events import Event
-from minibot.shared.correlation import correlated, correlation_id
+from minibot.shared.correlation import component, correlated, correlation_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +133,25 @@ async def test_correlation_id_of_the_publisher_is_current_in_the_handler() -> No
         await bus.publish(Ping(2))
     await bus.stop()
     assert seen == ["cid-1", "cid-2"]
+
+
+async def test_an_inline_subscriber_is_served_within_publish() -> None:
+    bus = EventBus(queue_size=10)
+    seen: list[tuple[int, str | None, str | None]] = []
+
+    async def inline(event: Ping) -> None:
+        seen.append((event.n, correlation_id.get(), component.get()))
+        if event.n == 1:
+            raise RuntimeError("boom")
+
+    bus.subscribe(Ping, inline, name="lanes", inline=True)
+    await bus.start()
+    with correlated("cid-7"):
+        await bus.publish(Ping(0))
+        assert seen == [(0, "cid-7", "lanes")], "handled before publish returns"
+        await bus.publish(Ping(1))  # a failing handler does not fail the publisher
+
+    assert bus.stats.delivered == 1
+    assert bus.stats.failed == 1
+    assert not bus.busy
+    await bus.stop()
