@@ -247,7 +247,7 @@ class Container:
             telegram = TelegramChannel(
                 s.channels.telegram,
                 bus,
-                SqlInbox(database),
+                SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
                 SqlDeliveryLedger(database),
                 commands.commands,
             )

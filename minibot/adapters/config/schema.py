@@ -63,6 +63,9 @@ class LLMSettings(Section):
 
 class MemorySettings(Section):
     url: str = "sqlite+aiosqlite:///./data/minibot.db"
+    # SQLite: sync the log to disk before an update is confirmed to Telegram, so that
+    # confirmed updates survive a power loss too (not only a crash of the process).
+    sync_before_confirm: bool = False
 
 
 class KVMemorySettings(Section):

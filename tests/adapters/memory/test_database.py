@@ -164,7 +164,7 @@ async def test_adapters_starting_together_all_find_the_tables(tmp_path: Path) ->
 async def test_sync_makes_the_committed_log_durable(
     sqlite_database: SqlDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    inbox = SqlInbox(sqlite_database)
+    inbox = SqlInbox(sqlite_database, sync_to_disk=True)
     real_fsync = os.fsync
     synced: list[str] = []
 
@@ -176,6 +176,8 @@ async def test_sync_makes_the_committed_log_durable(
     assert await inbox.add("t", "1", "t:1", "p") is not None
     assert synced == [], "a commit alone does not sync (WAL, synchronous=NORMAL)"
 
+    await SqlInbox(sqlite_database).sync()
+    assert synced == [], "off unless memory.sync_before_confirm"
     await inbox.sync()
 
     assert len(synced) == 1 and synced[0].endswith(".db-wal")
