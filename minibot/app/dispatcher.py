@@ -100,22 +100,35 @@ class Dispatcher(LanedService):
 
     async def _press(self, event: ButtonPressed) -> None:
         handler = self._commands.button(event.action)
-        if handler is None:
-            log.warning("unknown button action", extra={"action": event.action})
-            return
         message = IncomingMessage(
             event.conversation, event.sender, "", received_at=datetime.now(UTC)
         )
-        try:
-            reply = await handler(
-                ButtonRequest(message, self._owners.owner_of(event.sender), event.action)
-            )
-        except Exception:
-            log.exception("button failed", extra={"action": event.action})
-            reply = CommandReply(replies.INTERNAL_ERROR)
-        turn_id = f"{event.conversation}#{uuid.uuid4().hex[:12]}"
+        if handler is None:
+            log.warning("unknown button action", extra={"action": event.action})
+            reply = CommandReply(replies.STALE_BUTTON)
+        else:
+            try:
+                reply = await handler(
+                    ButtonRequest(message, self._owners.owner_of(event.sender), event.action)
+                )
+            except Exception:
+                log.exception("button failed", extra={"action": event.action})
+                reply = CommandReply(replies.INTERNAL_ERROR)
+        # A press from the inbox answers under its item: a press handled again after a
+        # crash is not answered twice, and its item is done once the reply is out.
+        turn_id = (
+            f"{event.conversation}#in{event.inbox_id}"
+            if event.inbox_id is not None
+            else f"{event.conversation}#{uuid.uuid4().hex[:12]}"
+        )
         await self._bus.publish(
             ReplyReady(
-                OutgoingMessage(event.conversation, reply.text, turn_id, buttons=reply.buttons)
+                OutgoingMessage(
+                    event.conversation,
+                    reply.text,
+                    turn_id,
+                    buttons=reply.buttons,
+                    source_inbox_id=event.inbox_id,
+                )
             )
         )

@@ -13,3 +13,4 @@ MODEL_REJECTED = (
 STREAM_INTERRUPTED = "[the answer was cut off: the connection to the model dropped]"
 INTERNAL_ERROR = "Sorry, something went wrong on my side while handling that. Please try again."
 EMPTY_ANSWER = "(the model gave an empty answer)"
+STALE_BUTTON = "That button is no longer valid."

@@ -24,6 +24,9 @@ class ButtonPressed(Event):
     conversation: ConversationKey
     sender: Sender
     action: str
+    # The press's item in the channel's inbox, when it has one: its reply's turn id, and
+    # the item is marked done once that reply is delivered.
+    inbox_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

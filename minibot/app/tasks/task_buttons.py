@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from minibot.app import replies
 from minibot.app.commands import ButtonRequest, CommandReply, CommandRouter
 from minibot.app.tasks.job_text import confirmation, what_text
 from minibot.app.tasks.strategies import SNOOZE_SECONDS
@@ -45,4 +46,4 @@ class TaskButtons:
                 )
         except MinibotError as exc:
             return CommandReply(f"{exc}.")
-        return CommandReply("That button is no longer valid.")
+        return CommandReply(replies.STALE_BUTTON)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from minibot.core.conversation import ConversationKey
-from minibot.core.events import JobMissed
+from minibot.core.events import ButtonPressed, JobMissed
 from minibot.core.jobs import Action, ActionKind, Job, JobState, OnMissed, RunOutcome
+from minibot.core.messages import Sender
 from minibot.core.schedule import Cron, OneShot
 from tests.app.tasks.task_harness import ALICE, BOB, T0, TaskHarness, build_tasks
 from tests.fakes.clock import ManualClock
@@ -114,3 +115,24 @@ async def test_skip_ends_a_held_one_shot() -> None:
         assert "nothing to run" in (await h.press("job:run:4")).text
     finally:
         await h.stop()
+
+
+async def test_a_press_from_the_inbox_is_answered_under_its_item(h: TaskHarness) -> None:
+    await h.command("/remind in 1 minute stretch")
+    before = len(h.app.channel.delivered)
+    sender = Sender("test", "7", "Ada")
+    press = ButtonPressed(ConversationKey("test", "1"), sender, "job:snooze:1", inbox_id=41)
+
+    await h.app.bus.publish(press)
+    await h.wait_for(lambda: len(h.app.channel.delivered) > before)
+
+    reply = h.app.channel.delivered[before]
+    assert reply.text.startswith("Snoozed:")
+    # Handled again after a crash, the press answers under the same turn (the ledger
+    # sends it once), and delivering the reply marks the item done.
+    assert (reply.turn_id, reply.source_inbox_id) == ("test:1#in41", 41)
+
+
+async def test_an_unknown_button_says_it_is_no_longer_valid(h: TaskHarness) -> None:
+    reply = await h.press("gone:away")
+    assert reply.text == "That button is no longer valid."

@@ -31,6 +31,7 @@ ONLY_TEXT = "I can only read text messages for now. Please send your message as 
 
 Notify = Callable[[OutgoingMessage], Awaitable[None]]
 Handled = Callable[[Any], None]
+Storable = MessageUpdate | ButtonUpdate
 
 
 def _ignore(raw: Any) -> None:
@@ -71,19 +72,20 @@ class UpdateIntake:
         await self._inbox.sync()
 
     async def handle_batch(self, raws: Sequence[Any], handled: Handled) -> None:
-        """Handles a getUpdates batch in order. Text messages that follow one another are
-        stored in one inbox write, then published in order; anything else first lets the
-        messages before it through. `handled(raw)` is called, in order, for each update
+        """Handles a getUpdates batch in order. Text messages and button presses that follow
+        one another are stored in one inbox write, then published in order; anything else
+        first lets the ones before it through. `handled(raw)` is called, in order, for each update
         once it is stored or deliberately dropped: only those may be confirmed. Raises
         when the inbox cannot store (the updates not reported are to be asked for again).
         """
-        waiting: list[tuple[Any, MessageUpdate]] = []
+        waiting: list[tuple[Any, Storable]] = []
         for raw in raws:
             # One correlation id per update: the bus carries it on to the dispatcher and
             # the delivery, so every line about this update shares it.
             with correlated(None):
                 parsed = self._parse(raw)
-                if isinstance(parsed, MessageUpdate) and self._admitted_text(parsed):
+                if self._storable(parsed):
+                    assert isinstance(parsed, MessageUpdate | ButtonUpdate)
                     waiting.append((raw, parsed))
                     continue
                 await self._store(waiting, handled)
@@ -99,15 +101,23 @@ class UpdateIntake:
             log.exception("telegram update could not be read")
             return None
 
+    def _storable(self, parsed: Parsed | None) -> bool:
+        """An admitted text message or button press: what goes to the inbox."""
+        if isinstance(parsed, MessageUpdate):
+            return self._admitted_text(parsed)
+        if isinstance(parsed, ButtonUpdate):
+            return self._allowlist.admits(parsed.user_id, parsed.chat_id)
+        return False
+
     async def _act_on(self, parsed: Parsed | None) -> None:
-        """Anything but an admitted text message: skipped, refused, told, or a button."""
+        """Anything not stored: skipped, refused, or told why."""
         if isinstance(parsed, Skipped):
             log.warning(
                 "telegram update skipped",
                 extra={"update_id": parsed.update_id, "reason": parsed.reason},
             )
         elif isinstance(parsed, ButtonUpdate):
-            await self._press(parsed)
+            await self._refuse_press(parsed)
         elif isinstance(parsed, MessageUpdate):
             await self._turn_away(parsed)
 
@@ -117,14 +127,14 @@ class UpdateIntake:
         for item in items:
             with correlated(None):
                 parsed = self._mapper.parse(json.loads(item.payload))
-                if not isinstance(parsed, MessageUpdate):
+                if not isinstance(parsed, MessageUpdate | ButtonUpdate):
                     await self._inbox.mark_done(item.id)
                     continue
                 log.info(
                     "telegram pending update republished",
                     extra={"update_id": parsed.update_id, "chat_id": parsed.chat_id},
                 )
-                await self._bus.publish(MessageReceived(parsed.to_incoming(item.id)))
+                await self._bus.publish(_event(parsed, item.id))
         if items:
             log.info("telegram pending updates republished", extra={"count": len(items)})
         return len(items)
@@ -151,8 +161,8 @@ class UpdateIntake:
             return
         await self._notify(self._notice(update, ONLY_TEXT, "not-text"))
 
-    async def _store(self, waiting: list[tuple[Any, MessageUpdate]], handled: Handled) -> None:
-        """Stores the messages in one inbox write, then reports and publishes each."""
+    async def _store(self, waiting: list[tuple[Any, Storable]], handled: Handled) -> None:
+        """Stores the updates in one inbox write, then reports and publishes each."""
         if not waiting:
             return
         entries = [
@@ -180,7 +190,9 @@ class UpdateIntake:
                         "inbox_id": inbox_id,
                     },
                 )
-                await self._bus.publish(MessageReceived(update.to_incoming(inbox_id)))
+                if isinstance(update, ButtonUpdate):
+                    await self._acknowledge(update, None)
+                await self._bus.publish(_event(update, inbox_id))
 
     def _notice(self, update: MessageUpdate, text: str, kind: str) -> OutgoingMessage:
         # A turn id per update: a redelivered update does not get its notice twice.
@@ -191,21 +203,23 @@ class UpdateIntake:
             reply_to_message_id=str(update.message_id),
         )
 
-    async def _press(self, button: ButtonUpdate) -> None:
-        admitted = self._allowlist.admits(button.user_id, button.chat_id)
-        if not admitted:
-            log.warning(
-                "telegram sender refused",
-                extra={"user_id": button.user_id, "chat_id": button.chat_id},
-            )
+    async def _refuse_press(self, button: ButtonUpdate) -> None:
+        log.warning(
+            "telegram sender refused",
+            extra={"user_id": button.user_id, "chat_id": button.chat_id},
+        )
+        await self._acknowledge(button, refusal_text(button.user_id, button.chat_id))
+
+    async def _acknowledge(self, button: ButtonUpdate, text: str | None) -> None:
         try:
             # Telegram shows a spinner on the button until the query is answered.
-            await self._bot.answer_callback_query(
-                button.query_id,
-                text=None if admitted else refusal_text(button.user_id, button.chat_id),
-            )
+            await self._bot.answer_callback_query(button.query_id, text=text)
         except Exception as exc:
             log.warning("telegram button not acknowledged", extra={"error": describe(exc)})
-        if admitted:
-            sender = Sender(CHANNEL, str(button.user_id), button.display_name)
-            await self._bus.publish(ButtonPressed(button.conversation, sender, button.action))
+
+
+def _event(update: Storable, inbox_id: int) -> MessageReceived | ButtonPressed:
+    if isinstance(update, MessageUpdate):
+        return MessageReceived(update.to_incoming(inbox_id))
+    sender = Sender(CHANNEL, str(update.user_id), update.display_name)
+    return ButtonPressed(update.conversation, sender, update.action, inbox_id=inbox_id)

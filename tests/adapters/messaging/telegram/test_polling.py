@@ -134,6 +134,27 @@ async def test_a_button_press_is_acknowledged_and_published(
     assert pressed.action == "tasks:list"
     assert pressed.conversation.chat_id == str(CHAT)
     assert pressed.sender.user_id == str(USER)
+    # Stored like a message: a crash before it is handled does not lose it.
+    assert pressed.inbox_id is not None
+    assert '"tasks:list"' in harness.inbox.items[pressed.inbox_id].payload
+
+
+async def test_a_pending_button_press_is_published_again_on_start(
+    fake: FakeTelegramServer, start_channel: Start
+) -> None:
+    # The previous run stored the press, then died before handling it; Telegram, never
+    # told, delivers it again.
+    inbox = InMemoryInbox()
+    update = fake.enqueue_callback(CHAT, USER, "job:snooze:3")
+    item_id = await inbox.add("telegram", str(update["update_id"]), f"telegram:{CHAT}",
+                              json.dumps(update))  # fmt: skip
+
+    harness = await start_channel(inbox=inbox)
+    await until(lambda: bool(harness.buttons))
+    await until(lambda: fake.confirmed_offset > update["update_id"])
+
+    [pressed] = harness.buttons
+    assert (pressed.action, pressed.inbox_id) == ("job:snooze:3", item_id)
 
 
 async def test_hundreds_of_malformed_updates_do_not_stop_the_channel(
@@ -215,10 +236,11 @@ async def test_a_waiting_batch_is_stored_in_one_write_and_published_in_order(
 async def test_a_failed_write_confirms_only_what_was_handled_before_it(
     fake: FakeTelegramServer, start_channel: Start
 ) -> None:
-    # text, button, text: the first text is stored, the button handled, then the store
-    # of the last text fails once. Asked again, the batch resumes after the button.
+    # text, a stranger's button press (refused, not stored), text: the first text is
+    # stored, the press refused, then the store of the last text fails once. Asked
+    # again, the batch resumes after the press.
     first = fake.enqueue_text(CHAT, USER, "first")
-    fake.enqueue_callback(CHAT, USER, "tasks:list")
+    fake.enqueue_callback(CHAT, 999, "tasks:list")
     last = fake.enqueue_text(CHAT, USER, "last")
     inbox = RecordingInbox(fail_calls=[2])
 
@@ -231,8 +253,8 @@ async def test_a_failed_write_confirms_only_what_was_handled_before_it(
         [str(last["update_id"])],
     ]
     assert [m.text for m in harness.received] == ["first", "last"]
-    assert len(harness.buttons) == 1, "the button is not pressed twice"
-    assert len(fake.calls_of("answerCallbackQuery")) == 1
+    assert harness.buttons == []
+    assert len(fake.calls_of("answerCallbackQuery")) == 1, "the refusal is not sent twice"
 
 
 class SlowSyncInbox(InMemoryInbox):
