@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from minibot.app.event_bus import EventBus
 from minibot.core.events import ButtonPressed, MessageReceived
 from minibot.core.messages import OutgoingMessage, Sender
 from minibot.core.ports.inbox import Inbox, InboxEntry
+from minibot.shared import fast_json
 from minibot.shared.correlation import correlated
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class UpdateIntake:
         items = await self._inbox.pending(CHANNEL)
         for item in items:
             with correlated(None):
-                parsed = self._mapper.parse(json.loads(item.payload))
+                parsed = self._mapper.parse(fast_json.loads(item.payload))
                 if not isinstance(parsed, MessageUpdate | ButtonUpdate):
                     await self._inbox.mark_done(item.id)
                     continue
@@ -169,7 +169,7 @@ class UpdateIntake:
             InboxEntry(
                 str(update.update_id),
                 str(update.conversation),
-                json.dumps(raw, ensure_ascii=False, separators=(",", ":")),
+                fast_json.dumps(raw),
             )
             for raw, update in waiting
         ]

@@ -29,6 +29,7 @@ from minibot.core.errors import ChannelError, ConfigError
 from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
+from minibot.shared import fast_json
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,11 @@ class TelegramChannel:
         if settings.mode == "webhook" and not secret:
             raise ConfigError("channels.telegram.secret_token", "is required in webhook mode")
         try:
-            session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
+            session = AiohttpSession(
+                api=TelegramAPIServer.from_base(settings.api_base),
+                json_loads=fast_json.loads,
+                json_dumps=fast_json.dumps,
+            )
             self._bot = bot = Bot(settings.bot_token.get_secret_value(), session=session)
         except Exception as exc:
             raise ConfigError("channels.telegram.bot_token", "is not a valid bot token") from exc
