@@ -36,6 +36,9 @@ _Queued = tuple[Operation[Any], "asyncio.Future[Any]"]
 _Outcome = tuple[bool, Any]
 # A passive checkpoint (in its own thread) after this many group commits.
 _CHECKPOINT_EVERY_COMMITS = 500
+# How long a write submitted `later` waits for another commit to join before it is
+# committed on its own.
+_LATER_SECONDS = 0.002
 
 
 class SqlDatabase:
@@ -76,6 +79,8 @@ class SqlDatabase:
         self._commits = 0
         self._writer_idle = True
         self._committed_now = False
+        self._later: list[_Queued] = []
+        self._later_timer: asyncio.TimerHandle | None = None
         self._read_threads: ThreadPoolExecutor | None = None
         # Each SQLite thread keeps its connection open: a pool checkout, reset and return
         # per statement would cost more than the statement.
@@ -193,6 +198,7 @@ class SqlDatabase:
     async def stop(self) -> None:
         self._started = False
         if self._queue is not None and self._writer_task is not None:
+            self._flush_later()
             self._queue.put_nowait(None)
             # Queued writes were acknowledged to nobody yet, but their callers wait: drain.
             with contextlib.suppress(asyncio.CancelledError):
@@ -234,12 +240,23 @@ class SqlDatabase:
         """True when writes go through the single writer and `submit` may be used."""
         return self._queue is not None
 
-    def submit(self, operation: Operation[T]) -> asyncio.Future[T]:
+    def submit(self, operation: Operation[T], *, later: bool = False) -> asyncio.Future[T]:
         """Queues a write for the single writer without waiting (only when `group_commits`);
-        the future resolves once the transaction holding it has committed."""
+        the future resolves once the transaction holding it has committed.
+
+        A write submitted `later` (bookkeeping nobody waits on to answer: usage, delivery
+        records, done marks) joins the next commit of any other write, or is committed on
+        its own after at most `_LATER_SECONDS`: fewer commits, and none of them in the way
+        of the write a reply waits for."""
         if self._queue is None:
             raise StoreError("the database has no writer queue (not started, or not SQLite)")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if later:
+            self._later.append((operation, future))
+            if self._later_timer is None:
+                self._later_timer = loop.call_later(_LATER_SECONDS, self._flush_later)
+            return future
         if self._queue.empty() and self._writer_idle and not self._committed_now:
             # Nothing waits before it: commit now, without a trip through the event loop
             # (a sequential caller, such as an update's intake, pays no loop iteration).
@@ -301,10 +318,11 @@ class SqlDatabase:
         except SQLAlchemyError as exc:
             raise StoreError(f"database read failed: {exc}") from exc
 
-    async def write(self, operation: Operation[T]) -> T:
+    async def write(self, operation: Operation[T], *, later: bool = False) -> T:
         """Runs an operation in a write transaction; committed when this returns.
 
-        On SQLite the write still completes if the caller is cancelled after queueing it.
+        On SQLite the write still completes if the caller is cancelled after queueing it;
+        `later`: see `submit` (a server database commits every write at once).
         """
         if self._server is not None:
             try:
@@ -314,7 +332,7 @@ class SqlDatabase:
                 raise StoreError(f"database write failed: {exc}") from exc
         if self._queue is None:
             raise StoreError("the database is not started")
-        return await asyncio.shield(self.submit(operation))
+        return await asyncio.shield(self.submit(operation, later=later))
 
     async def _write_loop(self) -> None:
         assert self._queue is not None
@@ -342,7 +360,23 @@ class SqlDatabase:
     def _end_iteration(self) -> None:
         self._committed_now = False
 
+    def _take_later(self) -> list[_Queued]:
+        if self._later_timer is not None:
+            self._later_timer.cancel()
+            self._later_timer = None
+        taken, self._later = self._later, []
+        return taken
+
+    def _flush_later(self) -> None:
+        """No other commit came in time: the waiting `later` writes go to the writer."""
+        self._later_timer = None
+        if self._queue is not None:
+            for item in self._take_later():
+                self._queue.put_nowait(item)
+
     def _finish(self, batch: list[_Queued]) -> None:
+        if self._later:
+            batch = self._take_later() + batch
         outcomes = self._commit_batch([operation for operation, _ in batch])
         for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
             if ok:

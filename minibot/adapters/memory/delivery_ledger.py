@@ -56,4 +56,4 @@ class SqlDeliveryLedger:
                 .on_conflict_do_nothing(index_elements=[deliveries.c.turn_id, deliveries.c.chunk])
             )
 
-        await self._db.write(operation)
+        await self._db.write(operation, later=True)

@@ -148,22 +148,10 @@ class SqlInbox:
                 .values(done=True, done_at=now)
             )
 
-        if not self._db.group_commits:
-            await self._db.write(operation)
-            return
-        # Not awaited to durability: a mark lost in a crash only makes the next run hand
-        # the item over again, and that turn is then replayed from its stored answer and
-        # skipped by the delivery ledger. Queued, it joins the next group commit.
-        written = self._db.submit(operation)
-        if written.done():
-            written.result()
-        else:
-            written.add_done_callback(_log_failure)
-
-
-def _log_failure(written: asyncio.Future[None]) -> None:
-    if not written.cancelled() and (error := written.exception()) is not None:
-        log.warning("inbox item not marked done", extra={"error": repr(error)})
+        # `later`: a mark joins the next commit of anything else (a mark lost in a crash
+        # only makes the next run hand the item over again, and that turn is then
+        # replayed from its stored answer and skipped by the delivery ledger).
+        await self._db.write(operation, later=True)
 
 
 def _ids_in_order(rows: list[dict[str, Any]], ids: dict[tuple[str, str], int]) -> list[int | None]:

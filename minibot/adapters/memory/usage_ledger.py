@@ -48,7 +48,7 @@ class SqlUsageLedger:
             else:
                 conn.execute(insert(usage), [row])
 
-        await self._db.write(operation)
+        await self._db.write(operation, later=True)
 
     async def totals(self, owner_id: str, since: datetime | None = None) -> UsageTotals:
         query = select(

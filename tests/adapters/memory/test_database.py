@@ -181,3 +181,28 @@ async def test_sync_makes_the_committed_log_durable(
     await inbox.sync()
 
     assert len(synced) == 1 and synced[0].endswith(".db-wal")
+
+
+async def test_a_later_write_joins_the_next_commit_or_is_committed_soon_on_its_own(
+    sqlite_database: SqlDatabase,
+) -> None:
+    committed: list[str] = []
+
+    def mark(name: str):  # noqa: ANN202 - an operation
+        def operation(conn: Connection) -> str:
+            committed.append(name)
+            return name
+
+        return operation
+
+    before = sqlite_database._commits
+    later = asyncio.ensure_future(sqlite_database.write(mark("usage"), later=True))
+    await asyncio.sleep(0)
+    assert not later.done(), "it waits for company"
+    assert await sqlite_database.write(mark("reply")) == "reply"
+    assert await later == "usage"
+    assert committed == ["usage", "reply"]
+    assert sqlite_database._commits == before + 1, "one transaction for both"
+
+    alone = await asyncio.wait_for(sqlite_database.write(mark("alone"), later=True), 1.0)
+    assert alone == "alone", "committed on its own when nothing else comes"

@@ -116,8 +116,16 @@ class Outbox:
             await asyncio.wait(set(self._sending), timeout=timeout_seconds)
 
     async def _mark_done(self, reply: OutgoingMessage) -> None:
-        if reply.source_inbox_id is not None:
+        if reply.source_inbox_id is None:
+            return
+        try:
             await asyncio.shield(self._inbox.mark_done(reply.source_inbox_id))
+        except Exception as exc:
+            # The reply is out; a run that finds the item open replays it without sending.
+            log.warning(
+                "inbox item not marked done",
+                extra={"inbox_id": reply.source_inbox_id, "error": repr(exc)},
+            )
 
     async def send(
         self,
