@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -188,7 +189,7 @@ async def test_a_later_write_joins_the_next_commit_or_is_committed_soon_on_its_o
 ) -> None:
     committed: list[str] = []
 
-    def mark(name: str):  # noqa: ANN202 - an operation
+    def mark(name: str) -> Callable[[Connection], str]:
         def operation(conn: Connection) -> str:
             committed.append(name)
             return name
