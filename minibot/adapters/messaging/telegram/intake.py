@@ -72,11 +72,12 @@ class UpdateIntake:
         await self._inbox.sync()
 
     async def handle_batch(self, raws: Sequence[Any], handled: Handled) -> None:
-        """Handles a getUpdates batch in order. Text messages and button presses that follow
-        one another are stored in one inbox write, then published in order; anything else
-        first lets the ones before it through. `handled(raw)` is called, in order, for each update
-        once it is stored or deliberately dropped: only those may be confirmed. Raises
-        when the inbox cannot store (the updates not reported are to be asked for again).
+        """Handles a getUpdates batch in order. Text messages and button presses that
+        follow one another are stored in one inbox write, then published in order;
+        anything else first lets the ones before it through. `handled(raw)` is called, in
+        order, for each update once it is stored or deliberately dropped: only those may
+        be confirmed. Raises when the inbox cannot store (the updates not reported are to
+        be asked for again).
         """
         waiting: list[tuple[Any, Storable]] = []
         for raw in raws:
@@ -84,9 +85,9 @@ class UpdateIntake:
             # the delivery, so every line about this update shares it.
             with correlated(None):
                 parsed = self._parse(raw)
-                if self._storable(parsed):
-                    assert isinstance(parsed, MessageUpdate | ButtonUpdate)
-                    waiting.append((raw, parsed))
+                storable = self._storable(parsed)
+                if storable is not None:
+                    waiting.append((raw, storable))
                     continue
                 await self._store(waiting, handled)
                 waiting = []
@@ -101,13 +102,15 @@ class UpdateIntake:
             log.exception("telegram update could not be read")
             return None
 
-    def _storable(self, parsed: Parsed | None) -> bool:
-        """An admitted text message or button press: what goes to the inbox."""
-        if isinstance(parsed, MessageUpdate):
-            return self._admitted_text(parsed)
-        if isinstance(parsed, ButtonUpdate):
-            return self._allowlist.admits(parsed.user_id, parsed.chat_id)
-        return False
+    def _storable(self, parsed: Parsed | None) -> Storable | None:
+        """An admitted text message or button press (what goes to the inbox), else None."""
+        if isinstance(parsed, MessageUpdate) and self._admitted_text(parsed):
+            return parsed
+        if isinstance(parsed, ButtonUpdate) and self._allowlist.admits(
+            parsed.user_id, parsed.chat_id
+        ):
+            return parsed
+        return None
 
     async def _act_on(self, parsed: Parsed | None) -> None:
         """Anything not stored: skipped, refused, or told why."""
