@@ -38,7 +38,7 @@ _Outcome = tuple[bool, Any]
 _CHECKPOINT_EVERY_COMMITS = 500
 # How long a write submitted `later` waits for another commit to join before it is
 # committed on its own.
-_LATER_SECONDS = 0.002
+_LATER_SECONDS = 0.0005
 
 
 class SqlDatabase:
