@@ -11,6 +11,7 @@ from minibot.app.commands import ButtonRequest, CommandReply, CommandRequest, Co
 from minibot.app.conversation_service import ConversationService
 from minibot.app.event_bus import EventBus
 from minibot.app.lanes import KeyedLanes, LanedService
+from minibot.core.conversation import ConversationKey
 from minibot.core.events import ButtonPressed, MessageReceived, ReplyReady
 from minibot.core.identity import OwnerResolver
 from minibot.core.messages import IncomingMessage, OutgoingMessage
@@ -22,9 +23,13 @@ log = logging.getLogger(__name__)
 def turn_id_for(message: IncomingMessage) -> str:
     """A turn id that is the same when a durable inbox item is handled again after a
     crash, so that delivery can skip what was already sent."""
-    if message.inbox_id is not None:
-        return f"{message.conversation}#in{message.inbox_id}"
-    return f"{message.conversation}#{uuid.uuid4().hex[:12]}"
+    return _turn_id(message.conversation, message.inbox_id)
+
+
+def _turn_id(conversation: ConversationKey, inbox_id: int | None) -> str:
+    if inbox_id is not None:
+        return f"{conversation}#in{inbox_id}"
+    return f"{conversation}#{uuid.uuid4().hex[:12]}"
 
 
 class Dispatcher(LanedService):
@@ -86,17 +91,19 @@ class Dispatcher(LanedService):
         except Exception:
             log.exception("handling failed", extra={"conversation": str(message.conversation)})
             reply = CommandReply(replies.INTERNAL_ERROR)
-        await self._bus.publish(
-            ReplyReady(
-                OutgoingMessage(
-                    message.conversation,
-                    reply.text,
-                    turn_id,
-                    buttons=reply.buttons,
-                    source_inbox_id=message.inbox_id,
-                )
-            )
+        await self._answer(message.conversation, reply, turn_id, message.inbox_id)
+
+    async def _answer(
+        self,
+        conversation: ConversationKey,
+        reply: CommandReply,
+        turn_id: str,
+        inbox_id: int | None,
+    ) -> None:
+        outgoing = OutgoingMessage(
+            conversation, reply.text, turn_id, buttons=reply.buttons, source_inbox_id=inbox_id
         )
+        await self._bus.publish(ReplyReady(outgoing))
 
     async def _press(self, event: ButtonPressed) -> None:
         handler = self._commands.button(event.action)
@@ -116,19 +123,5 @@ class Dispatcher(LanedService):
                 reply = CommandReply(replies.INTERNAL_ERROR)
         # A press from the inbox answers under its item: a press handled again after a
         # crash is not answered twice, and its item is done once the reply is out.
-        turn_id = (
-            f"{event.conversation}#in{event.inbox_id}"
-            if event.inbox_id is not None
-            else f"{event.conversation}#{uuid.uuid4().hex[:12]}"
-        )
-        await self._bus.publish(
-            ReplyReady(
-                OutgoingMessage(
-                    event.conversation,
-                    reply.text,
-                    turn_id,
-                    buttons=reply.buttons,
-                    source_inbox_id=event.inbox_id,
-                )
-            )
-        )
+        turn_id = _turn_id(event.conversation, event.inbox_id)
+        await self._answer(event.conversation, reply, turn_id, event.inbox_id)
