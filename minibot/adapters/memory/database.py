@@ -275,7 +275,7 @@ class SqlDatabase:
         In WAL mode with synchronous=NORMAL, SQLite syncs its log only at checkpoints; this
         fsyncs the log file (off the event loop), which makes the commits in it durable.
         A server database is durable at each commit, and one in memory never is."""
-        if self._server is not None or self._in_memory or self._checkpoint_thread is None:
+        if self._checkpoint_thread is None:  # only a file-backed SQLite database has one
             return
         wal = f"{self._url.database}-wal"
         loop = asyncio.get_running_loop()

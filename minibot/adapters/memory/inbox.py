@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -14,8 +13,6 @@ from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.sqlite_fast import driver, to_db
 from minibot.adapters.memory.tables import inbox
 from minibot.core.ports.inbox import InboxEntry, InboxItem
-
-log = logging.getLogger(__name__)
 
 # Rows per INSERT statement: 6 bound values each stays far below SQLite's variable limit.
 _ROWS_PER_STATEMENT = 1000

@@ -32,8 +32,8 @@ class LongPoller:
         handle: Callable[[list[Any], Callable[[Any], None]], Awaitable[None]],
         *,
         timeout_seconds: int,
+        durable: Callable[[], Awaitable[None]],
         retry_delay_seconds: float = 1.0,
-        durable: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._bot = bot
         self._handle = handle
@@ -87,7 +87,7 @@ class LongPoller:
     async def _confirmable_offset(self) -> int | None:
         """The offset to send: past every update handled, once the inbox has them on disk
         (not only past a process crash: a power loss too); else the last such offset."""
-        if self._offset == self._durable_offset or self._durable is None:
+        if self._offset == self._durable_offset:
             return self._offset
         offset = self._offset
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -117,6 +118,16 @@ async def start_channel(fake: FakeTelegramServer) -> AsyncIterator[Start]:
         await harness.channel.close_intake()
         await harness.bus.stop()
         await harness.channel.stop()
+
+
+async def stored_by_an_earlier_run(update: dict[str, Any]) -> tuple[InMemoryInbox, int]:
+    """An inbox holding `update` as an earlier run left it (stored, never handled)."""
+    inbox = InMemoryInbox()
+    item_id = await inbox.add(
+        "telegram", str(update["update_id"]), f"telegram:{CHAT}", json.dumps(update)
+    )
+    assert item_id is not None
+    return inbox, item_id
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109

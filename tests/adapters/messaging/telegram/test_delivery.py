@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 
@@ -12,8 +11,14 @@ import pytest
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import ChannelError
 from minibot.core.messages import Button, OutgoingMessage
-from tests.adapters.messaging.telegram.conftest import CHAT, USER, Start, until
-from tests.fakes.memory import InMemoryDeliveryLedger, InMemoryInbox
+from tests.adapters.messaging.telegram.conftest import (
+    CHAT,
+    USER,
+    Start,
+    stored_by_an_earlier_run,
+    until,
+)
+from tests.fakes.memory import InMemoryDeliveryLedger
 from tests.fakes.telegram_server import FakeTelegramServer
 
 pytestmark = pytest.mark.timeout(30)
@@ -138,9 +143,7 @@ async def test_a_restart_resumes_at_the_first_unrecorded_chunk(
     ledger = InMemoryDeliveryLedger()
     await ledger.record("turn-1", 0, "900")
     await ledger.record("turn-1", 1, "901")
-    inbox = InMemoryInbox()
-    update = fake.text_update(CHAT, USER, "tell me a lot")
-    await inbox.add("telegram", str(update["update_id"]), f"telegram:{CHAT}", json.dumps(update))
+    inbox, _ = await stored_by_an_earlier_run(fake.text_update(CHAT, USER, "tell me a lot"))
     answer = long_answer()
 
     harness = await start_channel(answer=lambda _: answer, ledger=ledger, inbox=inbox)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Sequence
 
@@ -11,7 +10,14 @@ import pytest
 
 from minibot.core.errors import StoreError
 from minibot.core.ports.inbox import InboxEntry
-from tests.adapters.messaging.telegram.conftest import CHAT, COMMANDS, USER, Start, until
+from tests.adapters.messaging.telegram.conftest import (
+    CHAT,
+    COMMANDS,
+    USER,
+    Start,
+    stored_by_an_earlier_run,
+    until,
+)
 from tests.fakes.memory import InMemoryInbox
 from tests.fakes.telegram_server import FakeTelegramServer
 
@@ -144,10 +150,8 @@ async def test_a_pending_button_press_is_published_again_on_start(
 ) -> None:
     # The previous run stored the press, then died before handling it; Telegram, never
     # told, delivers it again.
-    inbox = InMemoryInbox()
     update = fake.enqueue_callback(CHAT, USER, "job:snooze:3")
-    item_id = await inbox.add("telegram", str(update["update_id"]), f"telegram:{CHAT}",
-                              json.dumps(update))  # fmt: skip
+    inbox, item_id = await stored_by_an_earlier_run(update)
 
     harness = await start_channel(inbox=inbox)
     await until(lambda: bool(harness.buttons))
@@ -188,10 +192,8 @@ async def test_hundreds_of_malformed_updates_do_not_stop_the_channel(
 async def test_pending_inbox_items_are_published_again_on_start(
     fake: FakeTelegramServer, start_channel: Start
 ) -> None:
-    inbox = InMemoryInbox()
     update = fake.text_update(CHAT, USER, "from before the crash")
-    item_id = await inbox.add("telegram", str(update["update_id"]), f"telegram:{CHAT}",
-                              json.dumps(update))  # fmt: skip
+    inbox, item_id = await stored_by_an_earlier_run(update)
     # The crash came before the offset was confirmed: Telegram sends the update again.
     fake.enqueue(update)
 
