@@ -1,0 +1,105 @@
+"""Every payload type survives the envelope's JSON form unchanged (a broker may carry it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import types
+import typing
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from minibot.core import events
+from minibot.core.conversation import ConversationKey
+from minibot.core.envelope import Envelope, EnvelopeCodec, ordering_key_of
+from minibot.core.events import ButtonPressed, Event, MessageReceived, ReplyReady
+from minibot.core.messages import Button, IncomingMessage, OutgoingMessage, Sender
+
+
+def payload_types() -> list[type]:
+    found = [
+        value
+        for value in vars(events).values()
+        if isinstance(value, type) and issubclass(value, Event) and value is not Event
+    ]
+    assert len(found) >= 10, "the vocabulary should be found by scanning core.events"
+    return found
+
+
+def sample(hint: Any, seed: int) -> Any:
+    """A value of `hint` that differs from any default, so a field lost in transit shows."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        option = next(a for a in typing.get_args(hint) if a is not type(None))
+        return sample(option, seed)
+    if origin is tuple:
+        return (sample(typing.get_args(hint)[0], seed), sample(typing.get_args(hint)[0], seed + 1))
+    if origin is dict:
+        return {f"k{seed}": f"v{seed}"}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return list(hint)[-1]
+    if hint is str:
+        # Lone surrogates and non-BMP text must survive as they are.
+        return f"text {seed} \ud800 ✓ 🎉"
+    if hint is bool:
+        return True
+    if hint is int:
+        return 2**63 + seed
+    if hint is float:
+        return seed + 0.25
+    if hint is datetime:
+        return datetime(2026, 3, 29, 1, 30, seed % 60, tzinfo=timezone(timedelta(hours=2)))
+    if dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        fields = dataclasses.fields(hint)
+        return hint(**{f.name: sample(hints[f.name], seed + i) for i, f in enumerate(fields)})
+    raise AssertionError(f"no sample for {hint}")
+
+
+@pytest.mark.parametrize("payload_type", payload_types(), ids=lambda t: t.__name__)
+def test_every_payload_type_round_trips_through_json(payload_type: type) -> None:
+    codec = EnvelopeCodec(payload_types())
+    payload = sample(payload_type, 3)
+    envelope = Envelope.wrap(
+        payload, correlation_id="c0ffee", traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    )
+
+    text = codec.dumps(envelope)
+    json.loads(text)  # valid JSON, nothing left as a Python object
+    assert codec.loads(text) == envelope
+    assert codec.loads(text.encode()) == envelope
+
+
+def test_the_envelope_carries_its_conversation_as_the_ordering_key() -> None:
+    key = ConversationKey("telegram", "42")
+    sender = Sender("telegram", "7", "Ann")
+    message = IncomingMessage(key, sender, "hi", datetime.now(UTC))
+    assert Envelope.wrap(MessageReceived(message)).ordering_key == "telegram:42"
+    reply = OutgoingMessage(key, "hello", "t1", buttons=(Button("Done", "done:1"),))
+    assert Envelope.wrap(ReplyReady(reply)).ordering_key == "telegram:42"
+    assert ordering_key_of(ButtonPressed(key, sender, "done:1")) == "telegram:42"
+    assert Envelope.wrap(events.JobDue("j1", datetime.now(UTC))).ordering_key is None
+
+
+def test_unknown_types_and_versions_are_refused_not_guessed() -> None:
+    codec = EnvelopeCodec([MessageReceived])
+    job_due = Envelope.wrap(events.JobDue("j1", datetime.now(UTC)))
+    with pytest.raises(TypeError, match="JobDue"):
+        codec.dumps(job_due)
+    text = EnvelopeCodec(payload_types()).dumps(job_due)
+    with pytest.raises(ValueError, match="JobDue"):
+        codec.loads(text)
+    newer = json.loads(text) | {"v": 99}
+    with pytest.raises(ValueError, match="version"):
+        EnvelopeCodec(payload_types()).loads(json.dumps(newer))
+
+
+def test_a_payload_of_the_wrong_shape_is_refused() -> None:
+    codec = EnvelopeCodec(payload_types())
+    body = json.loads(codec.dumps(Envelope.wrap(events.JobDue("j1", datetime.now(UTC)))))
+    body["payload"]["occurrence"] = 12
+    with pytest.raises((TypeError, ValueError)):
+        codec.loads(json.dumps(body))
