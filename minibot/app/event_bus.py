@@ -1,4 +1,5 @@
-"""The in-process event bus: typed fan-out with bounded queues and a drain on stop."""
+"""The in-process bus: events fanned out and commands to their one handler, with bounded
+queues and a drain on stop. The first adapter of the `Bus` port."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from minibot.core.commands import Command
+from minibot.core.envelope import Envelope
+from minibot.core.errors import NoHandler
 from minibot.core.events import Event
 from minibot.shared.correlation import correlated, correlation_id, in_component
 
 log = logging.getLogger(__name__)
 
-E = TypeVar("E", bound=Event)
+M = TypeVar("M", bound=Event | Command)
 Handler = Callable[[Any], Awaitable[None]]
 
 
@@ -28,20 +32,23 @@ class BusStats:
 @dataclass(slots=True)
 class _Subscriber:
     name: str
-    event_type: type[Event]
+    message_type: type[Any]
     handler: Handler
-    queue: asyncio.Queue[tuple[Event, str | None]]
+    queue: asyncio.Queue[Envelope]
     inline: bool = False
     worker: asyncio.Task[None] | None = None
 
 
 class EventBus:
-    """Publish/subscribe for `Event`s.
+    """Publish/subscribe for `Event`s and `Command`s (the `Bus` port, in one process).
 
-    Every subscriber whose type matches an event (by isinstance) receives it, in publish
-    order, from its own bounded queue served by its own task: a slow or failing subscriber
-    never holds up another. `publish` waits while a matching subscriber's queue is full
-    (backpressure). A handler that raises is logged and counted; the bus goes on. The
+    Every subscriber whose type matches an event (its type or a base type) receives it, in
+    publish order, from its own bounded queue served by its own task: a slow or failing
+    subscriber never holds up another. A command type has exactly one subscriber: a
+    second is refused at `subscribe`, and a command with none raises `NoHandler`.
+    `publish` waits while a matching subscriber's queue is full (backpressure). An event
+    handler that raises is logged and counted; the bus goes on. An inline command
+    handler's failure reaches the publisher. Each message travels in an `Envelope`: the
     correlation id current at `publish` is current again inside every handler. `stop`
     lets queued events drain (up to `drain_timeout_seconds`; handlers may still publish
     while draining), then refuses new events and cancels the workers.
@@ -55,7 +62,7 @@ class EventBus:
     def __init__(self, queue_size: int = 1024) -> None:
         self._queue_size = queue_size
         self._subscribers: list[_Subscriber] = []
-        self._routes: dict[type[Event], list[_Subscriber]] = {}
+        self._routes: dict[type[Event | Command], list[_Subscriber]] = {}
         self._published = 0
         self._delivered = 0
         self._failed = 0
@@ -65,36 +72,51 @@ class EventBus:
 
     def subscribe(
         self,
-        event_type: type[E],
-        handler: Callable[[E], Awaitable[None]],
+        message_type: type[M],
+        handler: Callable[[M], Awaitable[None]],
         *,
         name: str,
         inline: bool = False,
     ) -> None:
         if self._running:
             raise RuntimeError("subscribe before the bus starts")
-        queue: asyncio.Queue[tuple[Event, str | None]] = asyncio.Queue(self._queue_size)
-        self._subscribers.append(_Subscriber(name, event_type, handler, queue, inline))
+        if issubclass(message_type, Command):
+            taken = [
+                s.name
+                for s in self._subscribers
+                if issubclass(s.message_type, message_type)
+                or issubclass(message_type, s.message_type)
+            ]
+            if taken:
+                raise ValueError(
+                    f"{message_type.__name__} is a command and already handled by {taken[0]}"
+                )
+        queue: asyncio.Queue[Envelope] = asyncio.Queue(self._queue_size)
+        subscriber = _Subscriber(name, message_type, handler, queue, inline)
+        self._subscribers.append(subscriber)
         self._routes.clear()
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, message: Event | Command) -> None:
         if self._closed:
-            raise RuntimeError(f"bus is stopped; {type(event).__name__} not published")
+            raise RuntimeError(f"bus is stopped; {type(message).__name__} not published")
+        route = self._route(type(message))
+        if not route and isinstance(message, Command):
+            raise NoHandler(type(message).__name__)
         self._published += 1
-        cid = correlation_id.get()
-        for subscriber in self._route(type(event)):
+        envelope = Envelope.wrap(message, correlation_id=correlation_id.get())
+        for subscriber in route:
             if subscriber.inline:
                 with in_component(subscriber.name):
-                    await self._deliver(subscriber, event, cid)
+                    await self._deliver(subscriber, envelope, raises=isinstance(message, Command))
                 continue
             self._unfinished += 1
-            await subscriber.queue.put((event, cid))
+            await subscriber.queue.put(envelope)
 
-    def _route(self, event_type: type[Event]) -> list[_Subscriber]:
-        route = self._routes.get(event_type)
+    def _route(self, message_type: type[Event | Command]) -> list[_Subscriber]:
+        route = self._routes.get(message_type)
         if route is None:
-            route = [s for s in self._subscribers if issubclass(event_type, s.event_type)]
-            self._routes[event_type] = route
+            route = [s for s in self._subscribers if issubclass(message_type, s.message_type)]
+            self._routes[message_type] = route
         return route
 
     @property
@@ -117,26 +139,31 @@ class EventBus:
     async def _serve(self, subscriber: _Subscriber) -> None:
         with in_component(subscriber.name):
             while True:
-                event, cid = await subscriber.queue.get()
+                envelope = await subscriber.queue.get()
                 try:
-                    await self._deliver(subscriber, event, cid)
+                    await self._deliver(subscriber, envelope)
                 finally:
                     self._unfinished -= 1
                     subscriber.queue.task_done()
 
-    async def _deliver(self, subscriber: _Subscriber, event: Event, cid: str | None) -> None:
+    async def _deliver(
+        self, subscriber: _Subscriber, envelope: Envelope, *, raises: bool = False
+    ) -> None:
+        cid = envelope.correlation_id
         try:
             with correlated(cid):
-                await subscriber.handler(event)
+                await subscriber.handler(envelope.payload)
             self._delivered += 1
         except asyncio.CancelledError:
             raise
         except Exception:
             self._failed += 1
+            if raises:
+                raise
             with correlated(cid):
                 log.exception(
                     "subscriber failed",
-                    extra={"subscriber": subscriber.name, "event": type(event).__name__},
+                    extra={"subscriber": subscriber.name, "event": envelope.type},
                 )
 
     @property

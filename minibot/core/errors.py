@@ -82,3 +82,11 @@ class ChannelError(MinibotError):
         super().__init__(message)
         self.chat_id = chat_id
         self.retry_after_seconds = retry_after_seconds
+
+
+class NoHandler(MinibotError):
+    """A command was published that no service handles (a wiring mistake)."""
+
+    def __init__(self, command_type: str) -> None:
+        super().__init__(f"no handler for command {command_type}")
+        self.command_type = command_type

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from minibot.app.event_bus import EventBus
+from minibot.core.commands import Command
+from minibot.core.errors import NoHandler
 from minibot.core.events import Event
 from minibot.shared.correlation import component, correlated, correlation_id
 
@@ -154,4 +156,49 @@ async def test_an_inline_subscriber_is_served_within_publish() -> None:
     assert bus.stats.delivered == 1
     assert bus.stats.failed == 1
     assert not bus.busy
+    await bus.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class Shout(Command):
+    text: str
+
+
+async def test_a_command_goes_to_its_one_handler_and_a_second_is_refused() -> None:
+    bus = EventBus(queue_size=10)
+    heard: list[str] = []
+
+    async def handle(command: Shout) -> None:
+        heard.append(command.text)
+
+    bus.subscribe(Shout, handle, name="shouter")
+    with pytest.raises(ValueError, match="shouter"):
+        bus.subscribe(Shout, handle, name="second")
+    with pytest.raises(ValueError, match="shouter"):
+        bus.subscribe(Command, handle, name="catch-all")
+    await bus.start()
+    await bus.publish(Shout("hi"))
+    await bus.stop()
+    assert heard == ["hi"]
+
+
+async def test_a_command_nobody_handles_is_an_error_not_a_silent_drop() -> None:
+    bus = EventBus(queue_size=10)
+    await bus.start()
+    with pytest.raises(NoHandler, match="Shout"):
+        await bus.publish(Shout("anyone?"))
+    await bus.stop()
+    assert bus.stats.published == 0
+
+
+async def test_an_inline_command_handler_failure_reaches_the_publisher() -> None:
+    bus = EventBus(queue_size=10)
+
+    async def broken(command: Shout) -> None:
+        raise RuntimeError("cannot shout")
+
+    bus.subscribe(Shout, broken, name="shouter", inline=True)
+    await bus.start()
+    with pytest.raises(RuntimeError, match="cannot shout"):
+        await bus.publish(Shout("hi"))
     await bus.stop()
