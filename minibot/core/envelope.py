@@ -133,24 +133,12 @@ class EnvelopeCodec:
             return value
         origin = typing.get_origin(hint)
         if origin is typing.Union or origin is types.UnionType:
-            options = typing.get_args(hint)
-            if value is None and type(None) in options:
-                return None
-            errors = []
-            for option in options:
-                if option is type(None):
-                    continue
-                try:
-                    return self._decode(option, value)
-                except (TypeError, ValueError) as exc:
-                    errors.append(exc)
-            raise ValueError(f"{value!r} fits none of {hint}: {errors}")
+            return self._decode_union(hint, value)
         if origin is tuple:
             args = typing.get_args(hint)
-            item = args[0] if len(args) == 2 and args[1] is Ellipsis else None
-            if item is None:
-                return tuple(self._decode(a, v) for a, v in zip(args, value, strict=True))
-            return tuple(self._decode(item, v) for v in value)
+            if len(args) == 2 and args[1] is Ellipsis:
+                return tuple(self._decode(args[0], v) for v in value)
+            return tuple(self._decode(a, v) for a, v in zip(args, value, strict=True))
         if origin is list:
             (item,) = typing.get_args(hint)
             return [self._decode(item, v) for v in value]
@@ -158,6 +146,20 @@ class EnvelopeCodec:
             key, item = typing.get_args(hint)
             return {self._decode(key, k): self._decode(item, v) for k, v in value.items()}
         return self._decode_plain(hint, value)
+
+    def _decode_union(self, hint: Any, value: Any) -> Any:
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return self._decode(option, value)
+            except (TypeError, ValueError) as exc:
+                errors.append(exc)
+        raise ValueError(f"{value!r} fits none of {hint}: {errors}")
 
     def _decode_plain(self, hint: Any, value: Any) -> Any:
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
