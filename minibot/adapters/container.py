@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
-from minibot.adapters.config.schema import Settings
+from minibot.adapters.config.schema import LLMSettings, Settings
 from minibot.adapters.llm.llm_async_model import LlmAsyncModel
 from minibot.adapters.llm.pricing import cost_usd
 from minibot.adapters.memory.conversation_memory import SqlConversationMemory
@@ -236,6 +236,7 @@ class Container:
                 bus,
                 user_id=s.channels.console.user_id,
                 chat_id=s.channels.console.chat_id,
+                answer_timeout_seconds=turn_deadline_seconds(s.llm),
                 stdin=self.stdin,
                 stdout=self.stdout,
             )
@@ -258,3 +259,11 @@ class Container:
                 "bot_token, or chat with `minibot console`"
             )
         return specs
+
+
+def turn_deadline_seconds(llm: LLMSettings) -> float:
+    """The longest one conversation turn can run: each of its model calls (the tool loop
+    makes up to `max_tool_iterations` + 1) ends within the model's deadline, with a tool
+    run between two of them."""
+    calls = llm.max_tool_iterations + 1
+    return calls * llm.total_deadline_seconds + llm.max_tool_iterations * llm.tool_timeout_seconds

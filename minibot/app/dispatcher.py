@@ -22,7 +22,11 @@ log = logging.getLogger(__name__)
 
 def turn_id_for(message: IncomingMessage) -> str:
     """A turn id that is the same when a durable inbox item is handled again after a
-    crash, so that delivery can skip what was already sent."""
+    crash, so that delivery can skip what was already sent. A message with no inbox
+    item but a message id (unique in its conversation) gets one from that id, so its
+    channel can tell which reply answers it (the console waits for them)."""
+    if message.inbox_id is None and message.message_id is not None:
+        return f"{message.conversation}#m{message.message_id}"
     return _turn_id(message.conversation, message.inbox_id)
 
 

@@ -85,7 +85,10 @@ class KeyedLanes:
         cancel what is left."""
         self._closed = True
         try:
-            await asyncio.wait_for(self.join(), timeout_seconds)
+            # Not when idle: a wait of 0 s times out even on a finished join, and the
+            # daemon closes drained lanes with no time to spare.
+            if self._pending:
+                await asyncio.wait_for(self.join(), timeout_seconds)
         except TimeoutError:
             log.warning(
                 "gave up waiting for jobs", extra={"lanes": self._name, "pending": self._pending}

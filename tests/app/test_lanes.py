@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from minibot.app.lanes import KeyedLanes
 
@@ -108,3 +111,21 @@ async def test_close_cancels_the_jobs_left_even_when_its_caller_gives_up_first()
 
     assert cancelled.is_set(), "no job outlives close"
     assert lanes.pending == 0
+
+
+async def test_closing_idle_lanes_at_once_warns_of_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lanes = KeyedLanes("t", max_concurrent=2, max_pending=10)
+    done = asyncio.Event()
+
+    async def job() -> None:
+        done.set()
+
+    await lanes.submit("a", job)
+    await done.wait()
+    await lanes.join()
+    # The daemon stops a drained service with no time left to wait: nothing was given up.
+    with caplog.at_level(logging.WARNING):
+        await lanes.close(timeout_seconds=0)
+    assert "gave up waiting" not in caplog.text
