@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from minibot.core.health import Health, HealthState
 from minibot.shared.correlation import in_component
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,11 @@ _MIN_STOP_SECONDS = 1.0
 
 
 class Service(Protocol):
+    """A part of the daemon with a lifecycle. `start` acquires what it needs (and returns
+    once the service can be used), `stop` releases it and is safe to call twice or after
+    a failed start. A service with a loop also has `run` (see `Looping`); one that can
+    say how it is doing has `health` (see `Reporting`)."""
+
     @property
     def name(self) -> str: ...
 
@@ -32,12 +38,22 @@ class Service(Protocol):
 
 @runtime_checkable
 class Looping(Protocol):
-    """A service with a long-running loop, supervised (and restarted) by the daemon."""
+    """A service with a long-running loop, supervised (and restarted) by the daemon.
+    The daemon starts `run` right after `start` and lets it run until the service's
+    `stop` has returned (which should end it), cancelling it then if it still runs."""
 
     @property
     def name(self) -> str: ...
 
     async def run(self) -> None: ...
+
+
+@runtime_checkable
+class Reporting(Protocol):
+    """A service that says whether it is ready or degraded, and why."""
+
+    @property
+    def health(self) -> Health: ...
 
 
 @runtime_checkable
@@ -65,14 +81,28 @@ class ServiceSpec:
     ends_daemon: bool = False
 
 
-class CriticalServiceFailed(Exception):
-    pass
+@dataclass(frozen=True, slots=True)
+class DaemonHealth:
+    """The daemon's health: the worst of its services', and each service's own."""
+
+    state: HealthState
+    services: dict[str, Health]
+
+
+_SEVERITY = {
+    HealthState.READY: 0,
+    HealthState.STARTING: 1,
+    HealthState.DEGRADED: 2,
+    HealthState.STOPPED: 3,
+}
 
 
 class Daemon:
-    """Runs services: `start()` in the given order, `run()` loops supervised in one
-    TaskGroup, and on `request_stop()` (SIGINT/SIGTERM) intake closed first, work in
-    flight drained, then `stop()` in reverse order, all within `shutdown_timeout_seconds`.
+    """Runs services: `start()` in the given order, each one's `run()` loop supervised in
+    one TaskGroup from right after its start until its stop, and on `request_stop()`
+    (SIGINT/SIGTERM, end of console input, or a critical loop that failed) intake closed
+    first, work in flight drained, then `stop()` in reverse order, all within
+    `shutdown_timeout_seconds`.
     """
 
     def __init__(
@@ -91,56 +121,78 @@ class Daemon:
         self._max_restarts = max_restarts
         self._stop_requested = asyncio.Event()
         self._started: list[Any] = []
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._states = {spec.service.name: HealthState.STARTING for spec in self._specs}
+        self._crashed: dict[str, str] = {}
+        self._exit_code = 0
 
     def request_stop(self) -> None:
         if not self._stop_requested.is_set():
             log.info("stop requested")
         self._stop_requested.set()
 
+    @property
+    def health(self) -> DaemonHealth:
+        services: dict[str, Health] = {}
+        for spec in self._specs:
+            name = spec.service.name
+            state = self._states[name]
+            if name in self._crashed and state is HealthState.READY:
+                services[name] = Health(HealthState.DEGRADED, self._crashed[name])
+            elif state is HealthState.READY and isinstance(spec.service, Reporting):
+                services[name] = spec.service.health
+            else:
+                services[name] = Health(state)
+        worst = max((h.state for h in services.values()), key=_SEVERITY.__getitem__)
+        return DaemonHealth(worst if services else HealthState.READY, services)
+
     async def run(self) -> int:
         """Run until stopped; returns the process exit code."""
-        exit_code = 0
         try:
-            await self._start_all()
-            # Everything built at start-up (stores, indexes, the scheduler's heap) lives
-            # as long as the process: keep it out of the collector's full passes, which
-            # would otherwise walk it and stall timers by milliseconds each time.
-            gc.freeze()
-            # Most garbage is freed by reference counting; the cyclic collector's young
-            # passes, every 700 allocations by default, cost more than they find in a busy
-            # daemon (measured: ~5% more replies per second with these thresholds).
-            gc.set_threshold(*_GC_THRESHOLDS)
-            log.info("minibot started", extra={"services": ",".join(self._names())})
             async with asyncio.TaskGroup() as group:
-                loops = [
-                    group.create_task(self._supervise(spec), name=f"loop:{spec.service.name}")
-                    for spec in self._specs
-                    if isinstance(spec.service, Looping)
-                ]
-                await self._stop_requested.wait()
-                for loop in loops:
-                    loop.cancel()
-        except* CriticalServiceFailed as failure:
-            log.error(
-                "critical service failed; shutting down",
-                extra={"error": str(failure.exceptions[0])},
-            )
-            exit_code = 1
+                try:
+                    await self._start_all(group)
+                except Exception:
+                    log.exception("start-up failed; shutting down")
+                    self._exit_code = 1
+                else:
+                    self._settle_memory()
+                    log.info("minibot started", extra={"services": ",".join(self._names())})
+                    await self._stop_requested.wait()
+                await self._shutdown()
         except* Exception:
-            log.exception("start-up failed; shutting down")
-            exit_code = 1
-        await self._shutdown()
-        log.info("minibot stopped", extra={"exit_code": exit_code})
-        return exit_code
+            log.exception("the daemon failed; stopping")
+            self._exit_code = 1
+        log.info("minibot stopped", extra={"exit_code": self._exit_code})
+        return self._exit_code
+
+    @staticmethod
+    def _settle_memory() -> None:
+        # Everything built at start-up (stores, indexes, the scheduler's heap) lives as
+        # long as the process: keep it out of the collector's full passes, which would
+        # otherwise walk it and stall timers by milliseconds each time.
+        gc.freeze()
+        # Most garbage is freed by reference counting; the cyclic collector's young
+        # passes, every 700 allocations by default, cost more than they find in a busy
+        # daemon (measured: ~5% more replies per second with these thresholds).
+        gc.set_threshold(*_GC_THRESHOLDS)
 
     def _names(self) -> list[str]:
         return [spec.service.name for spec in self._specs]
 
-    async def _start_all(self) -> None:
+    async def _start_all(self, group: asyncio.TaskGroup) -> None:
         for spec in self._specs:
-            with in_component(spec.service.name):
-                await spec.service.start()
-            self._started.append(spec.service)
+            service = spec.service
+            with in_component(service.name):
+                await service.start()
+            self._started.append(service)
+            self._states[service.name] = HealthState.READY
+            # The loop runs from here on, so the services started next can rely on it
+            # (the database's writer before the channels re-read their inbox).
+            if isinstance(service, Looping):
+                self._loops[service.name] = group.create_task(
+                    self._supervise(spec), name=f"loop:{service.name}"
+                )
 
     async def _supervise(self, spec: ServiceSpec) -> None:
         service = spec.service
@@ -157,8 +209,15 @@ class Daemon:
                     log.exception(
                         "service crashed", extra={"service": service.name, "failures": failures}
                     )
+                    self._crashed[service.name] = f"its loop crashed: {exc!r}"
                     if spec.critical or failures > self._max_restarts:
-                        raise CriticalServiceFailed(f"{service.name}: {exc!r}") from exc
+                        log.error(
+                            "critical service failed; shutting down",
+                            extra={"service": service.name, "error": repr(exc)},
+                        )
+                        self._exit_code = 1
+                        self.request_stop()
+                        return
                     await asyncio.sleep(delay * (0.5 + random.random() / 2))
                     delay = min(delay * 2, self._restart_max)
                     log.info("restarting service", extra={"service": service.name})
@@ -188,10 +247,22 @@ class Daemon:
                     budget = max(deadline - loop.time(), _MIN_STOP_SECONDS)
                     async with asyncio.timeout(budget):
                         await service.stop()
+                        await self._end_loop(service.name)
                 log.info("service stopped", extra={"service": service.name})
             except Exception:
                 log.exception("service failed to stop", extra={"service": service.name})
+            finally:
+                await self._end_loop(service.name)
+                self._states[service.name] = HealthState.STOPPED
         self._started.clear()
+
+    async def _end_loop(self, name: str) -> None:
+        """End a stopped service's loop: its `stop` has done what the loop was for (a
+        writer flushed its queue), so what still runs is cancelled."""
+        task = self._loops.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task})
 
     async def _drain(self, services: list[Any]) -> None:
         # Work moves between services (bus → dispatcher → bus → delivery), so drain in
