@@ -15,6 +15,7 @@ from minibot.adapters.config.loader import find_config_path, load_settings
 from minibot.adapters.config.schema import Settings
 from minibot.adapters.container import Container, Mode
 from minibot.adapters.jobs_command import jobs_upcoming
+from minibot.adapters.logging.redaction import Redactor
 from minibot.adapters.logging.setup import configure_logging
 from minibot.core.errors import ConfigError, MinibotError
 
@@ -56,7 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(path)
     except ConfigError as exc:
-        print(f"minibot: invalid configuration in {path}: {exc}", file=sys.stderr)
+        # One line, and no secret even where a key or a library's message quotes one.
+        where = "" if exc.key == str(path) else f" in {path}"
+        line = " ".join(f"minibot: invalid configuration{where}: {exc}".split())
+        print(Redactor()(line), file=sys.stderr)
         return EXIT_CONFIG
     if args.command == "check-config":
         print(f"# effective configuration from {path} (secrets masked)")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class Section(BaseModel):
@@ -145,16 +145,22 @@ class SchedulerSettings(Section):
     max_jobs_per_owner: int = Field(100, ge=1)
     max_jobs_created_per_run: int = Field(0, ge=0)
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        # Checked here, or the first /remind would be where a typo surfaces.
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "not a known time zone (use an IANA name such as Europe/Berlin)"
+            ) from None
+        return value
 
-class Settings(BaseSettings):
-    """The whole configuration: TOML values, overridden by MINIBOT_<SECTION>__<KEY> variables."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="MINIBOT_",
-        env_nested_delimiter="__",
-        extra="forbid",
-        validate_assignment=True,
-    )
+class Settings(Section):
+    """The whole configuration: TOML values, overridden by MINIBOT_<SECTION>__<KEY> variables
+    (the loader lays those over the file; see `env_overrides.py`)."""
 
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
@@ -166,15 +172,3 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     control_plane: NotYetImplemented = Field(default_factory=NotYetImplemented)
     metrics: NotYetImplemented = Field(default_factory=NotYetImplemented)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML file arrives as init values; environment variables win over it.
-        return (env_settings, init_settings)

@@ -13,6 +13,7 @@ from minibot.adapters.llm.completion_parsing import ParsedAnswer, parse_whole
 from minibot.adapters.llm.http_failures import StreamBroken, classify_exception
 from minibot.adapters.llm.message_mapping import ProviderRequest, build_request
 from minibot.adapters.llm.provider_factory import build_provider, protocol_of
+from minibot.adapters.llm.provider_pause import ProviderPause
 from minibot.adapters.llm.retry_policy import Failure, FailureKind, RetryPolicy
 from minibot.adapters.llm.stream_assembly import StreamAssembler
 from minibot.adapters.llm.token_estimate import estimate_usage
@@ -52,6 +53,7 @@ class LlmAsyncModel:
             max_delay_seconds=settings.retry_max_delay_seconds,
             total_deadline_seconds=settings.total_deadline_seconds,
         )
+        self._pause = ProviderPause(clock)
         self._provider: BaseProvider | None = None
 
     @property
@@ -82,6 +84,8 @@ class LlmAsyncModel:
         attempt = 0
         while True:
             attempt += 1
+            if self._pause.resume_at is not None:
+                await self._wait_out_pause(started)
             remaining = self._settings.total_deadline_seconds - (self._clock() - started)
             timeout = max(0.0, min(self._settings.request_timeout_seconds, remaining))
             assembler = StreamAssembler(self._protocol)
@@ -99,6 +103,7 @@ class LlmAsyncModel:
                 failure = classify_exception(exc) or Failure(
                     FailureKind.REJECTED, f"unexpected answer: {exc!r}"
                 )
+                self._pause.note(failure)
                 if assembler.text:
                     # Part of the answer is already on the user's screen: a retry would repeat it.
                     raise StreamInterrupted(
@@ -110,6 +115,20 @@ class LlmAsyncModel:
                 if not decision.retry:
                     raise _final_error(failure, attempt) from exc
             await self._sleep(decision.delay_seconds)
+
+    async def _wait_out_pause(self, started: float) -> None:
+        # A loop: another conversation's 429 may lengthen the pause while this one waits.
+        while (delay := self._pause.remaining_seconds()) > 0:
+            cause = self._pause.cause
+            assert cause is not None  # set whenever a pause is running
+            if not self._policy.may_wait(delay, elapsed_seconds=self._clock() - started):
+                raise LLMUnavailable(
+                    f"LLM request not sent: the provider asked every caller to wait {delay:.1f}s"
+                    f" more ({cause.description}), past this request's deadline",
+                    status=cause.status,
+                    retry_after_seconds=delay,
+                )
+            await self._sleep(delay)
 
     async def _complete_once(self, request: ProviderRequest, wait_seconds: float) -> ParsedAnswer:
         assert self._provider is not None

@@ -11,6 +11,9 @@ from email.utils import parsedate_to_datetime
 
 # 408 (timeout) and 409 (conflict) are 4xx but transient by definition; 429 is rate limiting.
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 409, 429})
+# A rate limit or an overload is the provider's state, not one request's: its Retry-After
+# holds for every conversation.
+PAUSING_STATUSES = frozenset({429, 503})
 
 
 class FailureKind(enum.Enum):
@@ -58,6 +61,13 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def provider_pause_seconds(failure: Failure) -> float | None:
+    """How long `failure` pauses every request to its provider; None if only its own turn."""
+    if failure.status in PAUSING_STATUSES and failure.retry_after_seconds:
+        return failure.retry_after_seconds
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Exponential backoff with full jitter, honouring Retry-After, bounded in attempts and time."""
@@ -78,6 +88,10 @@ class RetryPolicy:
         else:
             ceiling = min(self.max_delay_seconds, self.initial_delay_seconds * 2 ** (attempt - 1))
             delay = ceiling * self.random_fraction()
-        if elapsed_seconds + delay >= self.total_deadline_seconds:
+        if not self.may_wait(delay, elapsed_seconds=elapsed_seconds):
             return RetryDecision(False)
         return RetryDecision(True, delay)
+
+    def may_wait(self, delay_seconds: float, *, elapsed_seconds: float) -> bool:
+        """Whether a request may still go out after waiting `delay_seconds` more."""
+        return elapsed_seconds + delay_seconds < self.total_deadline_seconds

@@ -16,6 +16,11 @@ _PATTERNS = (
 )
 
 
+def looks_like_secret(text: str) -> bool:
+    """True if `text` holds something shaped like a bot token or an API key."""
+    return any(pattern.search(text) for pattern in _PATTERNS)
+
+
 class Redactor:
     """Replaces every known secret, and anything shaped like a token, by `***`."""
 

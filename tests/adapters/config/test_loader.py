@@ -107,3 +107,40 @@ def test_config_path_precedence() -> None:
     assert find_config_path("given.toml", {"MINIBOT_CONFIG": "env.toml"}) == Path("given.toml")
     assert find_config_path(None, {"MINIBOT_CONFIG": "env.toml"}) == Path("env.toml")
     assert find_config_path(None, {}) == Path("config.toml")
+
+
+def test_a_section_variable_and_a_key_variable_merge_over_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[llm]\napi_key = "sk-from-file"\nmodel = "from-file"\n')
+    env = {
+        "MINIBOT_LLM": '{"model": "from-section", "max_attempts": 2}',
+        "minibot_llm__model": "from-key",  # names are not case-sensitive
+        "MINIBOT_LLM__PRICES__M": '{"prompt_per_million": 1.5}',
+    }
+    settings = load_settings(path, env)
+    assert settings.llm.model == "from-key", "the narrower variable wins"
+    assert settings.llm.max_attempts == 2
+    assert settings.llm.api_key.get_secret_value() == "sk-from-file"
+    assert settings.llm.prices["m"].prompt_per_million == 1.5
+
+
+def test_variables_naming_no_section_are_not_overrides(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "absent.toml", {"MINIBOT_CONFIG": "x.toml"})
+    assert settings.llm.model == "gpt-4o-mini"
+
+
+def test_broken_json_in_a_list_variable_names_the_key_and_the_variable(tmp_path: Path) -> None:
+    env = {"MINIBOT_CHANNELS__TELEGRAM__ALLOWED_USER_IDS": "[1, 2"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path / "absent.toml", env)
+    assert caught.value.key == "channels.telegram.allowed_user_ids"
+    assert "MINIBOT_CHANNELS__TELEGRAM__ALLOWED_USER_IDS is not valid JSON" in str(caught.value)
+
+
+def test_a_secret_shaped_value_in_the_wrong_field_is_not_shown(tmp_path: Path) -> None:
+    key = "sk-proj-abcdefghijklmnopqrstuvwx"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path / "absent.toml", {"MINIBOT_LLM__MAX_ATTEMPTS": key})
+    assert caught.value.key == "llm.max_attempts"
+    assert "abcdefghij" not in str(caught.value) and "MINIBOT_LLM__MAX_ATTEMPTS" in str(
+        caught.value
+    )

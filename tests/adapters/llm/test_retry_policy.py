@@ -12,6 +12,7 @@ from minibot.adapters.llm.retry_policy import (
     RetryPolicy,
     classify_status,
     parse_retry_after,
+    provider_pause_seconds,
 )
 
 
@@ -81,3 +82,18 @@ def test_retry_after_in_seconds_and_as_http_date() -> None:
     assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "pause"),
+    [(429, 5.0, 5.0), (503, 2.5, 2.5), (429, None, None), (429, 0.0, None), (500, 5.0, None)],
+)
+def test_only_a_rate_limit_or_overload_with_retry_after_pauses_the_provider(
+    status: int, retry_after: float | None, pause: float | None
+) -> None:
+    assert provider_pause_seconds(classify_status(status, retry_after)) == pause
+
+
+def test_a_wait_must_end_before_the_deadline() -> None:
+    assert policy(total_deadline_seconds=10.0).may_wait(4.0, elapsed_seconds=5.0)
+    assert not policy(total_deadline_seconds=10.0).may_wait(5.0, elapsed_seconds=5.0)
