@@ -62,12 +62,13 @@ class ScriptedLanguageModel:
             Completion("", tool_calls=(ToolCall(call_id, name, arguments),), usage=TokenUsage(5, 5))
         )
 
-    def then_tool_calls(self, *calls: tuple[str, str]) -> None:
-        """One answer asking for several tools, each (name, arguments as JSON text)."""
+    def then_tool_calls(self, *calls: tuple[str, str], text: str = "") -> None:
+        """One answer asking for several tools, each (name, arguments as JSON text), with
+        `text` before them (a model may say what it is about to do)."""
         tool_calls = tuple(
             ToolCall(f"call-{n}", name, arguments) for n, (name, arguments) in enumerate(calls, 1)
         )
-        self.script.append(Completion("", tool_calls=tool_calls, usage=TokenUsage(5, 5)))
+        self.script.append(Completion(text, tool_calls=tool_calls, usage=TokenUsage(5, 5)))
 
     def then_fail(self, error: Exception) -> None:
         self.script.append(error)

@@ -47,7 +47,7 @@ class ModelDriver(Protocol):
 
     def answer_text(self, text: str) -> None: ...
 
-    def answer_tool_calls(self, *calls: tuple[str, str]) -> None: ...
+    def answer_tool_calls(self, *calls: tuple[str, str], text: str = "") -> None: ...
 
     def fail(self, failure: Failure) -> None: ...
 
@@ -66,8 +66,8 @@ class ScriptedDriver:
     def answer_text(self, text: str) -> None:
         self.fake.then_text(text)
 
-    def answer_tool_calls(self, *calls: tuple[str, str]) -> None:
-        self.fake.then_tool_calls(*calls)
+    def answer_tool_calls(self, *calls: tuple[str, str], text: str = "") -> None:
+        self.fake.then_tool_calls(*calls, text=text)
 
     def fail(self, failure: Failure) -> None:
         if failure.kind == "timeout":
@@ -105,8 +105,8 @@ class HttpDriver:
     def answer_text(self, text: str) -> None:
         self.server.script(Script.reply(text))
 
-    def answer_tool_calls(self, *calls: tuple[str, str]) -> None:
-        self.server.script(Script.tool_call(*calls[0], *calls[1:]))
+    def answer_tool_calls(self, *calls: tuple[str, str], text: str = "") -> None:
+        self.server.script(Script(text=text, tool_calls=calls))
 
     def fail(self, failure: Failure) -> None:
         if failure.kind == "timeout":

@@ -119,6 +119,22 @@ async def test_tool_calls_come_back_with_id_name_and_arguments(
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+async def test_an_answer_may_carry_text_and_tool_calls_together(
+    llm: ModelDriver, streamed: bool
+) -> None:
+    llm.answer_tool_calls(("get_weather", '{"city": "Évora"}'), text="Let me look that up 🌦")
+    sink = Sink()
+    completion = await llm.model.complete(
+        QUESTION, tools=[WEATHER], on_text=sink if streamed else None
+    )
+    assert completion.text == "Let me look that up 🌦"
+    assert [(c.name, c.arguments) for c in completion.tool_calls] == [
+        ("get_weather", '{"city": "Évora"}')
+    ]
+    assert sink.text == (completion.text if streamed else "")
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
 @pytest.mark.parametrize("failure", TRANSIENT, ids=str)
 async def test_a_transient_failure_ends_unavailable_with_its_retry_hint(
     llm: ModelDriver, failure: Failure, streamed: bool
