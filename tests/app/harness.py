@@ -76,12 +76,14 @@ class AppHarness:
     commands: CommandRouter
 
     async def start(self) -> None:
+        await self.model.start()
         await self.bus.start()
 
     async def stop(self) -> None:
         await self.dispatcher.stop(5)
         await self.bus.stop()
         await self.router.stop(5)
+        await self.model.stop()
 
     async def say(self, text: str, chat_id: str = "1", user_id: str = "7") -> None:
         message = IncomingMessage(
