@@ -221,6 +221,7 @@ class Daemon:
                     await asyncio.sleep(delay * (0.5 + random.random() / 2))
                     delay = min(delay * 2, self._restart_max)
                     log.info("restarting service", extra={"service": service.name})
+                    self._crashed.pop(service.name, None)
                     continue
                 if spec.ends_daemon:
                     self.request_stop()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from minibot.app.daemon import Daemon, ServiceSpec
+from minibot.core.health import Health, HealthBoard, HealthState
 
 
 @dataclass
@@ -171,3 +172,85 @@ async def test_a_stuck_drain_and_stuck_stops_keep_to_one_shutdown_budget() -> No
     # second (not a budget of its own); the storage still stops after it.
     assert loop.time() - began < 2 + 1 + 0.5
     assert r.events[-2:] == ["stop lanes", "stop storage"]
+
+
+@dataclass
+class Writer(Plain):
+    """A loop the services started after it depend on, like the database's writer."""
+
+    looping: bool = False
+
+    async def run(self) -> None:
+        self.looping = True
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.looping = False
+
+
+@dataclass
+class NeedsWriter(Plain):
+    writer: Writer | None = None
+
+    async def start(self) -> None:
+        await asyncio.sleep(0)
+        assert self.writer is not None
+        self.recorder.events.append(f"start {self.name}: writer looping={self.writer.looping}")
+
+    async def stop(self) -> None:
+        assert self.writer is not None
+        self.recorder.events.append(f"stop {self.name}: writer looping={self.writer.looping}")
+
+
+async def test_a_loop_runs_from_its_service_start_until_its_service_stops() -> None:
+    r = Recorder()
+    writer = Writer("database", r)
+    d = daemon(ServiceSpec(writer), ServiceSpec(NeedsWriter("channel", r, writer=writer)))
+    task = asyncio.create_task(d.run())
+    await asyncio.sleep(0.05)
+    d.request_stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    assert "start channel: writer looping=True" in r.events
+    assert "stop channel: writer looping=True" in r.events
+    assert writer.looping is False
+
+
+@dataclass
+class Reported(Plain):
+    board: HealthBoard = field(default_factory=HealthBoard)
+
+    @property
+    def health(self) -> Health:
+        return self.board.health
+
+
+async def test_the_daemon_aggregates_each_service_health() -> None:
+    r = Recorder()
+    channel = Reported("channel", r)
+    flaky = Crashing("flaky", r, crashes=1)
+    d = Daemon(
+        [ServiceSpec(Plain("storage", r)), ServiceSpec(channel), ServiceSpec(flaky)],
+        shutdown_timeout_seconds=2,
+        restart_initial_delay_seconds=5,
+        max_restarts=3,
+    )
+    assert d.health.state is HealthState.STARTING
+    channel.board.started()
+    task = asyncio.create_task(d.run())
+    for _ in range(200):
+        if flaky.runs:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)
+    health = d.health
+    assert health.services["storage"] == Health(HealthState.READY)
+    # A loop that crashed and waits for its restart is degraded, saying why.
+    assert health.services["flaky"].state is HealthState.DEGRADED
+    assert "crash 1" in (health.services["flaky"].reason or "")
+    channel.board.degrade("auth", "the bot token was revoked")
+    assert d.health.services["channel"] == Health(HealthState.DEGRADED, "the bot token was revoked")
+    assert d.health.state is HealthState.DEGRADED
+    d.request_stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    assert d.health.state is HealthState.STOPPED
+    assert {h.state for h in d.health.services.values()} == {HealthState.STOPPED}
