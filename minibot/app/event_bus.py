@@ -130,11 +130,31 @@ class EventBus:
         self._running = True
         self._closed = False
         for subscriber in self._subscribers:
-            if subscriber.inline:
-                continue
-            subscriber.worker = asyncio.create_task(
-                self._serve(subscriber), name=f"bus:{subscriber.name}"
-            )
+            if not subscriber.inline:
+                self._spawn(subscriber)
+
+    def _spawn(self, subscriber: _Subscriber) -> None:
+        subscriber.worker = asyncio.create_task(
+            self._serve(subscriber), name=f"bus:{subscriber.name}"
+        )
+
+    async def run(self) -> None:
+        """Watch the subscribers' workers for the daemon's supervisor. A worker never
+        ends while the bus runs (a failing handler is caught and counted); if one does,
+        it is started again at once, so its queue keeps moving, and its error is raised
+        to be logged with its traceback."""
+        while self._running and not self._closed:
+            workers = {s.worker: s for s in self._subscribers if s.worker is not None}
+            if not workers:
+                return
+            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
+            if self._closed:
+                return
+            for worker in done:
+                self._spawn(workers[worker])
+            for worker in done:
+                error = None if worker.cancelled() else worker.exception()
+                raise error or RuntimeError(f"bus worker {workers[worker].name} ended")
 
     async def _serve(self, subscriber: _Subscriber) -> None:
         with in_component(subscriber.name):

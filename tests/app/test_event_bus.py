@@ -202,3 +202,27 @@ async def test_an_inline_command_handler_failure_reaches_the_publisher() -> None
     with pytest.raises(RuntimeError, match="cannot shout"):
         await bus.publish(Shout("hi"))
     await bus.stop()
+
+
+async def test_a_dead_worker_is_restarted_at_once_and_reported_to_the_supervisor() -> None:
+    bus = EventBus(queue_size=10)
+    seen: list[int] = []
+
+    async def record(event: Ping) -> None:
+        seen.append(event.n)
+
+    bus.subscribe(Ping, record, name="recorder")
+    await bus.start()
+    watcher = asyncio.create_task(bus.run())
+    await asyncio.sleep(0)
+    worker = bus._subscribers[0].worker
+    assert worker is not None
+    worker.cancel()  # a worker ending while the bus runs, whatever the cause
+    with pytest.raises(RuntimeError, match="recorder"):
+        await asyncio.wait_for(watcher, 5)
+    await bus.publish(Ping(1))
+    await asyncio.wait_for(bus.join(), 5)
+    assert seen == [1]
+    watcher = asyncio.create_task(bus.run())  # the supervisor's restart
+    await bus.stop()
+    assert await asyncio.wait_for(watcher, 5) is None
