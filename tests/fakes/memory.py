@@ -254,9 +254,7 @@ class InMemoryApprovalStore:
     async def get(self, approval_id: str) -> Approval | None:
         return self.approvals.get(approval_id)
 
-    async def decide(
-        self, approval_id: str, state: ApprovalState, turn_id: str
-    ) -> Approval | None:
+    async def decide(self, approval_id: str, state: ApprovalState, turn_id: str) -> Approval | None:
         current = self.approvals.get(approval_id)
         if current is not None and current.state is ApprovalState.PENDING:
             current = dataclasses.replace(current, state=state, decided_turn=turn_id)
