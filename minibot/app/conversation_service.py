@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from minibot.app import replies
 from minibot.app.approvals import approval_text
 from minibot.app.approvals.approval_desk import ApprovalDesk
+from minibot.app.tool_loop import LoopTurn, ToolLoop
 from minibot.app.tools.registry import ToolContext, ToolRegistry
 from minibot.core.approval import Approval, ApprovalState, approval_id
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
@@ -100,6 +101,13 @@ class ConversationService:
         self._settings = settings
         self._price = price
         self._approvals = approvals
+        self._loop = ToolLoop(
+            model=model,
+            tools=tools,
+            approvals=approvals,
+            now=clock.now,
+            max_iterations=settings.max_tool_iterations,
+        )
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -160,13 +168,13 @@ class ConversationService:
         )
 
         async def opening(context: ToolContext, tag: dict[str, str]) -> list[ChatMessage]:
-            opened = [self._message(Role.ASSISTANT, "", tag, tool_calls=renamed)]
+            opened = [self._loop.message(Role.ASSISTANT, "", tag, tool_calls=renamed)]
             for call in renamed:
                 if approval.state is ApprovalState.APPROVED:
-                    result = await self._tools.run(call, _for_call(context, call))
+                    result = await self._loop.run_call(call, context)
                 else:
                     result = approval_text.decision_result(approval)
-                opened.append(self._message(Role.TOOL, result, tag, tool_call_id=call.id))
+                opened.append(self._loop.message(Role.TOOL, result, tag, tool_call_id=call.id))
             return opened
 
         speaker = _Speaker(approval.owner_id, approval.speaker_name, True)
@@ -219,14 +227,23 @@ class ConversationService:
             opened = await opening(context, tag)
             prompt.extend(opened)
             new_messages.extend(opened)
-        turn = _Turn(context, speaker, turn_id, tag, guarded=view.others_spoke)
+        turn = LoopTurn(context, speaker.name, turn_id, tag, guarded=view.others_spoke)
+        on_text = self._draft_sink(conversation, turn_id) if self._settings.stream else None
         # A timer, not a task: most answers come first, and a cancelled timer costs nothing.
         typing = asyncio.get_running_loop().call_later(
             self._settings.typing_delay_seconds, self._start_typing, conversation
         )
         usage: list[UsageRecord] = []
         try:
-            answer = await self._converse(prompt, new_messages, turn, usage)
+            answer = await self._loop.run(
+                prompt,
+                new_messages,
+                turn,
+                on_completion=lambda done, asked: usage.append(
+                    self._usage_record(context, done, asked)
+                ),
+                on_text=on_text,
+            )
         except StreamInterrupted as exc:
             log.warning("stream interrupted", extra={"conversation": str(conversation)})
             partial = f"{exc.partial_text}\n\n{replies.STREAM_INTERRUPTED}"
@@ -293,73 +310,6 @@ class ConversationService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _converse(
-        self,
-        prompt: list[ChatMessage],
-        new_messages: list[ChatMessage],
-        turn: _Turn,
-        usage: list[UsageRecord],
-    ) -> Completion | Approval:
-        """The model's final completion, or the approval that holds some of its calls."""
-        context = turn.context
-        on_text = (
-            self._draft_sink(context.conversation, turn.turn_id) if self._settings.stream else None
-        )
-        iteration = 0
-        while True:
-            offer_tools = bool(self._tools) and iteration < self._settings.max_tool_iterations
-            completion = await self._model.complete(
-                prompt, tools=self._tools.specs if offer_tools else (), on_text=on_text
-            )
-            usage.append(self._usage_record(context, completion, prompt))
-            if not completion.tool_calls or not offer_tools:
-                return completion
-            asked = self._message(
-                Role.ASSISTANT, completion.text, turn.tag, tool_calls=completion.tool_calls
-            )
-            prompt.append(asked)
-            new_messages.append(asked)
-            held: list[ToolCall] = []
-            for call in completion.tool_calls:
-                if turn.guarded and self._tools.needs_approval(call.name):
-                    held.append(call)
-                    result = approval_text.HELD if self._approvals else approval_text.REFUSED
-                else:
-                    result = await self._tools.run(call, _for_call(context, call))
-                answered = self._message(Role.TOOL, result, turn.tag, tool_call_id=call.id)
-                prompt.append(answered)
-                new_messages.append(answered)
-            if held and self._approvals is not None:
-                # The turn ends here: only the speaker's press may let these calls run.
-                return await self._approvals.hold(
-                    turn_id=turn.turn_id,
-                    conversation=context.conversation,
-                    owner_id=context.owner_id,
-                    speaker_name=turn.speaker.name,
-                    calls=tuple(held),
-                    message_id=context.message_id,
-                )
-            iteration += 1
-
-    def _message(
-        self,
-        role: Role,
-        text: str,
-        meta: dict[str, str],
-        *,
-        tool_calls: tuple[ToolCall, ...] = (),
-        tool_call_id: str | None = None,
-    ) -> ChatMessage:
-        return ChatMessage(
-            role,
-            text,
-            tool_calls=tool_calls,
-            tool_call_id=tool_call_id,
-            created_at=self._clock.now(),
-            token_estimate=estimate_tokens(text or "tool call"),
-            meta=dict(meta),
-        )
-
     def _assistant(self, text: str, meta: dict[str, str]) -> ChatMessage:
         return ChatMessage(
             Role.ASSISTANT,
@@ -406,21 +356,6 @@ class _Speaker:
     owner_id: str
     name: str
     in_group: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    """What the tool loop needs to know of its turn; `guarded` when others spoke."""
-
-    context: ToolContext
-    speaker: _Speaker
-    turn_id: str
-    tag: dict[str, str]
-    guarded: bool
-
-
-def _for_call(context: ToolContext, call: ToolCall) -> ToolContext:
-    return ToolContext(context.owner_id, context.conversation, context.message_id, call.id)
 
 
 def _consume(task: asyncio.Task[None]) -> None:
