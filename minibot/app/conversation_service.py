@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -197,16 +196,12 @@ class ConversationService:
         opening: Opening | None,
     ) -> TurnOutcome:
         owner_id = speaker.owner_id
-        user = ChatMessage(
-            Role.USER,
-            text,
-            created_at=self._clock.now(),
-            token_estimate=estimate_tokens(text),
-        )
+        asked_at = self._clock.now()
+        user_tokens = estimate_tokens(text)
         history = await self._memory.recent(
             conversation,
             max_messages=max(0, self._settings.history_window - 1),
-            max_tokens=max(0, self._settings.history_token_budget - user.token_estimate),
+            max_tokens=max(0, self._settings.history_token_budget - user_tokens),
         )
         earlier = [m for m in history if m.meta.get("turn_id") == turn_id]
         answered = [m for m in earlier if m.role is Role.ASSISTANT]
@@ -219,7 +214,9 @@ class ConversationService:
         # In a group every message of the turn names its speaker: whose words, whose data.
         tag = {SPEAKER: owner_id} if view.in_group else {}
         meta = {"turn_id": turn_id, **tag}
-        user = dataclasses.replace(user, meta=meta)
+        user = ChatMessage(
+            Role.USER, text, created_at=asked_at, token_estimate=user_tokens, meta=meta
+        )
         prompt = [ChatMessage(Role.SYSTEM, self._settings.system_prompt), *view.history, user]
         new_messages = [] if earlier else [user]
         context = ToolContext(owner_id, conversation, message_id)
