@@ -11,6 +11,7 @@ from typing import Any, Literal, TextIO
 from minibot.adapters.config.schema import LLMSettings, Settings
 from minibot.adapters.llm.llm_async_model import LlmAsyncModel
 from minibot.adapters.llm.pricing import cost_usd
+from minibot.adapters.memory.approval_store import SqlApprovalStore
 from minibot.adapters.memory.conversation_memory import SqlConversationMemory
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.delivery_ledger import SqlDeliveryLedger
@@ -20,6 +21,8 @@ from minibot.adapters.memory.usage_ledger import SqlUsageLedger
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
 from minibot.adapters.tasks.storage.file_task_store import FileTaskStore
+from minibot.app.approvals.approval_buttons import ApprovalButtons
+from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.basic_commands import BasicCommands
 from minibot.app.commands import CommandRouter
 from minibot.app.conversation_service import ConversationService, TurnSettings
@@ -111,6 +114,12 @@ class Container:
             for tool in note_tools.tools():
                 tools.add(tool)
             MemoryCommands(notes).register(commands)
+        approvals = ApprovalDesk(
+            SqlApprovalStore(database),
+            clock,
+            bus.publish,
+            timeout_seconds=s.llm.tool_approval_timeout_seconds,
+        )
         turn_settings = TurnSettings(
             system_prompt=s.llm.system_prompt,
             history_window=s.llm.history_window,
@@ -129,6 +138,7 @@ class Container:
                 clock=clock,
                 settings=settings,
                 price=functools.partial(cost_usd, s.llm.prices),
+                approvals=approvals,
             )
 
         conversation = turns(turn_settings, bus.publish)
@@ -142,6 +152,8 @@ class Container:
 
             scheduled_turns = turns(dataclasses.replace(turn_settings, stream=False), quiet)
             task_specs = self._scheduler(bus, clock, scheduled_turns, tools, commands)
+        approval_buttons = ApprovalButtons(approvals, conversation)
+        approval_buttons.register(commands)
         cap = s.daemon.max_concurrent_conversations
         dispatcher = Dispatcher(
             bus=bus,
@@ -150,6 +162,7 @@ class Container:
             owners=OwnerResolver(s.kv_memory.identities),
             max_concurrent=cap,
             max_pending=cap * 4,
+            approvals=approval_buttons,
         )
         channel_specs = self._channels(bus, database, commands)
         router = ReplyRouter(bus, [spec.service for spec in channel_specs], max_concurrent=cap)
@@ -165,6 +178,8 @@ class Container:
             # comes after them, as what it fires must reach a started channel.
             *channel_specs,
             *task_specs[1],
+            # Expiries are answered through a channel, so the desk starts after them.
+            ServiceSpec(approvals, critical=True),
         ]
         d = s.daemon
         return Daemon(

@@ -29,6 +29,8 @@ class ButtonRequest:
     message: IncomingMessage
     owner_id: str
     action: str
+    # The turn id the press's reply goes out under (stable for an inbox item).
+    turn_id: str = ""
 
 
 ButtonHandler = Callable[[ButtonRequest], Awaitable[CommandReply]]

@@ -9,16 +9,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from minibot.app import replies
+from minibot.app.approvals import approval_text
+from minibot.app.approvals.approval_desk import ApprovalDesk
+from minibot.app.tool_loop import LoopTurn, ToolLoop
 from minibot.app.tools.registry import ToolContext, ToolRegistry
-from minibot.core.conversation import ChatMessage, ConversationKey, Role
+from minibot.core.approval import Approval, ApprovalState, approval_id
+from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
 from minibot.core.errors import LLMError, LLMRejected, StreamInterrupted
 from minibot.core.events import Event, ReplyDraft, ReplyReady, TypingStarted
 from minibot.core.llm import Completion, TokenUsage
-from minibot.core.messages import IncomingMessage, OutgoingMessage
+from minibot.core.messages import Button, IncomingMessage, OutgoingMessage
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.conversation_memory import ConversationMemory
 from minibot.core.ports.language_model import LanguageModel
 from minibot.core.ports.usage_ledger import UsageLedger
+from minibot.core.speakers import SPEAKER, view_for
 from minibot.core.usage import UsageRecord
 from minibot.shared.tokens import estimate_tokens
 
@@ -26,6 +31,8 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[Event], Awaitable[None]]
 PriceFn = Callable[[str, TokenUsage], float]
+# Opens a resumed turn with the messages of a decided approval (its calls and results).
+Opening = Callable[[ToolContext, dict[str, str]], Awaitable[list[ChatMessage]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,8 @@ class TurnSettings:
 class TurnOutcome:
     text: str
     ok: bool
+    # Approve / Deny, when the answer asks the speaker to approve held tool calls.
+    buttons: tuple[Button, ...] = ()
     # The turn's usage rows are written after its messages, so that the reply does not
     # wait for them; await this before relying on them (the next turn, /usage).
     usage_written: asyncio.Task[None] | None = None
@@ -61,6 +70,12 @@ class ConversationService:
     The user's message is always stored, even when the model fails. Tool calls run in
     a loop bounded by `max_tool_iterations`, after which the model is asked once more
     without tools for a final answer. Every LLM request is written to the usage ledger.
+
+    In a group each stored message carries its speaker's owner id. A turn whose
+    history holds someone else's words runs no tool that reads or changes the
+    speaker's data: such calls are held, and the answer asks the speaker to approve
+    them (`resume` continues once they decided). Other people's tool calls and results
+    are never in a speaker's prompt.
     """
 
     def __init__(
@@ -74,6 +89,7 @@ class ConversationService:
         clock: Clock,
         settings: TurnSettings,
         price: PriceFn,
+        approvals: ApprovalDesk | None = None,
     ) -> None:
         self._memory = memory
         self._model = model
@@ -83,6 +99,14 @@ class ConversationService:
         self._clock = clock
         self._settings = settings
         self._price = price
+        self._approvals = approvals
+        self._loop = ToolLoop(
+            model=model,
+            tools=tools,
+            approvals=approvals,
+            now=clock.now,
+            max_iterations=settings.max_tool_iterations,
+        )
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -96,6 +120,8 @@ class ConversationService:
             owner_id=owner_id,
             turn_id=turn_id,
             message_id=message.message_id,
+            in_group=message.in_group,
+            speaker_name=message.sender.display_name,
         )
         await self._publish(
             ReplyReady(
@@ -103,6 +129,7 @@ class ConversationService:
                     message.conversation,
                     outcome.text,
                     turn_id,
+                    buttons=outcome.buttons,
                     source_inbox_id=message.inbox_id,
                 )
             )
@@ -118,6 +145,8 @@ class ConversationService:
         owner_id: str,
         turn_id: str,
         message_id: str | None = None,
+        in_group: bool = False,
+        speaker_name: str = "",
     ) -> TurnOutcome:
         """Answer `text` in `conversation` and store the exchange; never raises LLMError.
 
@@ -125,36 +154,93 @@ class ConversationService:
         its answer is already stored it is replayed, and its user message is never
         stored twice.
         """
-        meta = {"turn_id": turn_id}
-        user = ChatMessage(
-            Role.USER,
-            text,
-            created_at=self._clock.now(),
-            token_estimate=estimate_tokens(text),
-            meta=meta,
+        speaker = _Speaker(owner_id, speaker_name, in_group)
+        return await self._turn(conversation, text, speaker, turn_id, message_id, None)
+
+    async def resume(self, approval: Approval, *, turn_id: str) -> TurnOutcome:
+        """Continue after the speaker decided on held calls (or let the time pass): the
+        decision is the speaker's message, the calls run only when approved, always as
+        `approval.owner_id`, and the model answers with their results."""
+        renamed = tuple(
+            ToolCall(f"{call.id}-{approval.state}", call.name, call.arguments)
+            for call in approval.calls
         )
+
+        async def opening(context: ToolContext, tag: dict[str, str]) -> list[ChatMessage]:
+            opened = [self._loop.message(Role.ASSISTANT, "", tag, tool_calls=renamed)]
+            for call in renamed:
+                if approval.state is ApprovalState.APPROVED:
+                    result = await self._loop.run_call(call, context)
+                else:
+                    result = approval_text.decision_result(approval)
+                opened.append(self._loop.message(Role.TOOL, result, tag, tool_call_id=call.id))
+            return opened
+
+        speaker = _Speaker(approval.owner_id, approval.speaker_name, True)
+        return await self._turn(
+            approval.conversation,
+            approval_text.decision_text(approval),
+            speaker,
+            turn_id,
+            approval.message_id,
+            opening,
+        )
+
+    async def _turn(
+        self,
+        conversation: ConversationKey,
+        text: str,
+        speaker: _Speaker,
+        turn_id: str,
+        message_id: str | None,
+        opening: Opening | None,
+    ) -> TurnOutcome:
+        owner_id = speaker.owner_id
+        asked_at = self._clock.now()
+        user_tokens = estimate_tokens(text)
         history = await self._memory.recent(
             conversation,
             max_messages=max(0, self._settings.history_window - 1),
-            max_tokens=max(0, self._settings.history_token_budget - user.token_estimate),
+            max_tokens=max(0, self._settings.history_token_budget - user_tokens),
         )
         earlier = [m for m in history if m.meta.get("turn_id") == turn_id]
         answered = [m for m in earlier if m.role is Role.ASSISTANT]
         if answered:
             log.info("replaying a stored answer", extra={"turn_id": turn_id})
-            return TurnOutcome(answered[-1].content, ok=True)
+            return TurnOutcome(answered[-1].content, ok=True, buttons=await self._asked(turn_id))
         if earlier:
             history = [m for m in history if m.meta.get("turn_id") != turn_id]
-        prompt = [ChatMessage(Role.SYSTEM, self._settings.system_prompt), *history, user]
+        view = view_for(owner_id, history, in_group=speaker.in_group)
+        # In a group every message of the turn names its speaker: whose words, whose data.
+        tag = {SPEAKER: owner_id} if view.in_group else {}
+        meta = {"turn_id": turn_id, **tag}
+        user = ChatMessage(
+            Role.USER, text, created_at=asked_at, token_estimate=user_tokens, meta=meta
+        )
+        prompt = [ChatMessage(Role.SYSTEM, self._settings.system_prompt), *view.history, user]
         new_messages = [] if earlier else [user]
         context = ToolContext(owner_id, conversation, message_id)
+        if opening is not None and not earlier:
+            opened = await opening(context, tag)
+            prompt.extend(opened)
+            new_messages.extend(opened)
+        turn = LoopTurn(context, speaker.name, turn_id, tag, guarded=view.others_spoke)
+        on_text = self._draft_sink(conversation, turn_id) if self._settings.stream else None
         # A timer, not a task: most answers come first, and a cancelled timer costs nothing.
         typing = asyncio.get_running_loop().call_later(
             self._settings.typing_delay_seconds, self._start_typing, conversation
         )
         usage: list[UsageRecord] = []
         try:
-            completion = await self._converse(prompt, new_messages, context, turn_id, usage)
+            answer = await self._loop.run(
+                prompt,
+                new_messages,
+                turn,
+                on_completion=lambda done, asked: usage.append(
+                    self._usage_record(context, done, asked)
+                ),
+                on_text=on_text,
+            )
         except StreamInterrupted as exc:
             log.warning("stream interrupted", extra={"conversation": str(conversation)})
             partial = f"{exc.partial_text}\n\n{replies.STREAM_INTERRUPTED}"
@@ -178,9 +264,24 @@ class ConversationService:
             raise
         finally:
             typing.cancel()
-        answer = completion.text.strip() or replies.EMPTY_ANSWER
-        await self._memory.append(conversation, [*new_messages, self._assistant(answer, meta)])
-        return TurnOutcome(answer, ok=True, usage_written=self._write_usage(usage))
+        buttons: tuple[Button, ...] = ()
+        if isinstance(answer, Approval):
+            assert self._approvals is not None
+            reply = approval_text.request_text(answer, self._approvals.timeout_seconds)
+            buttons = approval_text.buttons(answer)
+        else:
+            reply = answer.text.strip() or replies.EMPTY_ANSWER
+        await self._memory.append(conversation, [*new_messages, self._assistant(reply, meta)])
+        return TurnOutcome(reply, ok=True, buttons=buttons, usage_written=self._write_usage(usage))
+
+    async def _asked(self, turn_id: str) -> tuple[Button, ...]:
+        """The buttons of a replayed answer that asked for an approval still pending."""
+        if self._approvals is None:
+            return ()
+        approval = await self._approvals.get(approval_id(turn_id))
+        if approval is None or approval.state is not ApprovalState.PENDING:
+            return ()
+        return approval_text.buttons(approval)
 
     def _write_usage(self, records: list[UsageRecord]) -> asyncio.Task[None] | None:
         """Writes the usage rows beside the caller, after the turn's messages."""
@@ -205,49 +306,6 @@ class ConversationService:
         # The loop holds tasks only weakly: kept here until done, even if nobody waits.
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    async def _converse(
-        self,
-        prompt: list[ChatMessage],
-        new_messages: list[ChatMessage],
-        context: ToolContext,
-        turn_id: str,
-        usage: list[UsageRecord],
-    ) -> Completion:
-        on_text = self._draft_sink(context.conversation, turn_id) if self._settings.stream else None
-        iteration = 0
-        while True:
-            offer_tools = bool(self._tools) and iteration < self._settings.max_tool_iterations
-            completion = await self._model.complete(
-                prompt, tools=self._tools.specs if offer_tools else (), on_text=on_text
-            )
-            usage.append(self._usage_record(context, completion, prompt))
-            if not completion.tool_calls or not offer_tools:
-                return completion
-            asked = ChatMessage(
-                Role.ASSISTANT,
-                completion.text,
-                tool_calls=completion.tool_calls,
-                created_at=self._clock.now(),
-                token_estimate=estimate_tokens(completion.text or "tool call"),
-            )
-            prompt.append(asked)
-            new_messages.append(asked)
-            for call in completion.tool_calls:
-                call_context = ToolContext(
-                    context.owner_id, context.conversation, context.message_id, call.id
-                )
-                result = await self._tools.run(call, call_context)
-                answered = ChatMessage(
-                    Role.TOOL,
-                    result,
-                    tool_call_id=call.id,
-                    created_at=self._clock.now(),
-                    token_estimate=estimate_tokens(result),
-                )
-                prompt.append(answered)
-                new_messages.append(answered)
-            iteration += 1
 
     def _assistant(self, text: str, meta: dict[str, str]) -> ChatMessage:
         return ChatMessage(
@@ -288,6 +346,13 @@ class ConversationService:
             estimated=usage.estimated,
             at=self._clock.now(),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Speaker:
+    owner_id: str
+    name: str
+    in_group: bool
 
 
 def _consume(task: asyncio.Task[None]) -> None:

@@ -7,12 +7,13 @@ import uuid
 from datetime import UTC, datetime
 
 from minibot.app import replies
+from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.commands import ButtonRequest, CommandReply, CommandRequest, CommandRouter
 from minibot.app.conversation_service import ConversationService
 from minibot.app.event_bus import EventBus
 from minibot.app.lanes import KeyedLanes, LanedService
 from minibot.core.conversation import ConversationKey
-from minibot.core.events import ButtonPressed, MessageReceived, ReplyReady
+from minibot.core.events import ApprovalExpired, ButtonPressed, MessageReceived, ReplyReady
 from minibot.core.identity import OwnerResolver
 from minibot.core.messages import IncomingMessage, OutgoingMessage
 from minibot.shared.correlation import correlated, correlation_id
@@ -53,8 +54,10 @@ class Dispatcher(LanedService):
         owners: OwnerResolver,
         max_concurrent: int,
         max_pending: int,
+        approvals: ApprovalButtons | None = None,
     ) -> None:
         self._bus = bus
+        self._approvals = approvals
         self._conversation = conversation
         self._commands = commands
         self._owners = owners
@@ -64,6 +67,8 @@ class Dispatcher(LanedService):
         # Inline: the handlers only hand the event to the lanes (the backpressure).
         bus.subscribe(MessageReceived, self._on_message, name="dispatcher", inline=True)
         bus.subscribe(ButtonPressed, self._on_button, name="buttons", inline=True)
+        if approvals is not None:
+            bus.subscribe(ApprovalExpired, self._on_expired, name="approvals", inline=True)
 
     async def _on_message(self, event: MessageReceived) -> None:
         message = event.message
@@ -73,6 +78,22 @@ class Dispatcher(LanedService):
     async def _on_button(self, event: ButtonPressed) -> None:
         with correlated(correlation_id.get()):
             await self._lanes.submit(event.conversation, lambda: self._press(event))
+
+    async def _on_expired(self, event: ApprovalExpired) -> None:
+        # In the conversation's lane, like a press: an expiry and a press never race.
+        with correlated(None):
+            await self._lanes.submit(event.conversation, lambda: self._expire(event))
+
+    async def _expire(self, event: ApprovalExpired) -> None:
+        assert self._approvals is not None
+        turn_id = f"{event.conversation}#approval-{event.approval_id}"
+        try:
+            reply = await self._approvals.expire(event.approval_id, turn_id)
+        except Exception:
+            log.exception("approval expiry failed", extra={"approval_id": event.approval_id})
+            return
+        if reply is not None:
+            await self._answer(event.conversation, reply, turn_id, None)
 
     async def _handle(self, message: IncomingMessage) -> None:
         turn_id = turn_id_for(message)
@@ -114,18 +135,17 @@ class Dispatcher(LanedService):
         message = IncomingMessage(
             event.conversation, event.sender, "", received_at=datetime.now(UTC)
         )
+        # A press from the inbox answers under its item: a press handled again after a
+        # crash is not answered twice, and its item is done once the reply is out.
+        turn_id = _turn_id(event.conversation, event.inbox_id)
         if handler is None:
             log.warning("unknown button action", extra={"action": event.action})
             reply = CommandReply(replies.STALE_BUTTON)
         else:
             try:
-                reply = await handler(
-                    ButtonRequest(message, self._owners.owner_of(event.sender), event.action)
-                )
+                owner_id = self._owners.owner_of(event.sender)
+                reply = await handler(ButtonRequest(message, owner_id, event.action, turn_id))
             except Exception:
                 log.exception("button failed", extra={"action": event.action})
                 reply = CommandReply(replies.INTERNAL_ERROR)
-        # A press from the inbox answers under its item: a press handled again after a
-        # crash is not answered twice, and its item is done once the reply is out.
-        turn_id = _turn_id(event.conversation, event.inbox_id)
         await self._answer(event.conversation, reply, turn_id, event.inbox_id)

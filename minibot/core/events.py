@@ -30,6 +30,14 @@ class ButtonPressed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalExpired(Event):
+    """Nobody answered an approval request in time: its held calls count as denied."""
+
+    conversation: ConversationKey
+    approval_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyDraft(Event):
     """A partial reply while the model is still writing (streaming)."""
 

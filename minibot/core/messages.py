@@ -24,7 +24,8 @@ class Sender:
 
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
-    """A text a person sent; `inbox_id` is set when a durable inbox holds it."""
+    """A text a person sent; `inbox_id` is set when a durable inbox holds it.
+    `in_group`: several people share the conversation (a group chat)."""
 
     conversation: ConversationKey
     sender: Sender
@@ -32,6 +33,7 @@ class IncomingMessage:
     received_at: datetime
     message_id: str | None = None
     inbox_id: int | None = None
+    in_group: bool = False
 
 
 @dataclass(frozen=True, slots=True)

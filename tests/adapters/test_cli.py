@@ -102,9 +102,10 @@ async def test_the_daemon_stops_on_sigterm_with_exit_0_in_reverse_order(
         for line in log.splitlines()
         if "service stopped" in line
     ]
-    # The scheduler stops firing first; the task store closes after the dispatcher's
-    # last command could have used it.
+    # Approval deadlines and the scheduler stop firing first; the task store closes
+    # after the dispatcher's last command could have used it.
     assert stopped == [
+        "approvals",
         "scheduler",
         "tasks",
         "dispatcher",

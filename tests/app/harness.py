@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from minibot.app.approvals.approval_buttons import ApprovalButtons
+from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.basic_commands import BasicCommands
 from minibot.app.commands import CommandRouter
 from minibot.app.conversation_service import ConversationService, TurnSettings
@@ -15,11 +19,16 @@ from minibot.app.event_bus import EventBus
 from minibot.app.reply_router import ReplyRouter
 from minibot.app.tools.registry import Tool, ToolRegistry
 from minibot.core.conversation import ConversationKey
-from minibot.core.events import MessageReceived
+from minibot.core.events import ButtonPressed, MessageReceived
 from minibot.core.identity import OwnerResolver
 from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
+from minibot.shared.clock import SystemClock
 from tests.fakes.language_model import ScriptedLanguageModel
-from tests.fakes.memory import InMemoryConversationMemory, InMemoryUsageLedger
+from tests.fakes.memory import (
+    InMemoryApprovalStore,
+    InMemoryConversationMemory,
+    InMemoryUsageLedger,
+)
 
 
 class WallClock:
@@ -74,25 +83,50 @@ class AppHarness:
     router: ReplyRouter
     conversation: ConversationService
     commands: CommandRouter
+    approvals: ApprovalDesk | None = None
+    _timer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.model.start()
         await self.bus.start()
+        if self.approvals is not None:
+            await self.approvals.start()
+            self._timer = asyncio.create_task(self.approvals.run())
 
     async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
         await self.dispatcher.stop(5)
         await self.bus.stop()
         await self.router.stop(5)
         await self.model.stop()
 
-    async def say(self, text: str, chat_id: str = "1", user_id: str = "7") -> None:
+    async def say(
+        self,
+        text: str,
+        chat_id: str = "1",
+        user_id: str = "7",
+        *,
+        name: str = "Ada",
+        in_group: bool = False,
+    ) -> None:
         message = IncomingMessage(
             ConversationKey("test", chat_id),
-            Sender("test", user_id, "Ada"),
+            Sender("test", user_id, name),
             text,
             received_at=datetime.now(UTC),
+            in_group=in_group,
         )
         await self.bus.publish(MessageReceived(message))
+
+    async def press(
+        self, action: str, chat_id: str = "1", user_id: str = "7", *, inbox_id: int | None = None
+    ) -> None:
+        sender = Sender("test", user_id, "someone")
+        conversation = ConversationKey("test", chat_id)
+        await self.bus.publish(ButtonPressed(conversation, sender, action, inbox_id=inbox_id))
 
     async def settle(self) -> None:
         for _ in range(5):
@@ -110,13 +144,23 @@ def build_app(
     history_token_budget: int = 6000,
     max_tool_iterations: int = 3,
     max_concurrent: int = 16,
+    approvals: InMemoryApprovalStore | None = None,
+    approval_timeout_seconds: float = 60.0,
+    memory: InMemoryConversationMemory | None = None,
 ) -> AppHarness:
+    """`approvals`: wire the approval desk over this store (shared across builds, as a
+    database is across restarts); `memory` likewise."""
     bus = EventBus(queue_size=64)
     model = ScriptedLanguageModel()
-    memory = InMemoryConversationMemory()
+    memory = memory if memory is not None else InMemoryConversationMemory()
     usage = InMemoryUsageLedger()
     channel = RecordingChannel()
     registry = ToolRegistry(tools, timeout_seconds=0.5)
+    desk = None
+    if approvals is not None:
+        desk = ApprovalDesk(
+            approvals, SystemClock(), bus.publish, timeout_seconds=approval_timeout_seconds
+        )
     conversation = ConversationService(
         memory=memory,
         model=model,
@@ -132,8 +176,13 @@ def build_app(
             stream=stream,
         ),
         price=lambda model, u: (u.prompt_tokens + u.completion_tokens) / 1000,
+        approvals=desk,
     )
     commands = CommandRouter()
+    buttons = None
+    if desk is not None:
+        buttons = ApprovalButtons(desk, conversation)
+        buttons.register(commands)
     BasicCommands(
         memory=memory, usage=usage, clock=WallClock(), tool_names=lambda: registry.names
     ).register(commands)
@@ -144,8 +193,9 @@ def build_app(
         owners=OwnerResolver(),
         max_concurrent=max_concurrent,
         max_pending=256,
+        approvals=buttons,
     )
     router = ReplyRouter(bus, [channel], max_concurrent=max_concurrent)
     return AppHarness(
-        bus, model, memory, usage, channel, dispatcher, router, conversation, commands
+        bus, model, memory, usage, channel, dispatcher, router, conversation, commands, desk
     )

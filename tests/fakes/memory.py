@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from minibot.adapters.memory.history_window import estimate_tokens, select_window
+from minibot.core.approval import Approval, ApprovalState
 from minibot.core.conversation import ChatMessage, ConversationKey
 from minibot.core.notes import (
     Note,
@@ -231,3 +232,35 @@ class InMemoryNoteStore:
 
     async def count(self, owner_id: str) -> int:
         return len(self.notes.get(owner_id, {}))
+
+
+class InMemoryApprovalStore:
+    """ApprovalStore in a dict, with the same first-decision-wins rule."""
+
+    def __init__(self) -> None:
+        self.approvals: dict[str, Approval] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def save(self, approval: Approval) -> None:
+        current = self.approvals.get(approval.id)
+        if current is None or current.state is ApprovalState.PENDING:
+            self.approvals[approval.id] = approval
+
+    async def get(self, approval_id: str) -> Approval | None:
+        return self.approvals.get(approval_id)
+
+    async def decide(self, approval_id: str, state: ApprovalState, turn_id: str) -> Approval | None:
+        current = self.approvals.get(approval_id)
+        if current is not None and current.state is ApprovalState.PENDING:
+            current = dataclasses.replace(current, state=state, decided_turn=turn_id)
+            self.approvals[approval_id] = current
+        return current
+
+    async def pending(self) -> list[Approval]:
+        waiting = [a for a in self.approvals.values() if a.state is ApprovalState.PENDING]
+        return sorted(waiting, key=lambda a: (a.expires_at, a.id))

@@ -55,6 +55,8 @@ class LLMSettings(Section):
     max_connections: int = Field(512, ge=1)
     max_tool_iterations: int = Field(5, ge=0)
     tool_timeout_seconds: float = Field(15.0, gt=0)
+    # In a group, how long a speaker has to approve held tool calls before it is a deny.
+    tool_approval_timeout_seconds: float = Field(300.0, gt=0)
     system_prompt: str = "You are minibot, a concise and helpful personal assistant."
     history_window: int = Field(30, ge=1)
     history_token_budget: int = Field(6000, ge=1)

@@ -114,6 +114,24 @@ deliveries = Table(
     Column("at", UtcDateTime, nullable=False),
 )
 
+# Tool calls held for the speaker's approval (minibot/core/approval.py), until decided.
+approvals = Table(
+    "minibot_approvals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation", String(255), nullable=False),
+    Column("owner_id", String(255), nullable=False),
+    Column("speaker_name", String(255), nullable=False),
+    Column("calls", Text, nullable=False),  # JSON list of {id, name, arguments}
+    Column("message_id", String(255)),
+    Column("asked_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("decided_turn", String(255)),
+    Column("decided_at", UtcDateTime),
+    Index("ix_minibot_approvals_state_expires", "state", "expires_at"),
+)
+
 notes = Table(
     "minibot_notes",
     metadata,

@@ -70,5 +70,7 @@ class PromptStrategy:
         if job.notify is Notify.NEVER:
             answer = " ".join(outcome.text.split())[:_LEDGER_NOTE_CHARS]
             return f"not sent (notify = never); answer: {answer}"
-        await self._publish(ReplyReady(OutgoingMessage(job.target, outcome.text, key)))
+        # A prompt run in a group may answer with an approval request: its buttons go too.
+        reply = OutgoingMessage(job.target, outcome.text, key, outcome.buttons)
+        await self._publish(ReplyReady(reply))
         return None

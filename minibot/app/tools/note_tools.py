@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from minibot.app.tools.registry import Tool, ToolContext
+from minibot.app.tools.registry import Tool, ToolAccess, ToolContext
 from minibot.core.errors import NotFound
 from minibot.core.llm import ToolSpec
 from minibot.core.notes import Note, NoteProvenance
@@ -87,6 +87,7 @@ class NoteTools:
                     ["title", "content"],
                 ),
                 self.save_note,
+                ToolAccess.CHANGES_OWNER,
             ),
             Tool(
                 spec(
@@ -96,6 +97,7 @@ class NoteTools:
                     ["title"],
                 ),
                 self.get_note,
+                ToolAccess.READS_OWNER,
             ),
             Tool(
                 spec(
@@ -109,6 +111,7 @@ class NoteTools:
                     ["query"],
                 ),
                 self.search_notes,
+                ToolAccess.READS_OWNER,
             ),
             Tool(
                 spec(
@@ -118,6 +121,7 @@ class NoteTools:
                     [],
                 ),
                 self.list_notes,
+                ToolAccess.READS_OWNER,
             ),
             Tool(
                 spec(
@@ -127,6 +131,7 @@ class NoteTools:
                     ["title"],
                 ),
                 self.delete_note,
+                ToolAccess.CHANGES_OWNER,
             ),
         ]
 

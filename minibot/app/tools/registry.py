@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -31,10 +32,21 @@ class ToolContext:
 ToolHandler = Callable[[Mapping[str, Any], ToolContext], Awaitable[Any]]
 
 
+class ToolAccess(enum.Enum):
+    """What a tool does with its owner's data. Where other people's words are in a
+    turn's context, only PUBLIC tools run without the speaker's approval."""
+
+    PUBLIC = "public"  # reads nothing of the owner's and changes nothing
+    READS_OWNER = "reads"  # reveals the owner's data (notes, jobs)
+    CHANGES_OWNER = "changes"  # changes the owner's data
+
+
 @dataclass(frozen=True, slots=True)
 class Tool:
     spec: ToolSpec
     handler: ToolHandler
+    # The strictest by default: a tool nobody classified is held for approval.
+    access: ToolAccess = ToolAccess.CHANGES_OWNER
 
 
 class ToolRegistry:
@@ -64,6 +76,12 @@ class ToolRegistry:
 
     def __bool__(self) -> bool:
         return bool(self._tools)
+
+    def needs_approval(self, name: str) -> bool:
+        """Whether a call of `name` waits for the speaker's approval where others spoke
+        (an unknown name runs: it only answers with an error)."""
+        tool = self._tools.get(name)
+        return tool is not None and tool.access is not ToolAccess.PUBLIC
 
     async def run(self, call: ToolCall, context: ToolContext) -> str:
         """Run one call and return its result as JSON text for the model."""

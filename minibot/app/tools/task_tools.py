@@ -7,7 +7,7 @@ from typing import Any
 
 from minibot.app.tasks.job_text import confirmation, schedule_text, what_text, when_text
 from minibot.app.tasks.task_service import TaskService
-from minibot.app.tools.registry import Tool, ToolContext
+from minibot.app.tools.registry import Tool, ToolAccess, ToolContext
 from minibot.core.errors import ToolError
 from minibot.core.jobs import ActionKind, Job, Notify
 from minibot.core.llm import ToolSpec
@@ -57,6 +57,7 @@ class TaskTools:
                     ["when", "text"],
                 ),
                 self.schedule_reminder,
+                ToolAccess.CHANGES_OWNER,
             ),
             Tool(
                 spec(
@@ -68,10 +69,12 @@ class TaskTools:
                     ["when", "prompt"],
                 ),
                 self.schedule_prompt,
+                ToolAccess.CHANGES_OWNER,
             ),
             Tool(
                 spec("list_tasks", "List the user's scheduled reminders and prompts.", {}, []),
                 self.list_tasks,
+                ToolAccess.READS_OWNER,
             ),
             Tool(
                 spec(
@@ -81,12 +84,14 @@ class TaskTools:
                     ["job_id"],
                 ),
                 self.update_task,
+                ToolAccess.CHANGES_OWNER,
             ),
             Tool(
                 spec(
                     "cancel_task", "Cancel one of the user's jobs.", {"job_id": _JOB_ID}, ["job_id"]
                 ),
                 self.cancel_task,
+                ToolAccess.CHANGES_OWNER,
             ),
         ]
 

@@ -44,6 +44,7 @@ class MessageUpdate:
             received_at=self.sent_at,
             message_id=str(self.message_id),
             inbox_id=inbox_id,
+            in_group=self.in_group,
         )
 
 

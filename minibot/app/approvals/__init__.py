@@ -1,0 +1,1 @@
+"""Approvals: tool calls held until the speaker approves them, where others spoke too."""

@@ -1,0 +1,78 @@
+"""What the speaker and the model are told about held tool calls."""
+
+from __future__ import annotations
+
+import json
+
+from minibot.core.approval import Approval, ApprovalState
+from minibot.core.conversation import ToolCall
+from minibot.core.messages import Button
+
+# The result a held call gets in the turn that holds it.
+HELD = json.dumps(
+    {"ok": False, "error": "not run yet: held until the speaker approves it with the buttons"}
+)
+# Where no approval can be asked (none is wired): the call is refused outright.
+REFUSED = json.dumps(
+    {
+        "ok": False,
+        "error": "not run: other people's messages are in this conversation, and this tool "
+        "acts on the speaker's data",
+    }
+)
+BUTTON_PREFIX = "approval"
+
+
+def request_text(approval: Approval, timeout_seconds: float) -> str:
+    """The message with the buttons: every held call with its arguments in full."""
+    who = approval.speaker_name or "the person who asked"
+    lines = [
+        f"{who}: this chat has messages from other people, so before I act on your "
+        f"data I need your approval for {_count(approval.calls)}:",
+        "```",
+        *(_call_line(call) for call in approval.calls),
+        "```",
+        f"Only {who} can approve. No answer within {_duration(timeout_seconds)} counts as Deny.",
+    ]
+    return "\n".join(lines)
+
+
+def buttons(approval: Approval) -> tuple[Button, ...]:
+    return (
+        Button("Approve", f"{BUTTON_PREFIX}:approve:{approval.id}"),
+        Button("Deny", f"{BUTTON_PREFIX}:deny:{approval.id}"),
+    )
+
+
+def decision_text(approval: Approval) -> str:
+    """The decision, as the speaker's message in the history the model reads next."""
+    calls = ", ".join(call.name for call in approval.calls)
+    if approval.state is ApprovalState.APPROVED:
+        return f"[I pressed Approve: run {calls} as asked.]"
+    if approval.state is ApprovalState.DENIED:
+        return f"[I pressed Deny: do not run {calls}.]"
+    return f"[I did not answer the approval request in time: {calls} not run.]"
+
+
+def decision_result(approval: Approval) -> str:
+    """The result of a call that was not approved."""
+    why = (
+        "denied by the speaker" if approval.state is ApprovalState.DENIED else "no approval in time"
+    )
+    return json.dumps({"ok": False, "error": f"not run: {why}"})
+
+
+def _call_line(call: ToolCall) -> str:
+    arguments = call.arguments.strip() or "{}"
+    # A code block must not be closable from inside the arguments.
+    return f"{call.name} {arguments}".replace("```", "` ` `")
+
+
+def _count(calls: tuple[ToolCall, ...]) -> str:
+    return "this call" if len(calls) == 1 else f"these {len(calls)} calls"
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} seconds"

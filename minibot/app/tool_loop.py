@@ -1,0 +1,127 @@
+"""The tool loop of a turn: model and tools in bounded rounds, holding calls where others spoke."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from minibot.app.approvals import approval_text
+from minibot.app.approvals.approval_desk import ApprovalDesk
+from minibot.app.tools.registry import ToolContext, ToolRegistry
+from minibot.core.approval import Approval
+from minibot.core.conversation import ChatMessage, Role, ToolCall
+from minibot.core.llm import Completion
+from minibot.core.ports.language_model import LanguageModel, TextSink
+from minibot.shared.tokens import estimate_tokens
+
+# Called with each completion and the prompt it answered (for the usage ledger).
+OnCompletion = Callable[[Completion, list[ChatMessage]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LoopTurn:
+    """What the loop knows of its turn. `tag` is the meta of every message it adds (the
+    speaker, in a group); `guarded` when others spoke, so calls on the speaker's data
+    are held for approval."""
+
+    context: ToolContext
+    speaker_name: str
+    turn_id: str
+    tag: dict[str, str]
+    guarded: bool
+
+
+class ToolLoop:
+    """Asks the model, runs the tool calls it makes, and asks again, at most
+    `max_iterations` rounds; then once more without tools. In a guarded turn a call
+    that reads or changes the speaker's data does not run: the round's held calls go to
+    the approval desk and the loop ends with that approval (without a desk they are
+    refused and the model is told)."""
+
+    def __init__(
+        self,
+        *,
+        model: LanguageModel,
+        tools: ToolRegistry,
+        approvals: ApprovalDesk | None,
+        now: Callable[[], datetime],
+        max_iterations: int,
+    ) -> None:
+        self._model = model
+        self._tools = tools
+        self._approvals = approvals
+        self._now = now
+        self._max_iterations = max_iterations
+
+    async def run(
+        self,
+        prompt: list[ChatMessage],
+        new_messages: list[ChatMessage],
+        turn: LoopTurn,
+        *,
+        on_completion: OnCompletion,
+        on_text: TextSink | None,
+    ) -> Completion | Approval:
+        """The model's final completion, or the approval that holds some of its calls.
+        What the loop adds to the conversation is appended to `prompt` and `new_messages`."""
+        iteration = 0
+        while True:
+            offer_tools = bool(self._tools) and iteration < self._max_iterations
+            completion = await self._model.complete(
+                prompt, tools=self._tools.specs if offer_tools else (), on_text=on_text
+            )
+            on_completion(completion, prompt)
+            if not completion.tool_calls or not offer_tools:
+                return completion
+            asked = self.message(
+                Role.ASSISTANT, completion.text, turn.tag, tool_calls=completion.tool_calls
+            )
+            prompt.append(asked)
+            new_messages.append(asked)
+            held: list[ToolCall] = []
+            for call in completion.tool_calls:
+                if turn.guarded and self._tools.needs_approval(call.name):
+                    held.append(call)
+                    result = approval_text.HELD if self._approvals else approval_text.REFUSED
+                else:
+                    result = await self.run_call(call, turn.context)
+                answered = self.message(Role.TOOL, result, turn.tag, tool_call_id=call.id)
+                prompt.append(answered)
+                new_messages.append(answered)
+            if held and self._approvals is not None:
+                # The turn ends here: only the speaker's press may let these calls run.
+                context = turn.context
+                return await self._approvals.hold(
+                    turn_id=turn.turn_id,
+                    conversation=context.conversation,
+                    owner_id=context.owner_id,
+                    speaker_name=turn.speaker_name,
+                    calls=tuple(held),
+                    message_id=context.message_id,
+                )
+            iteration += 1
+
+    async def run_call(self, call: ToolCall, context: ToolContext) -> str:
+        """One call, for the owner of `context` (never anyone named in the arguments)."""
+        for_call = ToolContext(context.owner_id, context.conversation, context.message_id, call.id)
+        return await self._tools.run(call, for_call)
+
+    def message(
+        self,
+        role: Role,
+        text: str,
+        meta: dict[str, str],
+        *,
+        tool_calls: tuple[ToolCall, ...] = (),
+        tool_call_id: str | None = None,
+    ) -> ChatMessage:
+        return ChatMessage(
+            role,
+            text,
+            tool_calls=tool_calls,
+            tool_call_id=tool_call_id,
+            created_at=self._now(),
+            token_estimate=estimate_tokens(text or "tool call"),
+            meta=dict(meta),
+        )
