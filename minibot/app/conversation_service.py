@@ -24,8 +24,8 @@ from minibot.core.ports.conversation_memory import ConversationMemory
 from minibot.core.ports.language_model import LanguageModel
 from minibot.core.ports.usage_ledger import UsageLedger
 from minibot.core.speakers import SPEAKER, view_for
+from minibot.core.tokens import estimate_tokens, estimate_usage
 from minibot.core.usage import UsageRecord
-from minibot.shared.tokens import estimate_tokens
 
 log = logging.getLogger(__name__)
 
@@ -330,11 +330,7 @@ class ConversationService:
     def _usage_record(
         self, context: ToolContext, completion: Completion, prompt: list[ChatMessage]
     ) -> UsageRecord:
-        usage = completion.usage or TokenUsage(
-            prompt_tokens=sum(estimate_tokens(m.content) for m in prompt),
-            completion_tokens=estimate_tokens(completion.text),
-            estimated=True,
-        )
+        usage = completion.usage or estimate_usage(prompt, completion.text, completion.tool_calls)
         model = completion.model or self._model.model
         return UsageRecord(
             owner_id=context.owner_id,

@@ -13,7 +13,7 @@ from minibot.core.approval import Approval
 from minibot.core.conversation import ChatMessage, Role, ToolCall
 from minibot.core.llm import Completion
 from minibot.core.ports.language_model import LanguageModel, TextSink
-from minibot.shared.tokens import estimate_tokens
+from minibot.core.tokens import estimate_tokens
 
 # Called with each completion and the prompt it answered (for the usage ledger).
 OnCompletion = Callable[[Completion, list[ChatMessage]], None]

@@ -11,7 +11,7 @@ from minibot.core.conversation import ChatMessage, ToolCall
 from minibot.core.errors import LLMError, LLMRejected, LLMUnavailable, StreamInterrupted
 from minibot.core.llm import Completion, TokenUsage, ToolSpec
 from minibot.core.ports.language_model import TextSink
-from minibot.shared.tokens import estimate_tokens
+from minibot.core.tokens import estimate_tokens
 
 # The statuses a provider sends for a passing condition (as the HTTP adapter sorts them):
 # 408 and 409 are 4xx but transient by definition, 429 is rate limiting, 5xx the server's.

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from minibot.adapters.memory.history_window import estimate_tokens, select_window
 from minibot.core.approval import Approval, ApprovalState
 from minibot.core.conversation import ChatMessage, ConversationKey
+from minibot.core.history_window import select_window
 from minibot.core.notes import (
     Note,
     NoteProvenance,
@@ -20,6 +20,7 @@ from minibot.core.notes import (
     title_key,
 )
 from minibot.core.ports.inbox import InboxEntry, InboxItem
+from minibot.core.tokens import message_tokens
 from minibot.core.usage import UsageRecord, UsageTotals
 
 
@@ -47,7 +48,7 @@ class InMemoryConversationMemory:
                 dataclasses.replace(
                     message,
                     created_at=message.created_at or _now(),
-                    token_estimate=estimate_tokens(message),
+                    token_estimate=message_tokens(message),
                     meta={**message.meta, "message_id": str(self._next_id)},
                 )
             )

@@ -16,11 +16,11 @@ from minibot.adapters.llm.provider_factory import build_provider, protocol_of
 from minibot.adapters.llm.provider_pause import ProviderPause
 from minibot.adapters.llm.retry_policy import Failure, FailureKind, RetryPolicy
 from minibot.adapters.llm.stream_assembly import StreamAssembler
-from minibot.adapters.llm.token_estimate import estimate_usage
 from minibot.core.conversation import ChatMessage
 from minibot.core.errors import LLMError, LLMRejected, LLMUnavailable, StreamInterrupted
 from minibot.core.llm import Completion, TokenUsage, ToolSpec
 from minibot.core.ports.language_model import TextSink
+from minibot.core.tokens import estimate_usage
 
 Sleep = Callable[[float], Awaitable[None]]
 

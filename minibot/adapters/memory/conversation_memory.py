@@ -12,11 +12,12 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Integer, bindparam, func, insert, select
 
 from minibot.adapters.memory.database import SqlDatabase
-from minibot.adapters.memory.history_window import estimate_tokens, select_window
 from minibot.adapters.memory.sqlite_fast import driver, from_db, to_db
 from minibot.adapters.memory.tables import conversation_resets
 from minibot.adapters.memory.tables import messages as messages_table
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
+from minibot.core.history_window import select_window
+from minibot.core.tokens import message_tokens
 
 _reset_after = (
     select(conversation_resets.c.after_id)
@@ -228,7 +229,7 @@ def _to_row(conversation: str, message: ChatMessage, now: datetime) -> dict[str,
         "tool_calls": json.dumps(tool_calls) if tool_calls else None,
         "tool_call_id": message.tool_call_id,
         "meta": json.dumps(message.meta) if message.meta else None,
-        "token_estimate": estimate_tokens(message),
+        "token_estimate": message_tokens(message),
         "created_at": message.created_at or now,
     }
 

@@ -5,17 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from minibot.core.conversation import ChatMessage, Role
-
-# Per-message framing the chat APIs add around each message (role, separators).
-_MESSAGE_OVERHEAD_TOKENS = 4
-
-
-def estimate_tokens(message: ChatMessage) -> int:
-    """The message's own estimate, or about four characters per token when it has none."""
-    if message.token_estimate > 0:
-        return message.token_estimate
-    chars = len(message.content) + sum(len(c.name) + len(c.arguments) for c in message.tool_calls)
-    return _MESSAGE_OVERHEAD_TOKENS + (chars + 3) // 4
+from minibot.core.tokens import message_tokens
 
 
 def select_window(
@@ -29,7 +19,7 @@ def select_window(
     kept: list[ChatMessage] = []
     tokens = 0
     for message in newest_first[: max(max_messages, 0)]:
-        tokens += estimate_tokens(message)
+        tokens += message_tokens(message)
         if tokens > max_tokens:
             break
         kept.append(message)
