@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import IllegalTransition
@@ -18,6 +18,10 @@ from minibot.core.schedule import (
 )
 
 _MICROSECOND = timedelta(microseconds=1)
+
+
+# Where jobs that wait for nothing sort in "soonest first".
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 
 class JobState(enum.StrEnum):
@@ -129,6 +133,23 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    def is_due(self, until: datetime) -> bool:
+        """Whether the scheduler owes this job a run by `until`: a scheduled job whose next
+        run has come, or a running one (a run interrupted by a crash is still owed)."""
+        if self.state is JobState.RUNNING:
+            return True
+        return (
+            self.state is JobState.SCHEDULED
+            and self.next_run_at is not None
+            and self.next_run_at <= until
+        )
+
+    def soonest_first(self) -> tuple[bool, datetime, int]:
+        """The sort key of "soonest first": by next run (jobs waiting for nothing last),
+        then by id, numerically where ids are numbers."""
+        when = self.next_run_at or _FAR_FUTURE
+        return self.next_run_at is None, when, int(self.id) if self.id.isdigit() else 0
 
     def _move(self, target: JobState, now: datetime, **changes: object) -> Job:
         if target not in _ALLOWED[self.state]:

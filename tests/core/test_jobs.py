@@ -229,3 +229,24 @@ def test_a_long_outage_folds_old_misses_into_one_record() -> None:
         for r in plan.runs
     )
     assert covered == 24 * 60
+
+
+def test_a_job_is_due_once_its_next_run_has_come_or_while_it_runs() -> None:
+    job = make_job(OneShot(NOW + HOUR))
+    assert not job.is_due(NOW)
+    assert job.is_due(NOW + HOUR)
+    running = job.start(NOW + HOUR)
+    assert running.is_due(NOW)  # a run interrupted by a crash is still owed
+    assert not running.succeed(NOW + HOUR, None).is_due(NOW + 2 * HOUR)
+    assert not job.cancel(NOW).is_due(NOW + 2 * HOUR)
+
+
+def test_soonest_first_orders_by_next_run_then_numeric_id_with_idle_jobs_last() -> None:
+    from dataclasses import replace
+
+    late = replace(make_job(OneShot(NOW + 2 * HOUR)), id="2")
+    early_10 = replace(make_job(OneShot(NOW + HOUR)), id="10")
+    early_9 = replace(make_job(OneShot(NOW + HOUR)), id="9")
+    idle = replace(make_job(OneShot(NOW + HOUR)), id="1", next_run_at=None)
+    ordered = sorted([idle, late, early_10, early_9], key=Job.soonest_first)
+    assert [j.id for j in ordered] == ["9", "10", "2", "1"]

@@ -79,25 +79,13 @@ class InMemoryTaskStore:
             for j in self.jobs.values()
             if j.owner_id == owner_id and (include_finished or not j.finished)
         ]
-        return sorted(
-            mine,
-            key=lambda j: (j.next_run_at is None, j.next_run_at or datetime.max, int(j.id)),
-        )
+        return sorted(mine, key=Job.soonest_first)
 
     async def active_jobs(self) -> list[Job]:
         return [j for j in self.jobs.values() if not j.finished]
 
     async def due_jobs(self, until: datetime) -> list[Job]:
-        return [
-            j
-            for j in self.jobs.values()
-            if j.state is JobState.RUNNING
-            or (
-                j.state is JobState.SCHEDULED
-                and j.next_run_at is not None
-                and j.next_run_at <= until
-            )
-        ]
+        return [j for j in self.jobs.values() if j.is_due(until)]
 
     async def scheduled_times(self) -> list[tuple[datetime, str]]:
         return [

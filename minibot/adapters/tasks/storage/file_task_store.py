@@ -27,8 +27,6 @@ from minibot.core.schedule import zone
 
 log = logging.getLogger(__name__)
 
-_FAR_FUTURE = datetime.max.replace(tzinfo=None)
-
 
 class FileTaskStore:
     """A TaskStore (see the port for its promises) kept in `directory`.
@@ -225,7 +223,7 @@ class FileTaskStore:
 
     async def list_jobs(self, owner_id: str, *, include_finished: bool = False) -> list[Job]:
         chosen = self._state.owned(owner_id, include_finished=include_finished)
-        return sorted(chosen, key=_soonest_first)
+        return sorted(chosen, key=Job.soonest_first)
 
     async def active_jobs(self) -> list[Job]:
         return list(self._state.active())
@@ -245,8 +243,3 @@ class FileTaskStore:
     @property
     def fsync_batches(self) -> int:
         return self._writer.batches if self._writer is not None else 0
-
-
-def _soonest_first(job: Job) -> tuple[bool, datetime, int]:
-    when = job.next_run_at.replace(tzinfo=None) if job.next_run_at else _FAR_FUTURE
-    return job.next_run_at is None, when, int(job.id) if job.id.isdigit() else 0

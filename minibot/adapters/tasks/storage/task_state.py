@@ -96,16 +96,7 @@ class TaskState:
         limit = to_us(until)
         for job_id in [i for i, at in self.waiting.items() if at is not None and at <= limit]:
             self._build(job_id)
-        return [
-            job
-            for job in self.jobs.values()
-            if job.state is JobState.RUNNING
-            or (
-                job.state is JobState.SCHEDULED
-                and job.next_run_at is not None
-                and job.next_run_at <= until
-            )
-        ]
+        return [job for job in self.jobs.values() if job.is_due(until)]
 
     def scheduled_times(self) -> list[tuple[datetime, str]]:
         # from_us inlined: this runs for every scheduled job at start-up.
