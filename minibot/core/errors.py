@@ -51,6 +51,16 @@ class StoreError(MinibotError):
     """A persistence adapter failed to read or write."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot write anything now (a full disk, a dead or locked database):
+    nothing was stored, and the same write may succeed later."""
+
+
+class EntryRejected(StoreError):
+    """The store refused what it was given (text it cannot encode, a value out of its
+    range), not for want of space or a connection: the same write would fail again."""
+
+
 class NotFound(MinibotError):
     """The thing asked for does not exist (or is not visible to this owner)."""
 

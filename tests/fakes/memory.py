@@ -10,6 +10,7 @@ from typing import Any
 
 from minibot.core.approval import Approval, ApprovalState
 from minibot.core.conversation import ChatMessage, ConversationKey
+from minibot.core.errors import EntryRejected
 from minibot.core.history_window import select_window
 from minibot.core.notes import (
     Note,
@@ -91,13 +92,30 @@ class InMemoryUsageLedger:
         )
 
 
+def _encodable(*texts: str) -> None:
+    try:
+        for text in texts:
+            text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EntryRejected(f"the store refused the data: {exc}") from exc
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeadLetter:
+    channel: str
+    raw: bytes
+    error: str
+
+
 class InMemoryInbox:
-    """Inbox kept in a dict; `done` holds the ids marked done."""
+    """Inbox kept in a dict; `done` holds the ids marked done, `dead_letters` what was set
+    aside. Like a database it refuses text that cannot be encoded as UTF-8."""
 
     def __init__(self) -> None:
         self.items: dict[int, InboxItem] = {}
         self.done: set[int] = set()
         self.syncs = 0
+        self.dead_letters: list[DeadLetter] = []
         self._keys: dict[tuple[str, str], int] = {}
 
     async def start(self) -> None:
@@ -111,16 +129,25 @@ class InMemoryInbox:
     ) -> int | None:
         if (channel, external_id) in self._keys:
             return None
+        _encodable(channel, external_id, conversation, payload)
         item_id = len(self.items) + 1
         self.items[item_id] = InboxItem(item_id, channel, external_id, conversation, payload)
         self._keys[(channel, external_id)] = item_id
         return item_id
 
     async def add_many(self, channel: str, entries: Sequence[InboxEntry]) -> list[int | None]:
+        for entry in entries:  # all or none, like one transaction
+            _encodable(channel, entry.external_id, entry.conversation, entry.payload)
         return [
             await self.add(channel, entry.external_id, entry.conversation, entry.payload)
             for entry in entries
         ]
+
+    async def set_aside(self, channel: str, raw: bytes, error: str) -> bool:
+        if any(letter.channel == channel and letter.raw == raw for letter in self.dead_letters):
+            return False
+        self.dead_letters.append(DeadLetter(channel, raw, error))
+        return True
 
     async def pending(self, channel: str) -> list[InboxItem]:
         return [

@@ -311,15 +311,20 @@ class FakeTelegramServer:
 
     async def push_webhook(self, update: dict[str, Any], *, secret: Any = CONFIGURED) -> int:
         """POST `update` to the webhook set by setWebhook; returns the HTTP status."""
+        return await self.push_webhook_body(json.dumps(update).encode(), secret=secret)
+
+    async def push_webhook_body(self, body: bytes, *, secret: Any = CONFIGURED) -> int:
+        """POST `body` as it is (JSON or not) to the webhook; returns the HTTP status."""
         if self.webhook is None:
             raise RuntimeError("no webhook is set")
         if secret is CONFIGURED:
             secret = self.webhook.get("secret_token")
         headers = {SECRET_HEADER: secret} if secret else {}
+        headers["Content-Type"] = "application/json"
         timeout = aiohttp.ClientTimeout(total=30)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(self.webhook["url"], json=update, headers=headers) as response,
+            session.post(self.webhook["url"], data=body, headers=headers) as response,
         ):
             await response.read()
             return response.status

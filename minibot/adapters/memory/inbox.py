@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,8 @@ from sqlalchemy import Connection, select, update
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.sqlite_fast import driver, to_db
-from minibot.adapters.memory.tables import inbox
+from minibot.adapters.memory.tables import dead_letters, inbox
+from minibot.adapters.memory.write_failure import classified
 from minibot.core.ports.inbox import InboxEntry, InboxItem
 
 # Rows per INSERT statement: 6 bound values each stays far below SQLite's variable limit.
@@ -52,6 +54,12 @@ class SqlInbox:
         return (await self.add_many(channel, [InboxEntry(external_id, conversation, payload)]))[0]
 
     async def add_many(self, channel: str, entries: Sequence[InboxEntry]) -> list[int | None]:
+        try:
+            return await self._add_many(channel, entries)
+        except Exception as exc:
+            raise classified(exc) from exc
+
+    async def _add_many(self, channel: str, entries: Sequence[InboxEntry]) -> list[int | None]:
         now = datetime.now(UTC)
         rows = [
             {
@@ -106,6 +114,29 @@ class SqlInbox:
             settle(written)
         else:
             written.add_done_callback(settle)
+
+    async def set_aside(self, channel: str, raw: bytes, error: str) -> bool:
+        row = {
+            "channel": channel,
+            "digest": hashlib.sha256(raw).hexdigest(),
+            "raw": raw,
+            "error": error,
+            "created_at": datetime.now(UTC),
+        }
+        statement = (
+            self._db.insert(dead_letters)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=[dead_letters.c.channel, dead_letters.c.digest])
+            .returning(dead_letters.c.id)
+        )
+
+        def operation(conn: Connection) -> bool:
+            return conn.execute(statement).first() is not None
+
+        try:
+            return await self._db.write(operation)
+        except Exception as exc:
+            raise classified(exc) from exc
 
     async def sync(self) -> None:
         # Off by default: an fsync per polled batch stalls the commits that follow it

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -103,6 +104,21 @@ inbox = Table(
     Column("done_at", UtcDateTime),
     UniqueConstraint("channel", "external_id", name="uq_minibot_inbox_channel_external"),
     Index("ix_minibot_inbox_pending", "channel", "done", "id"),
+)
+
+# Updates a channel could not store or read, kept as received with the reason, so they can
+# be confirmed to the platform without being lost (any channel; see Inbox.set_aside).
+dead_letters = Table(
+    "minibot_dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    # sha256 of `raw`: an update delivered again is kept once.
+    Column("digest", String(64), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("channel", "digest", name="uq_minibot_dead_letters_channel_digest"),
 )
 
 deliveries = Table(

@@ -33,13 +33,22 @@ class Inbox(Protocol):
     `pending` lists updates not yet marked done, oldest first. `mark_done` is
     idempotent. An add survives a crash of the process once it returns; `sync` returns
     once every add so far also survives a power loss (call it before confirming updates
-    to the platform)."""
+    to the platform).
+
+    A failed add raises `StoreUnavailable` when the store cannot write at all (retry
+    later; confirm nothing) and `EntryRejected` when the store refused what it was given
+    (one bad entry fails the whole `add_many`: add the entries one by one to find it).
+    `set_aside` keeps an update that cannot be stored or read (its raw bytes as received
+    and why) as a dead letter, so it can be confirmed without being lost; it returns False
+    when the same bytes were set aside before, and raises `StoreUnavailable` like an add."""
 
     async def add(
         self, channel: str, external_id: str, conversation: str, payload: str
     ) -> int | None: ...
 
     async def add_many(self, channel: str, entries: Sequence[InboxEntry]) -> list[int | None]: ...
+
+    async def set_aside(self, channel: str, raw: bytes, error: str) -> bool: ...
 
     async def pending(self, channel: str) -> list[InboxItem]: ...
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import Connection, select
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.inbox import SqlInbox
+from minibot.adapters.memory.tables import dead_letters
+from minibot.core.errors import EntryRejected, StoreUnavailable
 from minibot.core.ports.inbox import Inbox, InboxEntry
 from tests.fakes.memory import InMemoryInbox
 
@@ -113,3 +116,61 @@ async def test_concurrent_add_many_calls_each_get_their_own_ids(inbox: Inbox) ->
             f"{b}/{n}" for n in range(5)
         ]
     assert await inbox.add_many("telegram", []) == []
+
+
+async def test_an_entry_the_store_cannot_encode_is_rejected_and_nothing_of_its_batch_stored(
+    inbox: Inbox,
+) -> None:
+    # A lone surrogate reaching the store (fast_json escapes it; a caller might not).
+    entries = [InboxEntry("u1", "telegram:42", "fine"), InboxEntry("u2", "telegram:42", "\ud800")]
+
+    with pytest.raises(EntryRejected):
+        await inbox.add_many("telegram", entries)
+
+    assert await inbox.pending("telegram") == []
+    assert await inbox.add_many("telegram", entries[:1]) != [None]
+
+
+async def test_a_store_that_is_down_is_unavailable_not_a_refusal(
+    database: SqlDatabase | None,
+) -> None:
+    if database is None:
+        pytest.skip("the in-memory fake is never down")
+    store = SqlInbox(database)
+    await store.start()
+    await database.stop()
+
+    with pytest.raises(StoreUnavailable):
+        await store.add_many("telegram", [InboxEntry("u1", "telegram:42", "p")])
+    with pytest.raises(StoreUnavailable):
+        await store.set_aside("telegram", b"raw", "why")
+
+
+async def test_a_dead_letter_keeps_the_raw_bytes_and_the_reason_once(
+    inbox: Inbox, database: SqlDatabase | None
+) -> None:
+    raw = b'{"update_id":18446744073709551616,"text":"\\ud800"}\xff'
+
+    assert await inbox.set_aside("telegram", raw, "cannot store: surrogates") is True
+    assert await inbox.set_aside("telegram", raw, "again") is False, "a redelivery is kept once"
+    assert await inbox.set_aside("slack", raw, "another channel") is True
+
+    assert await _dead_letters(inbox, database) == [
+        ("telegram", raw, "cannot store: surrogates"),
+        ("slack", raw, "another channel"),
+    ]
+    assert await inbox.pending("telegram") == [], "a dead letter is not an inbox item"
+
+
+async def _dead_letters(inbox: Inbox, database: SqlDatabase | None) -> list[tuple[str, bytes, str]]:
+    if database is None:
+        assert isinstance(inbox, InMemoryInbox)
+        return [(d.channel, d.raw, d.error) for d in inbox.dead_letters]
+    query = select(dead_letters.c.channel, dead_letters.c.raw, dead_letters.c.error).order_by(
+        dead_letters.c.id
+    )
+
+    def operation(conn: Connection) -> list[tuple[str, bytes, str]]:
+        return [(channel, bytes(raw), error) for channel, raw, error in conn.execute(query)]
+
+    return await database.read(operation)

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiogram import Bot
 
+from minibot.adapters.messaging.telegram import dead_letter
 from minibot.adapters.messaging.telegram.allowlist import Allowlist, refusal_text
 from minibot.adapters.messaging.telegram.api_errors import describe
 from minibot.adapters.messaging.telegram.update_mapper import (
@@ -19,6 +20,8 @@ from minibot.adapters.messaging.telegram.update_mapper import (
     UpdateMapper,
 )
 from minibot.app.event_bus import EventBus
+from minibot.core.conversation import ConversationKey
+from minibot.core.errors import StoreUnavailable
 from minibot.core.events import ButtonPressed, MessageReceived
 from minibot.core.messages import OutgoingMessage, Sender
 from minibot.core.ports.inbox import Inbox, InboxEntry
@@ -42,8 +45,13 @@ class UpdateIntake:
     """Handles raw updates. The allowlist comes before anything else: a refused sender
     is told their ids once and nothing is stored or published. An accepted text message
     is written to the inbox before it is reported handled, and only then may the update
-    be confirmed to Telegram; a duplicate (already in the inbox) is dropped. Handling
-    raises only when the inbox cannot store."""
+    be confirmed to Telegram; a duplicate (already in the inbox) is dropped.
+
+    An update the inbox refuses (anything but the store being down), or one whose id no
+    offset can move past, is set aside as a dead letter (its bytes and the reason,
+    logged once at ERROR), its sender told when their chat is known, and it counts as
+    handled: one poison update never holds up the others. Handling raises only when the
+    inbox cannot store at all (`StoreUnavailable`, or the dead letter failing too)."""
 
     def __init__(
         self,
@@ -67,6 +75,12 @@ class UpdateIntake:
         await self.handle_batch([raw], _ignore)
         await self.durable()
 
+    async def set_aside_body(self, body: bytes, error: str) -> None:
+        """Keeps a delivery that is not even an update (a webhook body that is not JSON)."""
+        with correlated(None):
+            await self._set_aside(body, dead_letter.reason(error), None, None)
+        await self.durable()
+
     async def durable(self) -> None:
         """Returns once every update stored so far survives a power loss too."""
         await self._inbox.sync()
@@ -75,9 +89,9 @@ class UpdateIntake:
         """Handles a getUpdates batch in order. Text messages and button presses that
         follow one another are stored in one inbox write, then published in order;
         anything else first lets the ones before it through. `handled(raw)` is called, in
-        order, for each update once it is stored or deliberately dropped: only those may
-        be confirmed. Raises when the inbox cannot store (the updates not reported are to
-        be asked for again).
+        order, for each update once it is stored, deliberately dropped or set aside: only
+        those may be confirmed. Raises when the inbox cannot store at all (the updates not
+        reported are to be asked for again).
         """
         waiting: list[tuple[Any, Storable]] = []
         for raw in raws:
@@ -91,18 +105,19 @@ class UpdateIntake:
                     continue
                 await self._store(waiting, handled)
                 waiting = []
-                await self._act_on(parsed)
+                await self._act_on(raw, parsed)
             handled(raw)
         await self._store(waiting, handled)
 
-    def _parse(self, raw: Any) -> Parsed | None:
+    def _parse(self, raw: Any) -> Parsed:
         try:
             return self._mapper.parse(raw)
-        except Exception:
+        except Exception as exc:
             log.exception("telegram update could not be read")
-            return None
+            # Unread, it is set aside like an update whose id cannot be confirmed.
+            return Skipped(None, dead_letter.reason(exc))
 
-    def _storable(self, parsed: Parsed | None) -> Storable | None:
+    def _storable(self, parsed: Parsed) -> Storable | None:
         """An admitted text message or button press (what goes to the inbox), else None."""
         if isinstance(parsed, MessageUpdate) and self._admitted_text(parsed):
             return parsed
@@ -112,9 +127,14 @@ class UpdateIntake:
             return parsed
         return None
 
-    async def _act_on(self, parsed: Parsed | None) -> None:
-        """Anything not stored: skipped, refused, or told why."""
-        if isinstance(parsed, Skipped):
+    async def _act_on(self, raw: Any, parsed: Parsed) -> None:
+        """Anything not stored: skipped, refused, told why, or set aside."""
+        if isinstance(parsed, Skipped) and parsed.update_id is None:
+            # Without an id an offset can move past, Telegram serves it again and again:
+            # kept once, told once; the poller backs off while it keeps coming.
+            body = dead_letter.raw_bytes(raw)
+            await self._set_aside(body, parsed.reason, None, dead_letter.sender_of(raw))
+        elif isinstance(parsed, Skipped):
             log.warning(
                 "telegram update skipped",
                 extra={"update_id": parsed.update_id, "reason": parsed.reason},
@@ -165,37 +185,81 @@ class UpdateIntake:
         await self._notify(self._notice(update, ONLY_TEXT, "not-text"))
 
     async def _store(self, waiting: list[tuple[Any, Storable]], handled: Handled) -> None:
-        """Stores the updates in one inbox write, then reports and publishes each."""
+        """Stores the updates in one inbox write, then reports and publishes each. When
+        the write is refused, one of them is bad: each is written on its own instead."""
         if not waiting:
             return
-        entries = [
-            InboxEntry(
-                str(update.update_id),
-                str(update.conversation),
-                fast_json.dumps(raw),
-            )
-            for raw, update in waiting
-        ]
-        inbox_ids = await self._inbox.add_many(CHANNEL, entries)
+        try:
+            entries = [_entry(raw, update) for raw, update in waiting]
+            inbox_ids = await self._inbox.add_many(CHANNEL, entries)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            await self._store_one_by_one(waiting, handled)
+            return
         for (raw, update), inbox_id in zip(waiting, inbox_ids, strict=True):
             handled(raw)
             with correlated(None):
-                if inbox_id is None:
-                    log.info(
-                        "telegram duplicate update ignored", extra={"update_id": update.update_id}
-                    )
+                await self._publish(update, inbox_id)
+
+    async def _store_one_by_one(
+        self, waiting: list[tuple[Any, Storable]], handled: Handled
+    ) -> None:
+        for raw, update in waiting:
+            with correlated(None):
+                try:
+                    [inbox_id] = await self._inbox.add_many(CHANNEL, [_entry(raw, update)])
+                except StoreUnavailable:
+                    raise
+                except Exception as exc:
+                    body = dead_letter.raw_bytes(raw)
+                    await self._set_aside(body, dead_letter.reason(exc), update, None)
+                    handled(raw)
                     continue
-                log.info(
-                    "telegram update stored",
-                    extra={
-                        "update_id": update.update_id,
-                        "chat_id": update.chat_id,
-                        "inbox_id": inbox_id,
-                    },
-                )
-                if isinstance(update, ButtonUpdate):
-                    await self._acknowledge(update, None)
-                await self._bus.publish(_event(update, inbox_id))
+                handled(raw)
+                await self._publish(update, inbox_id)
+
+    async def _publish(self, update: Storable, inbox_id: int | None) -> None:
+        if inbox_id is None:
+            log.info("telegram duplicate update ignored", extra={"update_id": update.update_id})
+            return
+        log.info(
+            "telegram update stored",
+            extra={"update_id": update.update_id, "chat_id": update.chat_id, "inbox_id": inbox_id},
+        )
+        if isinstance(update, ButtonUpdate):
+            await self._acknowledge(update, None)
+        await self._bus.publish(_event(update, inbox_id))
+
+    async def _set_aside(
+        self,
+        body: bytes,
+        reason: str,
+        update: Storable | None,
+        sender: tuple[int, int] | None,
+    ) -> None:
+        """Keeps the update as a dead letter and tells its sender, once. Raises when the
+        dead letter cannot be kept either: then the update must not be confirmed."""
+        if not await self._inbox.set_aside(CHANNEL, body, reason):
+            log.debug("telegram update set aside before", extra={"bytes": len(body)})
+            return
+        log.error(
+            "telegram update set aside",
+            extra={
+                "update_id": None if update is None else update.update_id,
+                "chat_id": None if update is None else update.chat_id,
+                "bytes": len(body),
+                "error": reason,
+            },
+        )
+        if isinstance(update, ButtonUpdate):
+            await self._acknowledge(update, dead_letter.SET_ASIDE_TEXT)
+        elif isinstance(update, MessageUpdate):
+            await self._notify(self._notice(update, dead_letter.SET_ASIDE_TEXT, "set-aside"))
+        elif sender is not None and self._allowlist.admits(sender[1], sender[0]):
+            conversation = ConversationKey(CHANNEL, str(sender[0]))
+            turn_id = f"{conversation}#x{dead_letter.digest(body)}-set-aside"
+            await self._notify(OutgoingMessage(conversation, dead_letter.SET_ASIDE_TEXT, turn_id))
 
     def _notice(self, update: MessageUpdate, text: str, kind: str) -> OutgoingMessage:
         # A turn id per update: a redelivered update does not get its notice twice.
@@ -219,6 +283,10 @@ class UpdateIntake:
             await self._bot.answer_callback_query(button.query_id, text=text)
         except Exception as exc:
             log.warning("telegram button not acknowledged", extra={"error": describe(exc)})
+
+
+def _entry(raw: Any, update: Storable) -> InboxEntry:
+    return InboxEntry(str(update.update_id), str(update.conversation), fast_json.dumps(raw))
 
 
 def _event(update: Storable, inbox_id: int) -> MessageReceived | ButtonPressed:

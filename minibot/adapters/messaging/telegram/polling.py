@@ -9,14 +9,31 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import (
+    TelegramConflictError,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
 
 from minibot.adapters.messaging.telegram.api_errors import describe
 from minibot.adapters.messaging.telegram.lean_methods import GetRawUpdates
+from minibot.adapters.messaging.telegram.update_mapper import confirmable_id
+from minibot.core.health import HealthBoard
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
+# The health condition this loop degrades while Telegram refuses it.
+POLLING = "polling"
+# Waits between failed getUpdates calls grow to this; a refused token or a rival poller
+# will not heal soon, and each try is logged.
+_MAX_FAILURE_DELAY_SECONDS = 30.0
+_MAX_REFUSED_DELAY_SECONDS = 60.0
+# Answers in a row that leave the offset where it was (an update that cannot be confirmed
+# comes back at once, every time) before the poller waits between asks; the wait stays
+# short, as it also delays every new message.
+_STUCK_AFTER = 3
+_MAX_STUCK_DELAY_SECONDS = 5.0
 
 
 class LongPoller:
@@ -24,7 +41,13 @@ class LongPoller:
     the updates `handle` reported handled, which is what confirms them to Telegram.
     aiogram's own dispatcher moves the offset before its handlers finish, so a crash
     there would lose updates. When `handle` raises, the rest of the batch is asked for
-    again after a pause."""
+    again after a pause.
+
+    A getUpdates refused for good as far as we can tell (401: the token was revoked; 409:
+    another poller or a webhook holds the bot) is logged at ERROR and degrades `health`
+    (condition "polling") until a call succeeds; every failure is retried with back-off.
+    When answer after answer leaves the offset where it was, the poller says so once and
+    waits between asks instead of spinning."""
 
     def __init__(
         self,
@@ -33,16 +56,20 @@ class LongPoller:
         *,
         timeout_seconds: int,
         durable: Callable[[], Awaitable[None]],
+        health: HealthBoard,
         retry_delay_seconds: float = 1.0,
     ) -> None:
         self._bot = bot
         self._handle = handle
         self._durable = durable
+        self._health = health
         self._timeout_seconds = timeout_seconds
         self._retry_delay_seconds = retry_delay_seconds
         self._offset: int | None = None
         # The offset last sent to Telegram may only cover updates stored durably.
         self._durable_offset: int | None = None
+        self._refused = False
+        self._stuck = 0
 
     async def run(self) -> None:
         failures = 0
@@ -62,26 +89,80 @@ class LongPoller:
                 continue
             except Exception as exc:
                 failures += 1
-                delay = min(self._retry_delay_seconds * 2 ** min(failures, 5), 30.0)
-                log.warning(
-                    "telegram getUpdates failed",
-                    extra={"error": describe(exc), "delay_seconds": delay},
-                )
-                await asyncio.sleep(delay)
+                await asyncio.sleep(self._failed(exc, failures))
                 continue
             failures = 0
-            await self._handle_batch(batch if isinstance(batch, list) else [])
+            self._answered()
+            updates = batch if isinstance(batch, list) else []
+            stored = await self._handle_batch(updates)
+            delay = self._stuck_delay(offset, updates)
+            if not stored:
+                delay = max(delay, self._retry_delay_seconds)
+            if delay > 0:
+                await asyncio.sleep(delay)
 
-    async def _handle_batch(self, batch: list[Any]) -> None:
+    def _failed(self, exc: Exception, failures: int) -> float:
+        """Logs a failed getUpdates and returns how long to wait before the next."""
+        if isinstance(exc, TelegramUnauthorizedError | TelegramConflictError):
+            delay = self._backoff(failures, _MAX_REFUSED_DELAY_SECONDS)
+            reason = (
+                "Telegram refuses the bot token (401 Unauthorized): it may have been revoked"
+                if isinstance(exc, TelegramUnauthorizedError)
+                else "Telegram reports a conflict (409): another process polls this bot, "
+                "or a webhook is set"
+            )
+            self._refused = True
+            self._health.degrade(POLLING, reason)
+            log.error(
+                "telegram getUpdates refused",
+                extra={"reason": reason, "error": describe(exc), "delay_seconds": delay},
+            )
+            return delay
+        delay = self._backoff(failures, _MAX_FAILURE_DELAY_SECONDS)
+        log.warning(
+            "telegram getUpdates failed", extra={"error": describe(exc), "delay_seconds": delay}
+        )
+        return delay
+
+    def _answered(self) -> None:
+        if self._refused:
+            self._refused = False
+            self._health.recover(POLLING)
+            log.info("telegram getUpdates accepted again")
+
+    def _backoff(self, failures: int, cap: float) -> float:
+        return float(min(self._retry_delay_seconds * 2 ** min(failures, 8), cap))
+
+    def _stuck_delay(self, offset: int | None, updates: list[Any]) -> float:
+        """How long to wait before asking again: nothing, unless answers keep coming that
+        leave the offset where it was (an update that can never be confirmed)."""
+        if not updates or self._offset != offset:
+            if self._stuck >= _STUCK_AFTER:
+                log.info("telegram getUpdates offset moves again", extra={"offset": self._offset})
+            self._stuck = 0
+            return 0.0
+        self._stuck += 1
+        if self._stuck < _STUCK_AFTER:
+            return 0.0
+        if self._stuck == _STUCK_AFTER:
+            log.warning(
+                "telegram getUpdates keeps answering with updates that leave the offset "
+                "where it is; asking less often",
+                extra={"offset": offset, "times": self._stuck},
+            )
+        return self._backoff(self._stuck - _STUCK_AFTER, _MAX_STUCK_DELAY_SECONDS)
+
+    async def _handle_batch(self, batch: list[Any]) -> bool:
         try:
             await self._handle(batch, self._handled)
         except Exception:
             log.exception("telegram updates not stored; will ask again")
-            await asyncio.sleep(self._retry_delay_seconds)
+            return False
+        return True
 
     def _handled(self, raw: Any) -> None:
-        update_id = raw.get("update_id") if isinstance(raw, dict) else None
-        if isinstance(update_id, int) and not isinstance(update_id, bool):
+        update_id = confirmable_id(raw)
+        if update_id is not None:
             self._offset = max(self._offset or 0, update_id + 1)
 
     async def _confirmable_offset(self) -> int | None:

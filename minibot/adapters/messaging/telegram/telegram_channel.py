@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Sequence
 from urllib.parse import urlparse
@@ -26,10 +27,12 @@ from minibot.adapters.messaging.telegram.webhook_server import WebhookServer
 from minibot.app.event_bus import EventBus
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import ChannelError, ConfigError
+from minibot.core.health import Health, HealthBoard
 from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
 from minibot.shared import fast_json
+from minibot.shared.lone_surrogates import without_lone_surrogates
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,8 @@ class TelegramChannel:
 
     `start` checks the token (getMe), registers the commands, publishes again the inbox
     items a previous run left unanswered, then begins receiving. `close_intake` stops
-    receiving; `deliver` keeps working until `stop`."""
+    receiving; `deliver` keeps working until `stop`. `health` is degraded while Telegram
+    refuses to hand over updates (a revoked token, a second poller)."""
 
     name = "telegram"
 
@@ -67,6 +71,11 @@ class TelegramChannel:
         self._polling: asyncio.Task[None] | None = None
         self._webhook: WebhookServer | None = None
         self._notices: set[asyncio.Task[None]] = set()
+        self._health = HealthBoard()
+
+    @property
+    def health(self) -> Health:
+        return self._health.health
 
     @property
     def webhook_port(self) -> int | None:
@@ -129,6 +138,7 @@ class TelegramChannel:
                 path=urlparse(settings.url).path,
                 secret_token=secret,
                 handle=intake.handle,
+                set_aside=intake.set_aside_body,
             )
             await self._webhook.start()
             await bot.set_webhook(
@@ -142,8 +152,10 @@ class TelegramChannel:
                 intake.handle_batch,
                 timeout_seconds=settings.polling_timeout_seconds,
                 durable=intake.durable,
+                health=self._health,
             )
             self._polling = asyncio.create_task(self._poller.run(), name="telegram-polling")
+        self._health.started()
         log.info("telegram channel started", extra={"mode": settings.mode, "bot": me.username})
 
     async def close_intake(self) -> None:
@@ -159,6 +171,7 @@ class TelegramChannel:
             await webhook.stop()
 
     async def stop(self) -> None:
+        self._health.stopped()
         await self.close_intake()
         if self._notices:
             await asyncio.wait(self._notices, timeout=5.0)
@@ -171,11 +184,15 @@ class TelegramChannel:
             await bot.session.close()
 
     async def deliver(self, reply: OutgoingMessage) -> None:
+        # A lone surrogate (a model echoing one back) cannot be encoded into a request.
+        text = without_lone_surrogates(reply.text)
+        if text is not reply.text:
+            reply = dataclasses.replace(reply, text=text)
         await self._require_outbox().deliver(reply)
 
     async def show_draft(self, conversation: ConversationKey, turn_id: str, text: str) -> None:
         if self._settings.stream_edits and self._drafts is not None:
-            await self._drafts.show(conversation.chat_id, turn_id, text)
+            await self._drafts.show(conversation.chat_id, turn_id, without_lone_surrogates(text))
 
     async def show_typing(self, conversation: ConversationKey) -> None:
         chat_id = conversation.chat_id

@@ -12,9 +12,21 @@ from pydantic import ValidationError
 
 from minibot.core.conversation import ConversationKey
 from minibot.core.messages import IncomingMessage, Sender
+from minibot.shared.lone_surrogates import without_lone_surrogates
 
 CHANNEL = "telegram"
 _GROUP_TYPES = {"group", "supergroup"}
+# The getUpdates offset that confirms an update is its id + 1, a signed 64-bit integer.
+MAX_UPDATE_ID = 2**63 - 2
+
+
+def confirmable_id(raw: Any) -> int | None:
+    """The update's id when an offset can move past it; None for a missing, non-integer,
+    negative or too large one (such an update cannot be confirmed)."""
+    update_id = raw.get("update_id") if isinstance(raw, dict) else None
+    if isinstance(update_id, bool) or not isinstance(update_id, int):
+        return None
+    return update_id if 0 <= update_id <= MAX_UPDATE_ID else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +92,9 @@ class UpdateMapper:
         self._always_in_groups = always_in_groups
 
     def parse(self, raw: Any) -> Parsed:
-        update_id = raw.get("update_id") if isinstance(raw, dict) else None
-        if not isinstance(update_id, int) or isinstance(update_id, bool):
-            return Skipped(None, "update without an update_id")
+        update_id = confirmable_id(raw)
+        if update_id is None:
+            return Skipped(None, "update without an update_id an offset can move past")
         try:
             update = Update.model_validate(raw)
         except (ValidationError, ValueError, TypeError) as exc:
@@ -118,8 +130,10 @@ class UpdateMapper:
             update_id=update.update_id,
             chat_id=message.chat.id,
             user_id=user.id,
-            display_name=user.full_name,
-            text=text,
+            # The raw update keeps a lone surrogate; what the model and the stores see
+            # must be text that encodes.
+            display_name=without_lone_surrogates(user.full_name),
+            text=None if text is None else without_lone_surrogates(text),
             message_id=message.message_id,
             sent_at=_aware(message.date),
             in_group=in_group,
@@ -136,8 +150,8 @@ class UpdateMapper:
             query_id=query.id,
             chat_id=query.message.chat.id,
             user_id=query.from_user.id,
-            display_name=query.from_user.full_name,
-            action=query.data,
+            display_name=without_lone_surrogates(query.from_user.full_name),
+            action=without_lone_surrogates(query.data),
         )
 
 

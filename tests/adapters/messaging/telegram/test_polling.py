@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Sequence
 
 import pytest
 
-from minibot.core.errors import StoreError
+from minibot.core.errors import StoreUnavailable
+from minibot.core.health import Health, HealthState
 from minibot.core.ports.inbox import InboxEntry
 from tests.adapters.messaging.telegram.conftest import (
     CHAT,
@@ -216,7 +218,7 @@ class RecordingInbox(InMemoryInbox):
     async def add_many(self, channel: str, entries: Sequence[InboxEntry]) -> list[int | None]:
         self.batches.append([entry.external_id for entry in entries])
         if len(self.batches) in self._fail_calls:
-            raise StoreError("disk full")
+            raise StoreUnavailable("disk full")
         return await super().add_many(channel, entries)
 
 
@@ -257,6 +259,7 @@ async def test_a_failed_write_confirms_only_what_was_handled_before_it(
     assert [m.text for m in harness.received] == ["first", "last"]
     assert harness.buttons == []
     assert len(fake.calls_of("answerCallbackQuery")) == 1, "the refusal is not sent twice"
+    assert inbox.dead_letters == [], "a store that is down is not the update's fault"
 
 
 class SlowSyncInbox(InMemoryInbox):
@@ -285,3 +288,36 @@ async def test_an_update_is_confirmed_only_once_the_inbox_is_on_disk(
     inbox.synced.set()
     await until(lambda: fake.confirmed_offset > update["update_id"])
     assert inbox.syncs >= 1
+
+
+@pytest.mark.parametrize(
+    ("status", "description", "reason"),
+    [
+        (401, "Unauthorized", "401"),
+        (409, "Conflict: terminated by other getUpdates request", "another process polls"),
+    ],
+)
+async def test_lost_authorisation_is_an_error_degrades_health_and_is_retried_with_back_off(
+    fake: FakeTelegramServer,
+    start_channel: Start,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    description: str,
+    reason: str,
+) -> None:
+    # A revoked token (401) or a second poller (409) was retried for ever at WARNING.
+    fake.fail("getUpdates", status, description, times=2)
+
+    harness = await start_channel()
+    await until(lambda: harness.channel.health.state is HealthState.DEGRADED)
+
+    assert reason in (harness.channel.health.reason or "")
+    refused = [r for r in caplog.records if r.getMessage() == "telegram getUpdates refused"]
+    assert refused and all(r.levelno == logging.ERROR for r in refused)
+    # Once Telegram takes the calls again, the channel is healthy and answers.
+    fake.enqueue_text(CHAT, USER, "back?")
+    [reply] = await fake.wait_for_messages(CHAT, 1, timeout=20)
+    assert reply.visible_text == "echo: back?"
+    assert harness.channel.health == Health(HealthState.READY)
+    first, second, third = (call.at for call in fake.calls_of("getUpdates")[:3])
+    assert third - second > second - first >= 1.0, "each retry waits longer"
