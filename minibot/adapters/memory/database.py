@@ -394,7 +394,8 @@ class SqlDatabase:
             return
         self._checkpointing = self._checkpoint_thread.submit(self._checkpoint_now)
 
-    def _checkpoint_now(self) -> None:
+    def _checkpoint_now(self, mode: str = "PASSIVE") -> bool:
+        """True when the checkpoint copied the whole log (and, TRUNCATE, emptied it)."""
         try:
             if self._checkpoint_conn is None:
                 self._checkpoint_conn = sqlite3.connect(
@@ -402,10 +403,25 @@ class SqlDatabase:
                     timeout=self._busy_timeout_ms / 1000,
                     check_same_thread=False,
                 )
-            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            busy, _, _ = self._checkpoint_conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         except sqlite3.Error:
             # A checkpoint that cannot run now runs next time; the WAL just grows a while.
-            pass
+            return False
+        return not busy
+
+    async def shrink_log(self) -> bool:
+        """Checkpoints the whole WAL and truncates it to zero bytes (SQLite reuses the log
+        but never shrinks it, so it would keep the size of its busiest moment). True when
+        done; False when readers or the writer kept it busy (it is tried again next time).
+
+        A passive checkpoint first copies the log without blocking anyone; the truncating
+        one that follows holds off the writer only while it copies what came since, which
+        is little. Nothing to do on a server database or one in memory."""
+        if self._checkpoint_thread is None:
+            return True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._checkpoint_thread, self._checkpoint_now, "PASSIVE")
+        return await loop.run_in_executor(self._checkpoint_thread, self._checkpoint_now, "TRUNCATE")
 
     def _commit_batch(self, operations: list[Operation[Any]]) -> list[_Outcome]:
         """One transaction for the whole batch, on the writer connection."""

@@ -90,6 +90,20 @@ usage = Table(
     Index("ix_minibot_usage_owner_at", "owner_id", "at"),
 )
 
+# Usage rows older than the retention, summed per owner, UTC day and model: `/usage`
+# totals stay the same while the per-request rows are deleted.
+usage_days = Table(
+    "minibot_usage_days",
+    metadata,
+    Column("owner_id", String(255), primary_key=True),
+    Column("day", UtcDateTime, primary_key=True),  # midnight UTC
+    Column("model", String(255), primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+)
+
 inbox = Table(
     "minibot_inbox",
     metadata,
