@@ -216,6 +216,9 @@ class ConversationService:
     ) -> Completion:
         on_text = self._draft_sink(context.conversation, turn_id) if self._settings.stream else None
         iteration = 0
+        # The n-th call of a tool in this turn: the same when the turn runs again after a
+        # crash (the model's own call ids are new each time), so creations are keyed by it.
+        calls_made: dict[str, int] = {}
         while True:
             offer_tools = bool(self._tools) and iteration < self._settings.max_tool_iterations
             completion = await self._model.complete(
@@ -234,8 +237,14 @@ class ConversationService:
             prompt.append(asked)
             new_messages.append(asked)
             for call in completion.tool_calls:
+                nth = calls_made.get(call.name, 0)
+                calls_made[call.name] = nth + 1
                 call_context = ToolContext(
-                    context.owner_id, context.conversation, context.message_id, call.id
+                    context.owner_id,
+                    context.conversation,
+                    context.message_id,
+                    call.id,
+                    origin=f"{turn_id}/{call.name}#{nth}",
                 )
                 result = await self._tools.run(call, call_context)
                 answered = ChatMessage(
