@@ -48,3 +48,4 @@ bench: install
 	$(BIN)/python bench/e2e_bench.py $(ARGS)
 	$(BIN)/python bench/scheduler_bench.py $(ARGS)
 	$(BIN)/python bench/memory_bench.py $(ARGS)
+	$(BIN)/python bench/storage_bench.py $(ARGS)

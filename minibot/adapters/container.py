@@ -17,6 +17,7 @@ from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.delivery_ledger import SqlDeliveryLedger
 from minibot.adapters.memory.inbox import SqlInbox
 from minibot.adapters.memory.note_store import SqlNoteStore
+from minibot.adapters.memory.retention import StorageRetention
 from minibot.adapters.memory.usage_ledger import SqlUsageLedger
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
@@ -93,6 +94,7 @@ class Container:
         bus = EventBus(s.bus.queue_size)
         tools = ToolRegistry(timeout_seconds=s.llm.tool_timeout_seconds)
         storage = [ServiceSpec(_Named("database", database), critical=True)]
+        storage.append(ServiceSpec(self._retention(database, usage, clock)))
         commands = CommandRouter()
         BasicCommands(
             memory=memory, usage=usage, clock=clock, tool_names=lambda: tools.names
@@ -188,6 +190,20 @@ class Container:
             restart_initial_delay_seconds=d.restart_initial_delay_seconds,
             restart_max_delay_seconds=d.restart_max_delay_seconds,
             max_restarts=d.max_restarts,
+        )
+
+    def _retention(
+        self, database: SqlDatabase, usage: SqlUsageLedger, clock: SystemClock
+    ) -> StorageRetention:
+        m = self.settings.memory
+        return StorageRetention(
+            database,
+            SqlInbox(database),
+            SqlDeliveryLedger(database),
+            usage,
+            retention_days=m.retention_days,
+            interval_seconds=m.prune_interval_seconds,
+            now=clock.now,
         )
 
     def _scheduler(

@@ -16,9 +16,13 @@ class CommandReply:
 
 @dataclass(frozen=True, slots=True)
 class CommandRequest:
+    """`turn_id` is the same when a message is handled again after a crash: what a
+    command creates is keyed by it, so it is created once."""
+
     message: IncomingMessage
     owner_id: str
     args: str
+    turn_id: str | None = None
 
 
 CommandHandler = Callable[[CommandRequest], Awaitable[CommandReply]]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from minibot.app import replies
 from minibot.app.approvals import approval_text
 from minibot.app.approvals.approval_desk import ApprovalDesk
-from minibot.app.tool_loop import LoopTurn, ToolLoop
+from minibot.app.tool_loop import LoopTurn, ToolLoop, nth_call
 from minibot.app.tools.registry import ToolContext, ToolRegistry
 from minibot.core.approval import Approval, ApprovalState, approval_id
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
@@ -168,9 +168,11 @@ class ConversationService:
 
         async def opening(context: ToolContext, tag: dict[str, str]) -> list[ChatMessage]:
             opened = [self._loop.message(Role.ASSISTANT, "", tag, tool_calls=renamed)]
+            calls_made: dict[str, int] = {}
             for call in renamed:
                 if approval.state is ApprovalState.APPROVED:
-                    result = await self._loop.run_call(call, context)
+                    origin = nth_call(f"{turn_id}/approved", call.name, calls_made)
+                    result = await self._loop.run_call(call, context, origin=origin)
                 else:
                     result = approval_text.decision_result(approval)
                 opened.append(self._loop.message(Role.TOOL, result, tag, tool_call_id=call.id))

@@ -112,7 +112,7 @@ class Dispatcher(LanedService):
             if handler is None:
                 reply = CommandReply(f"I don't know /{name}. Send /help for the commands I know.")
             else:
-                reply = await handler(CommandRequest(message, owner_id, args))
+                reply = await handler(CommandRequest(message, owner_id, args, turn_id))
         except Exception:
             log.exception("handling failed", extra={"conversation": str(message.conversation)})
             reply = CommandReply(replies.INTERNAL_ERROR)

@@ -66,6 +66,9 @@ class ToolLoop:
         """The model's final completion, or the approval that holds some of its calls.
         What the loop adds to the conversation is appended to `prompt` and `new_messages`."""
         iteration = 0
+        # The n-th call of a tool in this turn: the same when the turn runs again after a
+        # crash (the model's own call ids are new each time), so creations are keyed by it.
+        calls_made: dict[str, int] = {}
         while True:
             offer_tools = bool(self._tools) and iteration < self._max_iterations
             completion = await self._model.complete(
@@ -85,7 +88,9 @@ class ToolLoop:
                     held.append(call)
                     result = approval_text.HELD if self._approvals else approval_text.REFUSED
                 else:
-                    result = await self.run_call(call, turn.context)
+                    result = await self.run_call(
+                        call, turn.context, origin=nth_call(turn.turn_id, call.name, calls_made)
+                    )
                 answered = self.message(Role.TOOL, result, turn.tag, tool_call_id=call.id)
                 prompt.append(answered)
                 new_messages.append(answered)
@@ -102,9 +107,14 @@ class ToolLoop:
                 )
             iteration += 1
 
-    async def run_call(self, call: ToolCall, context: ToolContext) -> str:
-        """One call, for the owner of `context` (never anyone named in the arguments)."""
-        for_call = ToolContext(context.owner_id, context.conversation, context.message_id, call.id)
+    async def run_call(
+        self, call: ToolCall, context: ToolContext, *, origin: str | None = None
+    ) -> str:
+        """One call, for the owner of `context` (never anyone named in the arguments);
+        `origin` keys what it creates, so a call run again creates nothing new."""
+        for_call = ToolContext(
+            context.owner_id, context.conversation, context.message_id, call.id, origin=origin
+        )
         return await self._tools.run(call, for_call)
 
     def message(
@@ -125,3 +135,10 @@ class ToolLoop:
             token_estimate=estimate_tokens(text or "tool call"),
             meta=dict(meta),
         )
+
+
+def nth_call(turn_id: str, tool: str, calls_made: dict[str, int]) -> str:
+    """The origin of the next call of `tool` in a turn: `<turn>/<tool>#<n>`."""
+    nth = calls_made.get(tool, 0)
+    calls_made[tool] = nth + 1
+    return f"{turn_id}/{tool}#{nth}"

@@ -79,7 +79,9 @@ class Job:
     `next_run_at` is when the scheduler fires it next (UTC; None when it waits for nothing
     or for a user's answer); `occurrence` is the nominal schedule time that run accounts
     for. They differ only while a failed run waits for its retry, so the retry keeps the
-    occurrence, and with it the idempotency key of its effect.
+    occurrence, and with it the idempotency key of its effect. `origin` keys what created
+    it (a command's turn, or one tool call of a turn): handling that again creates nothing
+    new (see `TaskService.create`).
     """
 
     id: str
@@ -96,6 +98,7 @@ class Job:
     notify: Notify = Notify.ALWAYS
     attempts: int = 0
     last_error: str | None = None
+    origin: str | None = None
 
     @classmethod
     def new(
@@ -109,6 +112,7 @@ class Job:
         now: datetime,
         on_missed: OnMissed = OnMissed.RUN_ONCE,
         notify: Notify = Notify.ALWAYS,
+        origin: str | None = None,
     ) -> Job:
         first = first_occurrence(schedule, now)
         return cls(
@@ -124,6 +128,7 @@ class Job:
             on_missed=on_missed,
             notify=notify,
             state=JobState.SCHEDULED if first is not None else JobState.COMPLETED,
+            origin=origin,
         )
 
     @property

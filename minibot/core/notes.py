@@ -18,12 +18,14 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 @dataclass(frozen=True, slots=True)
 class NoteProvenance:
-    """Where a note came from: the conversation, message and tool call that saved it."""
+    """Where a note came from: the conversation, message and tool call that saved it.
+    `origin` keys that tool call within its turn, the same when the turn runs again."""
 
     conversation: str | None = None
     message_id: str | None = None
     tool_call_id: str | None = None
     at: datetime | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

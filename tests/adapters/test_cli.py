@@ -112,6 +112,7 @@ async def test_the_daemon_stops_on_sigterm_with_exit_0_in_reverse_order(
         "reply-router",
         "bus",
         "llm",
+        "retention",
         "database",
     ]
     assert "minibot stopped" in log and "exit_code=0" in log

@@ -501,6 +501,30 @@ async def test_killed_mid_reply_resumes_at_the_first_unrecorded_chunk(
     assert len(fake_llm.requests) == 1, "the stored answer is replayed, not asked again"
 
 
+@pytest.mark.slow
+async def test_a_remind_handled_again_after_a_kill_creates_one_job(
+    tmp_path: Path, fake_llm: FakeOpenAIServer, fake_tg: FakeTelegramServer, daemons: Any
+) -> None:
+    config = telegram_config(tmp_path, fake_llm, fake_tg)
+    # The job is saved, the reply waits on Telegram: the kill leaves the item open.
+    fake_tg.hold("sendMessage")
+    daemon = await daemons(config)
+    fake_tg.enqueue_text(OWNER, OWNER, "/remind in 2 hours water the plants")
+    await until(daemon, fake_tg, lambda: fake_tg.held("sendMessage") == 1)
+    await daemon.kill()
+    fake_tg.release("sendMessage", drop=True)
+    assert query(tmp_path, "SELECT count(*) FROM minibot_inbox WHERE NOT done") == [(1,)]
+
+    daemon = await daemons(config)
+    await until(daemon, fake_tg, lambda: any("Reminder" in t for t in texts(fake_tg, OWNER)))
+    fake_tg.enqueue_text(OWNER, OWNER, "/tasks")
+    await until(daemon, fake_tg, lambda: any("Your jobs" in t for t in texts(fake_tg, OWNER)))
+    assert await daemon.stop() == 0
+    [listing] = [t for t in texts(fake_tg, OWNER) if "Your jobs" in t]
+    assert listing.startswith("Your jobs (1)"), listing
+    assert listing.count("water the plants") == 1
+
+
 # ---- bad input -------------------------------------------------------------------------
 
 

@@ -206,6 +206,10 @@ class InMemoryNoteStore:
         provenance: NoteProvenance | None = None,
     ) -> Note:
         owned = self.notes.setdefault(owner_id, {})
+        origin = provenance.origin if provenance else None
+        made = [n for n in owned.values() if origin and n.provenance.origin == origin]
+        if made:
+            return made[0]
         key = title_key(title)
         previous = owned.get(key)
         now = _now()

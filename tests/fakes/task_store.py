@@ -73,6 +73,9 @@ class InMemoryTaskStore:
     async def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 
+    async def job_made_by(self, origin: str) -> Job | None:
+        return next((j for j in self.jobs.values() if j.origin == origin), None)
+
     async def list_jobs(self, owner_id: str, *, include_finished: bool = False) -> list[Job]:
         mine = [
             j

@@ -68,6 +68,10 @@ class MemorySettings(Section):
     # SQLite: sync the log to disk before an update is confirmed to Telegram, so that
     # confirmed updates survive a power loss too (not only a crash of the process).
     sync_before_confirm: bool = False
+    # Handled inbox items and delivery records older than this are deleted, usage rows
+    # folded into daily sums (0 keeps everything).
+    retention_days: float = Field(30.0, ge=0)
+    prune_interval_seconds: float = Field(3600.0, gt=0)
 
 
 class KVMemorySettings(Section):

@@ -36,6 +36,11 @@ _Queued = tuple[Operation[Any], "asyncio.Future[Any]"]
 _Outcome = tuple[bool, Any]
 # A passive checkpoint (in its own thread) after this many group commits.
 _CHECKPOINT_EVERY_COMMITS = 500
+# Past this size (by default) the log is truncated after a checkpoint. Under steady writes a passive
+# checkpoint never catches up with the writer, SQLite then never restarts the log from
+# its start, and it grows by every commit (~60 kB a message); truncating holds the
+# writer off while it copies what came since the passive pass, a few milliseconds.
+DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
 # How long a write submitted `later` waits for another commit to join before it is
 # committed on its own.
 _LATER_SECONDS = 0.0005
@@ -64,8 +69,10 @@ class SqlDatabase:
         read_pool_size: int = 8,
         max_batch: int = 256,
         busy_timeout_ms: int = 10_000,
+        max_log_bytes: int = DEFAULT_MAX_LOG_BYTES,
     ) -> None:
         self._url = make_url(url)
+        self._max_log_bytes = max_log_bytes
         self._schema = schema
         self._read_pool_size = read_pool_size
         self._max_batch = max_batch
@@ -171,6 +178,7 @@ class SqlDatabase:
 
     def _configure_sqlite(self, engine: Engine, *, checkpoint: bool = True) -> None:
         busy_timeout_ms = self._busy_timeout_ms
+        max_log_bytes = self._max_log_bytes
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -183,6 +191,9 @@ class SqlDatabase:
             if not checkpoint:
                 # The writer never checkpoints (that fsyncs): the checkpoint thread does.
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
+            # When the log restarts from its start, it is cut back to this size instead
+            # of keeping the size of its busiest moment.
+            cursor.execute(f"PRAGMA journal_size_limit={int(max_log_bytes)}")
             cursor.close()
 
     def _start_server_engine(self) -> None:
@@ -392,9 +403,10 @@ class SqlDatabase:
         running = self._checkpointing
         if self._checkpoint_thread is None or (running is not None and not running.done()):
             return
-        self._checkpointing = self._checkpoint_thread.submit(self._checkpoint_now)
+        self._checkpointing = self._checkpoint_thread.submit(self._checkpoint_log)
 
-    def _checkpoint_now(self) -> None:
+    def _checkpoint_now(self, mode: str = "PASSIVE") -> bool:
+        """True when the checkpoint copied the whole log (and, TRUNCATE, emptied it)."""
         try:
             if self._checkpoint_conn is None:
                 self._checkpoint_conn = sqlite3.connect(
@@ -402,10 +414,34 @@ class SqlDatabase:
                     timeout=self._busy_timeout_ms / 1000,
                     check_same_thread=False,
                 )
-            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            busy, _, _ = self._checkpoint_conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
         except sqlite3.Error:
             # A checkpoint that cannot run now runs next time; the WAL just grows a while.
-            pass
+            return False
+        return not busy
+
+    def _checkpoint_log(self) -> None:
+        self._checkpoint_now()
+        try:
+            size = os.path.getsize(f"{self._url.database}-wal")
+        except OSError:
+            return
+        if size > self._max_log_bytes:
+            self._checkpoint_now("TRUNCATE")
+
+    async def shrink_log(self) -> bool:
+        """Checkpoints the whole WAL and truncates it to zero bytes (SQLite reuses the log
+        but never shrinks it, so it would keep the size of its busiest moment). True when
+        done; False when readers or the writer kept it busy (it is tried again next time).
+
+        A passive checkpoint first copies the log without blocking anyone; the truncating
+        one that follows holds off the writer only while it copies what came since, which
+        is little. Nothing to do on a server database or one in memory."""
+        if self._checkpoint_thread is None:
+            return True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._checkpoint_thread, self._checkpoint_now, "PASSIVE")
+        return await loop.run_in_executor(self._checkpoint_thread, self._checkpoint_now, "TRUNCATE")
 
     def _commit_batch(self, operations: list[Operation[Any]]) -> list[_Outcome]:
         """One transaction for the whole batch, on the writer connection."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select, tuple_
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.sqlite_fast import driver, to_db
@@ -57,3 +57,25 @@ class SqlDeliveryLedger:
             )
 
         await self._db.write(operation, later=True)
+
+    # -- retention -------------------------------------------------------------------
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Deletes up to `limit` chunk records made before `before`; returns how many."""
+        old = deliveries.c.at < before
+        found = select(deliveries.c.turn_id, deliveries.c.chunk).where(old).limit(limit)
+
+        def candidates(conn: Connection) -> list[tuple[str, int]]:
+            return [(turn_id, chunk) for turn_id, chunk in conn.execute(found)]
+
+        keys = await self._db.read(candidates)
+        if not keys:
+            return 0
+        # By primary key, the age checked again: the writer's part is short.
+        key = tuple_(deliveries.c.turn_id, deliveries.c.chunk)
+        statement = delete(deliveries).where(key.in_(keys), old)
+
+        def operation(conn: Connection) -> int:
+            return conn.execute(statement).rowcount
+
+        return await self._db.write(operation)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.sqlite_fast import driver, to_db
@@ -180,6 +180,29 @@ class SqlInbox:
         # only makes the next run hand the item over again, and that turn is then
         # replayed from its stored answer and skipped by the delivery ledger).
         await self._db.write(operation, later=True)
+
+    # -- retention -------------------------------------------------------------------
+
+    async def prune_done(self, before: datetime, limit: int) -> int:
+        """Deletes up to `limit` items marked done before `before`, oldest first; returns
+        how many. An item not done is never deleted, however old."""
+        old = (inbox.c.done.is_(True), inbox.c.done_at < before)
+        # The scan for candidates runs on a reader; the writer deletes by primary key and
+        # checks the condition again, so it holds the write lock only briefly.
+        found = select(inbox.c.id).where(*old).order_by(inbox.c.id).limit(limit)
+
+        def candidates(conn: Connection) -> list[int]:
+            return list(conn.execute(found).scalars())
+
+        ids = await self._db.read(candidates)
+        if not ids:
+            return 0
+        statement = delete(inbox).where(inbox.c.id.in_(ids), *old)
+
+        def operation(conn: Connection) -> int:
+            return conn.execute(statement).rowcount
+
+        return await self._db.write(operation)
 
 
 def _ids_in_order(rows: list[dict[str, Any]], ids: dict[tuple[str, str], int]) -> list[int | None]:

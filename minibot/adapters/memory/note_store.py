@@ -66,6 +66,7 @@ class SqlNoteStore:
             "prov_message_id": source.message_id,
             "prov_tool_call_id": source.tool_call_id,
             "prov_at": source.at,
+            "prov_origin": source.origin,
             "created_at": now,
             "updated_at": now,
         }
@@ -75,7 +76,17 @@ class SqlNoteStore:
             index_elements=[notes.c.owner_id, notes.c.title_key], set_=replaced
         ).returning(*notes.c)
 
+        made = select(notes).where(
+            notes.c.owner_id == owner_id, notes.c.prov_origin == source.origin
+        )
+
         def operation(conn: Connection) -> Note:
+            if source.origin is not None:
+                # In the same transaction as the upsert: a tool call run again after a
+                # crash finds what it saved the first time, whatever title it gives now.
+                earlier = conn.execute(made).first()
+                if earlier is not None:
+                    return _from_row(earlier)
             return _from_row((conn.execute(statement)).one())
 
         return await self._db.write(operation)
@@ -212,6 +223,7 @@ def _from_row(row: Any) -> Note:
             message_id=row.prov_message_id,
             tool_call_id=row.prov_tool_call_id,
             at=row.prov_at,
+            origin=row.prov_origin,
         ),
         created_at=row.created_at,
         updated_at=row.updated_at,

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     text,
 )
 from sqlalchemy.exc import OperationalError
@@ -89,6 +90,20 @@ usage = Table(
     Column("estimated", Boolean, nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Index("ix_minibot_usage_owner_at", "owner_id", "at"),
+)
+
+# Usage rows older than the retention, summed per owner, UTC day and model: `/usage`
+# totals stay the same while the per-request rows are deleted.
+usage_days = Table(
+    "minibot_usage_days",
+    metadata,
+    Column("owner_id", String(255), primary_key=True),
+    Column("day", UtcDateTime, primary_key=True),  # midnight UTC
+    Column("model", String(255), primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("cost_usd", Float, nullable=False),
 )
 
 inbox = Table(
@@ -164,8 +179,11 @@ notes = Table(
     Column("prov_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The tool call (turn id, tool, n-th call) that saved it: a turn run again finds it.
+    Column("prov_origin", String(512)),
     UniqueConstraint("owner_id", "title_key", name="uq_minibot_notes_owner_title"),
     Index("ix_minibot_notes_owner_updated", "owner_id", "updated_at"),
+    Index("ix_minibot_notes_owner_origin", "owner_id", "prov_origin"),
 )
 
 # SQLite full-text index over notes, kept in step by triggers (external-content FTS5).
@@ -197,6 +215,7 @@ PG_NOTE_VECTOR = (
 def create_schema(conn: Connection) -> bool:
     """Creates missing tables and search indexes; True when full-text search is available."""
     metadata.create_all(conn)
+    _add_note_origin(conn)
     dialect = conn.dialect.name
     if dialect == "postgresql":
         conn.execute(
@@ -221,3 +240,16 @@ def create_schema(conn: Connection) -> bool:
         # Notes written before the index existed must be indexed too.
         conn.execute(text("INSERT INTO minibot_notes_fts(minibot_notes_fts) VALUES ('rebuild')"))
     return True
+
+
+def _add_note_origin(conn: Connection) -> None:
+    """Adds `prov_origin` and its index to a notes table made before they existed."""
+    columns = {column["name"] for column in inspect(conn).get_columns("minibot_notes")}
+    if "prov_origin" not in columns:
+        conn.execute(text("ALTER TABLE minibot_notes ADD COLUMN prov_origin VARCHAR(512)"))
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_minibot_notes_owner_origin "
+            "ON minibot_notes (owner_id, prov_origin)"
+        )
+    )

@@ -42,7 +42,12 @@ class TaskCommands:
             return CommandReply(f"What should I remind you of? {REMIND_USAGE}")
         try:
             job = await self._tasks.create(
-                owner, request.message.conversation, ActionKind.REMINDER, text.strip(), schedule
+                owner,
+                request.message.conversation,
+                ActionKind.REMINDER,
+                text.strip(),
+                schedule,
+                origin=request.turn_id,
             )
         except MinibotError as exc:
             return CommandReply(f"Not scheduled: {exc}")

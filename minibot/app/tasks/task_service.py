@@ -99,7 +99,16 @@ class TaskService:
         *,
         notify: Notify = Notify.ALWAYS,
         on_missed: OnMissed = OnMissed.RUN_ONCE,
+        origin: str | None = None,
     ) -> Job:
+        """A new job; with `origin` (the turn, or tool call of a turn, asking for it) the
+        job that origin already created is returned instead, so a message handled again
+        after a crash creates nothing twice."""
+        if origin is not None:
+            made = await self._store.job_made_by(origin)
+            if made is not None and made.owner_id == owner_id:
+                log.info("job already created by this request", extra={"job_id": made.id})
+                return made
         budget = current_run()
         if budget is not None and budget.exhausted:
             raise TaskRefused(
@@ -124,6 +133,7 @@ class TaskService:
             now=now,
             notify=notify,
             on_missed=on_missed,
+            origin=origin,
         )
         await self._store.save(job)
         self._scheduler.schedule(job)

@@ -141,6 +141,7 @@ class NoteTools:
             message_id=context.message_id,
             tool_call_id=context.tool_call_id,
             at=self._now(),
+            origin=context.origin,
         )
         note = await self._store.save(
             context.owner_id,

@@ -21,12 +21,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ToolContext:
-    """Who a tool acts for. Resolved server-side from the sender: never from arguments."""
+    """Who a tool acts for. Resolved server-side from the sender: never from arguments.
+
+    `origin` keys what this call creates (a job, a note): the same for the same call of
+    a turn run again after a crash, so the tool can return what it made the first time."""
 
     owner_id: str
     conversation: ConversationKey
     message_id: str | None = None
     tool_call_id: str | None = None
+    origin: str | None = None
 
 
 ToolHandler = Callable[[Mapping[str, Any], ToolContext], Awaitable[Any]]

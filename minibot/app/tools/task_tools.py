@@ -98,7 +98,12 @@ class TaskTools:
     async def schedule_reminder(self, args: Mapping[str, Any], ctx: ToolContext) -> dict[str, Any]:
         schedule, tz = await self._when(args["when"], ctx)
         job = await self._tasks.create(
-            ctx.owner_id, ctx.conversation, ActionKind.REMINDER, args["text"], schedule
+            ctx.owner_id,
+            ctx.conversation,
+            ActionKind.REMINDER,
+            args["text"],
+            schedule,
+            origin=ctx.origin,
         )
         return self._view(job, tz)
 
@@ -111,6 +116,7 @@ class TaskTools:
             args["prompt"],
             schedule,
             notify=Notify(args.get("notify", "always")),
+            origin=ctx.origin,
         )
         return self._view(job, tz)
 

@@ -15,7 +15,10 @@ class NoteStore(Protocol):
 
     - `save` upserts by (owner, title) with the title compared ignoring case and extra
       spaces: an existing note keeps its id and `created_at` and takes the new title
-      spelling, content, tags, metadata and provenance. Returns the stored note.
+      spelling, content, tags, metadata and provenance. Returns the stored note. When
+      `provenance.origin` is set and the owner already has a note saved with that origin
+      (the same tool call of a turn run again after a crash), that note is returned
+      unchanged and nothing is written.
     - `get` returns the note whose title matches exactly (ignoring case), else the note
       whose title is closest to it (difflib ratio >= 0.8, so small typos are tolerated),
       else None.

@@ -54,6 +54,10 @@ class TaskStore(Protocol):
 
     async def get(self, job_id: str) -> Job | None: ...
 
+    async def job_made_by(self, origin: str) -> Job | None:
+        """The job saved with this `origin` key (finished ones included), else None."""
+        ...
+
     async def list_jobs(self, owner_id: str, *, include_finished: bool = False) -> list[Job]:
         """The owner's jobs, soonest next run first (those without one last)."""
         ...

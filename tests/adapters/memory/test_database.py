@@ -207,3 +207,21 @@ async def test_a_later_write_joins_the_next_commit_or_is_committed_soon_on_its_o
 
     alone = await asyncio.wait_for(sqlite_database.write(mark("alone"), later=True), 1.0)
     assert alone == "alone", "committed on its own when nothing else comes"
+
+
+async def test_the_log_does_not_grow_without_bound_under_steady_writes(tmp_path: Path) -> None:
+    path = tmp_path / "minibot.db"
+    # Small, so that the test needs few writes; the default is 64 MB.
+    database = SqlDatabase(f"sqlite+aiosqlite:///{path}", max_log_bytes=512 * 1024)
+    await database.start()
+    try:
+        inbox = SqlInbox(database)
+        # One commit each, never a pause: a passive checkpoint never catches up, so
+        # SQLite never restarts the log from its start (it grew to ~40 MB here).
+        for n in range(4000):
+            await inbox.add("telegram", str(n), "telegram:1", "x" * 1000)
+        wal = os.path.getsize(f"{path}-wal")  # noqa: ASYNC240
+        assert wal < 12 * 1024 * 1024, f"the log keeps its size in check ({wal:,} bytes)"
+        assert len(await inbox.pending("telegram")) == 4000
+    finally:
+        await database.stop()

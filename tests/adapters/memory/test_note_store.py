@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +172,56 @@ async def test_delete_and_delete_all_touch_one_owner_only(notes: NoteStore) -> N
     assert await notes.count("alice") == 0
     assert await notes.count("bob") == 1
     assert [n.content for n in await notes.search("bob", "one")] == ["bob's"]
+
+
+async def test_a_save_from_the_same_origin_returns_the_note_it_saved_first(
+    notes: NoteStore,
+) -> None:
+    first_run = NoteProvenance("telegram:42", "m7", "call-a", origin="telegram:42#in7/save_note#0")
+    saved = await notes.save("alice", "Mum's number", "555-0101", provenance=first_run)
+    # The same tool call of the same turn, run again after a crash: new call id, new words.
+    second_run = NoteProvenance("telegram:42", "m7", "call-b", origin="telegram:42#in7/save_note#0")
+    again = await notes.save("alice", "Mum phone", "555 0101", provenance=second_run)
+
+    assert again == saved
+    assert await notes.count("alice") == 1
+    assert (await notes.get("alice", "Mum's number")) == saved
+    # Another owner's note with that origin is not theirs to get back.
+    bobs = await notes.save("bob", "Mum phone", "555 0101", provenance=second_run)
+    assert bobs.owner_id == "bob" and bobs.id != saved.id
+    # A later save of the same title from another turn updates the note as before.
+    later = NoteProvenance("telegram:42", "m9", "call-c", origin="telegram:42#in9/save_note#0")
+    updated = await notes.save("alice", "Mum's number", "555-0199", provenance=later)
+    assert updated.id == saved.id and updated.content == "555-0199"
+
+
+async def test_a_notes_table_from_before_origins_gains_the_column_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE minibot_notes (id INTEGER PRIMARY KEY, owner_id VARCHAR(255) NOT NULL, "
+        "title VARCHAR(1000) NOT NULL, title_key VARCHAR(1000) NOT NULL, content TEXT NOT NULL, "
+        "tags TEXT NOT NULL, meta TEXT NOT NULL, prov_conversation VARCHAR(255), "
+        "prov_message_id VARCHAR(255), prov_tool_call_id VARCHAR(255), prov_at DATETIME, "
+        "created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL, "
+        "CONSTRAINT uq_minibot_notes_owner_title UNIQUE (owner_id, title_key))"
+    )
+    old.execute(
+        "INSERT INTO minibot_notes (owner_id, title, title_key, content, tags, meta, created_at, "
+        "updated_at) VALUES ('alice', 'Old', 'old', 'kept', '[]', '{}', "
+        "'2025-01-01 00:00:00.000000', '2025-01-01 00:00:00.000000')"
+    )
+    old.commit()
+    old.close()
+    database = SqlDatabase(f"sqlite+aiosqlite:///{path}")
+    notes = SqlNoteStore(database)
+    await notes.start()
+    try:
+        kept = await notes.get("alice", "old")
+        assert kept is not None and kept.content == "kept" and kept.provenance.origin is None
+        source = NoteProvenance(origin="console:x#in1/save_note#0")
+        first = await notes.save("alice", "New", "one", provenance=source)
+        assert await notes.save("alice", "Newer", "two", provenance=source) == first
+        assert [n.title for n in await notes.search("alice", "old")] == ["Old"]
+    finally:
+        await database.stop()

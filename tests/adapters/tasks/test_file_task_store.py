@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -250,3 +251,21 @@ async def test_jobs_read_after_a_reopen_keep_their_ledger_across_compactions(
     assert len(await third.list_jobs("u1", include_finished=True)) == 4
     assert await third.new_job_id() == "5"
     await third.stop()
+
+
+async def test_the_origin_of_a_job_survives_a_reopen_and_a_compaction(tmp_path: Path) -> None:
+    store = await opened(tmp_path, compact_after_records=10)
+    keyed = replace(reminder("1"), origin="telegram:42#in7/schedule_reminder#0")
+    await store.save(keyed)
+    await store.save(replace(reminder("2"), origin="telegram:42#in8"), [])
+    for i in range(3, 15):
+        await store.save(reminder(str(i)))
+    await store.stop()
+    assert (tmp_path / SNAPSHOT).exists()
+
+    again = await opened(tmp_path)
+    assert await again.job_made_by("telegram:42#in7/schedule_reminder#0") == keyed
+    found = await again.job_made_by("telegram:42#in8")
+    assert found is not None and found.id == "2"
+    assert (await again.get("3")).origin is None  # type: ignore[union-attr]
+    await again.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -138,3 +139,17 @@ async def test_scheduled_times_list_each_scheduled_job_with_a_next_run(store: Ta
     assert sorted(times) == [(T0 + HOUR, "1"), (T0 + 2 * HOUR, "2")]
     times.clear()  # the caller's own list
     assert len(await store.scheduled_times()) == 2
+
+
+async def test_a_job_is_found_by_the_origin_that_made_it_finished_or_not(
+    store: TaskStore,
+) -> None:
+    made = replace(reminder("1"), origin="telegram:42#in7")
+    await store.save(made)
+    await store.save(reminder("2"))
+
+    assert await store.job_made_by("telegram:42#in7") == made
+    assert await store.job_made_by("telegram:42#in8") is None
+    await store.save(made.cancel(T0))
+    found = await store.job_made_by("telegram:42#in7")
+    assert found is not None and found.state is JobState.CANCELLED

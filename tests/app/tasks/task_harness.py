@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +15,7 @@ from minibot.app.tasks.strategies import PromptStrategy, ReminderStrategy, Strat
 from minibot.app.tasks.task_commands import TaskCommands
 from minibot.app.tasks.task_runner import RetryPolicy, TaskRunner
 from minibot.app.tasks.task_service import TaskLimits, TaskService
-from minibot.app.tools.registry import ToolContext, ToolRegistry
+from minibot.app.tools.registry import Tool, ToolContext, ToolRegistry
 from minibot.app.tools.task_tools import TaskTools
 from minibot.core.conversation import ConversationKey, ToolCall
 from minibot.core.events import ButtonPressed, Event
@@ -104,6 +104,7 @@ def build_tasks(
     grace_window_seconds: float = 3600.0,
     store: InMemoryTaskStore | None = None,
     clock: ManualClock | None = None,
+    extra_tools: Sequence[Tool] = (),
 ) -> TaskHarness:
     store = store or InMemoryTaskStore()
     clock = clock or ManualClock(T0)
@@ -125,7 +126,7 @@ def build_tasks(
     limits = TaskLimits(max_jobs_per_owner, max_jobs_created_per_run, grace_window_seconds)
     tasks = TaskService(store, scheduler, publish, clock, limits)
     task_tools = TaskTools(tasks).tools()
-    app = build_app(tools=task_tools)
+    app = build_app(tools=[*task_tools, *extra_tools])
     holder.append(app)
     strategies[ActionKind.REMINDER] = ReminderStrategy(app.bus.publish)
     strategies[ActionKind.PROMPT] = PromptStrategy(app.conversation, app.bus.publish)

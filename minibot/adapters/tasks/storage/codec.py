@@ -10,7 +10,9 @@ repeats another is written `true` ("same as"). A save puts what start-up needs f
 occurrence is `true` when it equals next_run_at; updated_us `true` when it equals
 created_us; a schedule is [0, tz, at_us|true (= occurrence)], [1, tz, start_us,
 every_seconds] or [2, tz, cron expr]; a run is [occurrence_us, attempts, outcome,
-reason, started_us, finished_us, through_us] without its trailing nulls. Other kinds:
+reason, started_us, finished_us, through_us] without its trailing nulls. A job made by a
+command or tool call adds its origin key after the runs (runs then `[]` if none), which
+readers that predate it ignore. Other kinds:
 [1, id, at_us] (start a run), [2, owner, tz] and the snapshot header [3, gen, last_id].
 """
 
@@ -43,6 +45,7 @@ SAVE, START, TIMEZONE, HEADER = 0, 1, 2, 3
 # Field positions in a save record that start-up reads without building the Job.
 ID, OWNER, STATE, NEXT = 1, 2, 3, 4
 _RUNS = 17
+_ORIGIN = 18
 
 # Listed explicitly: the numbers are the on-disk format, whatever order core lists them.
 _STATE_LIST = (
@@ -167,9 +170,16 @@ def save_record(job: Job, runs: Sequence[RunRecord] = ()) -> Record:
         True if job.updated_at == job.created_at else to_us(job.updated_at),
         job.last_error,
     ]
-    if runs:
+    if runs or job.origin is not None:
         record.append([run_array(r) for r in runs])
+    if job.origin is not None:
+        record.append(job.origin)
     return record
+
+
+def origin_of(record: Record) -> str | None:
+    """The origin key of a save record (None for a job not made by a turn or command)."""
+    return record[_ORIGIN] if len(record) > _ORIGIN else None
 
 
 def run_from_array(job_id: str, data: list[Any]) -> RunRecord:
@@ -234,6 +244,7 @@ class JobDecoder:
             _NOTIFY_LIST[data[12]],
             data[13],
             data[16],
+            origin_of(data),
         )
 
     def runs(self, data: Record) -> list[RunRecord]:

@@ -221,6 +221,9 @@ class FileTaskStore:
     async def get(self, job_id: str) -> Job | None:
         return self._state.job(job_id)
 
+    async def job_made_by(self, origin: str) -> Job | None:
+        return self._state.made_by(origin)
+
     async def list_jobs(self, owner_id: str, *, include_finished: bool = False) -> list[Job]:
         chosen = self._state.owned(owner_id, include_finished=include_finished)
         return sorted(chosen, key=Job.soonest_first)

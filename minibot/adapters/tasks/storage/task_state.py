@@ -25,6 +25,7 @@ from minibot.adapters.tasks.storage.codec import (
     from_us,
     header_record,
     is_lazy_save,
+    origin_of,
     save_record,
     timezone_record,
     to_us,
@@ -54,6 +55,8 @@ class TaskState:
     # collector, while sets holding 100,000 ids made every full collection slower.
     by_owner: dict[str, dict[str, None]] = field(default_factory=dict)
     timezones: dict[str, str] = field(default_factory=dict)
+    # The job each origin key (the turn or tool call that made it) created.
+    origins: dict[str, str] = field(default_factory=dict)
     last_id: int = 0
     _decoder: JobDecoder = field(default_factory=JobDecoder)
 
@@ -74,6 +77,10 @@ class TaskState:
         if saved := self._decoder.runs(record):
             self.runs[job_id] = self._merge((), saved)
         return job
+
+    def made_by(self, origin: str) -> Job | None:
+        job_id = self.origins.get(origin)
+        return None if job_id is None else self.job(job_id)
 
     def owned(self, owner_id: str, *, include_finished: bool) -> list[Job]:
         ids = self.by_owner.get(owner_id, ())
@@ -136,6 +143,8 @@ class TaskState:
             self.by_owner.get(previous.owner_id, {}).pop(job_id, None)
         self.jobs[job_id] = job
         self._own(owner_id, job_id)
+        if job.origin is not None:
+            self.origins[job.origin] = job_id
         if runs is not None:
             self.runs[job_id] = runs
         if previous is None:
@@ -175,6 +184,8 @@ class TaskState:
             if owned is None:
                 owned = self.by_owner[owner_id] = {}
             owned[job_id] = None
+            if (origin := origin_of(record)) is not None:
+                self.origins[origin] = job_id
             if job_id.isdigit() and int(job_id) > self.last_id:
                 self.last_id = int(job_id)
         elif kind == START:
