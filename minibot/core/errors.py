@@ -82,3 +82,13 @@ class ChannelError(MinibotError):
         super().__init__(message)
         self.chat_id = chat_id
         self.retry_after_seconds = retry_after_seconds
+
+
+class DeliveryRefused(ChannelError):
+    """The platform refused a reply for good (the bot blocked, the chat gone, a request it
+    will never take): the reply is given up and recorded as failed."""
+
+
+class ChannelStopped(ChannelError):
+    """The channel stopped before the reply went out; its inbox item brings it back after
+    a restart."""
