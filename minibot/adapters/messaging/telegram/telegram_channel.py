@@ -26,6 +26,7 @@ from minibot.adapters.messaging.telegram.webhook_server import WebhookServer
 from minibot.app.event_bus import EventBus
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import ChannelError, ConfigError
+from minibot.core.health import Health, HealthBoard
 from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
@@ -42,7 +43,9 @@ class TelegramChannel:
 
     `start` checks the token (getMe), registers the commands, publishes again the inbox
     items a previous run left unanswered, then begins receiving. `close_intake` stops
-    receiving; `deliver` keeps working until `stop`."""
+    receiving; `deliver` keeps working until `stop` (but a reply waiting on a refused
+    token is then left for the restart). `health` is degraded while Telegram refuses the
+    token for sending (condition "delivery")."""
 
     name = "telegram"
 
@@ -62,11 +65,16 @@ class TelegramChannel:
         self._bot: Bot | None = None
         self._outbox: Outbox | None = None
         self._drafts: DraftEditor | None = None
-        self._throttle = ChatThrottle(settings.max_send_attempts)
+        self._health = HealthBoard()
+        self._throttle = ChatThrottle(settings.max_send_attempts, self._health)
         self._poller: LongPoller | None = None
         self._polling: asyncio.Task[None] | None = None
         self._webhook: WebhookServer | None = None
         self._notices: set[asyncio.Task[None]] = set()
+
+    @property
+    def health(self) -> Health:
+        return self._health.health
 
     @property
     def webhook_port(self) -> int | None:
@@ -144,9 +152,13 @@ class TelegramChannel:
                 durable=intake.durable,
             )
             self._polling = asyncio.create_task(self._poller.run(), name="telegram-polling")
+        self._health.started()
         log.info("telegram channel started", extra={"mode": settings.mode, "bot": me.username})
 
     async def close_intake(self) -> None:
+        # The daemon drains next: a reply waiting on a refused token would hold the drain
+        # for nothing, so it is left for the restart now.
+        self._throttle.drain()
         if self._polling is not None:
             polling, self._polling = self._polling, None
             polling.cancel()
@@ -160,6 +172,10 @@ class TelegramChannel:
 
     async def stop(self) -> None:
         await self.close_intake()
+        # Calls still waiting (a rate limit, a back-off) give up now; their inbox items
+        # bring the replies back after a restart. Calls already sent are waited for below.
+        self._throttle.close()
+        self._health.stopped()
         if self._notices:
             await asyncio.wait(self._notices, timeout=5.0)
         if self._drafts is not None:
