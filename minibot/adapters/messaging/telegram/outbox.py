@@ -99,7 +99,7 @@ class Outbox:
                 self._send_and_record(reply.turn_id, number, chat_id, chunk, markup, reply_to)
             )
             self._sending.add(sending)
-            sending.add_done_callback(self._sending.discard)
+            sending.add_done_callback(self._sent)
             # A chunk once begun is sent and recorded even if the reply is cancelled (a
             # stop): cut off between Telegram taking it and the record, a restart would
             # send it again. `close` waits for these.
@@ -116,6 +116,13 @@ class Outbox:
     ) -> None:
         message_id = await self.send(chat_id, chunk, markup=markup, reply_to=reply_to)
         await self._ledger.record(turn_id, number, str(message_id))
+
+    def _sent(self, sending: asyncio.Task[None]) -> None:
+        self._sending.discard(sending)
+        if not sending.cancelled():
+            # Read here, so the error of a chunk whose reply was cancelled (a stop cut it
+            # short while it waited on a rate limit) is not reported as never retrieved.
+            sending.exception()
 
     async def close(self, timeout_seconds: float) -> None:
         """Refuses new chunks, and waits (up to `timeout_seconds`) for those still being

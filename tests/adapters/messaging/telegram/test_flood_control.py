@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import time
@@ -111,3 +112,22 @@ async def test_a_stop_during_a_long_rate_limit_leaves_the_reply_for_the_restart(
         await delivering
     assert reply.source_inbox_id not in harness.inbox.done, "the restart delivers it"
     assert await harness.ledger.failure(reply.turn_id) is None, "not given up either"
+
+
+async def test_a_reply_cancelled_while_it_waits_on_a_rate_limit_stops_quietly(
+    fake: FakeTelegramServer, start_channel: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness = await start_channel(answer=None)
+    fake.rate_limit_for("sendMessage", seconds=60, retry_after=30)
+    reply = await reply_in(harness, CHAT, "cut short")
+    delivering = asyncio.create_task(harness.channel.deliver(reply))
+    await until(lambda: len(fake.calls_of("sendMessage")) == 1)
+
+    delivering.cancel()  # the daemon's drain ran out of budget and cancelled the lanes
+    await asyncio.gather(delivering, return_exceptions=True)
+    await harness.channel.stop()
+    del delivering
+    gc.collect()
+
+    assert "never retrieved" not in caplog.text
+    assert reply.source_inbox_id not in harness.inbox.done
