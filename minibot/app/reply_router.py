@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from minibot.app.event_bus import EventBus
 from minibot.app.lanes import KeyedLanes, LanedService
+from minibot.core.errors import ChannelStopped, DeliveryRefused
 from minibot.core.events import Event, ReplyDraft, ReplyReady, TypingStarted
 from minibot.core.ports.channel import Channel
 
@@ -44,7 +45,13 @@ class ReplyRouter(LanedService):
 
 async def _send(channel: Channel, event: Event) -> None:
     if isinstance(event, ReplyReady):
-        await channel.deliver(event.reply)
+        try:
+            await channel.deliver(event.reply)
+        except ChannelStopped:
+            # Its inbox item is still open: the restart delivers the stored answer.
+            log.info("reply left for the restart", extra={"turn_id": event.reply.turn_id})
+        except DeliveryRefused:
+            pass  # the channel logged it at ERROR and recorded it as failed
     elif isinstance(event, ReplyDraft):
         await channel.show_draft(event.conversation, event.turn_id, event.text)
     elif isinstance(event, TypingStarted):

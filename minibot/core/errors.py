@@ -100,3 +100,13 @@ class NoHandler(MinibotError):
     def __init__(self, command_type: str) -> None:
         super().__init__(f"no handler for command {command_type}")
         self.command_type = command_type
+
+
+class DeliveryRefused(ChannelError):
+    """The platform refused a reply for good (the bot blocked, the chat gone, a request it
+    will never take): the reply is given up and recorded as failed."""
+
+
+class ChannelStopped(ChannelError):
+    """The channel stopped before the reply went out; its inbox item brings it back after
+    a restart."""

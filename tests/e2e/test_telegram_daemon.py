@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -429,6 +430,59 @@ async def test_flood_control_retries_after_retry_after(shared: Shared) -> None:
     assert second.at - first.at >= 1.0, "the retry waited out retry_after"
     assert texts(tg, chat) == ["echo: are you throttled?"]
     assert log_lines(shared.daemon.log(), "telegram flood control: chat paused")
+
+
+async def test_a_rate_limit_outlasting_the_attempts_loses_no_reply(
+    tmp_path: Path, fake_llm: FakeOpenAIServer, fake_tg: FakeTelegramServer, daemons: Any
+) -> None:
+    # max_send_attempts = 4 with retry_after = 1: the limit outlasts the attempts.
+    chats, per_chat = (501, 502, 503, 504), 3
+    config = telegram_config(tmp_path, fake_llm, fake_tg, users=chats)
+    daemon = await daemons(config)
+    await until(daemon, fake_tg, lambda: bool(fake_tg.calls_of("getUpdates")))
+    fake_tg.rate_limit_for("sendMessage", seconds=4.5, retry_after=1)
+    limit_ends = time.monotonic() + 4.5
+    for n in range(per_chat):
+        for chat in chats:
+            fake_tg.enqueue_text(chat, chat, f"chat {chat} message {n}")
+
+    total = len(chats) * per_chat
+    await until(daemon, fake_tg, lambda: len(fake_tg.sent) >= total, limit_seconds=30)
+    assert await daemon.stop() == 0
+    for chat in chats:
+        assert texts(fake_tg, chat) == [f"echo: chat {chat} message {n}" for n in range(per_chat)]
+        calls = [c for c in fake_tg.calls_of("sendMessage") if c.params["chat_id"] == chat]
+        # A call made while the limit lasted was answered 429; the next one waited.
+        after = [b.at - a.at for a, b in itertools.pairwise(calls) if a.at < limit_ends - 0.05]
+        assert after and min(after) >= 0.95, f"chat {chat}: each send after a 429 waited"
+    assert not log_lines(daemon.log(), "telegram reply given up")
+    assert query(tmp_path, "SELECT count(*) FROM minibot_inbox WHERE NOT done") == [(0,)]
+
+
+async def test_a_reply_held_by_a_refused_token_is_sent_by_the_next_run(
+    tmp_path: Path, fake_llm: FakeOpenAIServer, fake_tg: FakeTelegramServer, daemons: Any
+) -> None:
+    fake_tg.fail_for("sendMessage", 401, "Unauthorized")
+    config = telegram_config(tmp_path, fake_llm, fake_tg)
+    daemon = await daemons(config)
+    fake_tg.enqueue_text(OWNER, OWNER, "are you there?")
+    refused = "telegram refuses the bot token: sending paused until it is accepted again"
+    await until_true(lambda: bool(log_lines(daemon.log(), refused)))
+    assert "at=ERROR" in log_lines(daemon.log(), refused)[0]
+
+    stopping = asyncio.get_running_loop().time()
+    assert await daemon.stop() == 0
+    assert asyncio.get_running_loop().time() - stopping < 10, "within the shutdown budget"
+    assert fake_tg.messages_to(OWNER) == []
+    assert query(tmp_path, "SELECT count(*) FROM minibot_inbox WHERE NOT done") == [(1,)]
+
+    fake_tg.heal("sendMessage")
+    daemon = await daemons(config)
+    await until(daemon, fake_tg, lambda: len(fake_tg.messages_to(OWNER)) >= 1)
+    assert await daemon.stop() == 0
+    assert texts(fake_tg, OWNER) == ["echo: are you there?"]
+    assert asked(fake_llm, "are you there?") == 1, "the stored answer is replayed"
+    assert query(tmp_path, "SELECT count(*) FROM minibot_inbox WHERE NOT done") == [(0,)]
 
 
 # ---- crashes ---------------------------------------------------------------------------

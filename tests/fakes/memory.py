@@ -169,6 +169,7 @@ class InMemoryDeliveryLedger:
 
     def __init__(self) -> None:
         self.chunks: dict[str, dict[int, str]] = {}
+        self.failures: dict[str, str] = {}
 
     async def start(self) -> None:
         return None
@@ -181,6 +182,12 @@ class InMemoryDeliveryLedger:
 
     async def record(self, turn_id: str, chunk: int, message_id: str) -> None:
         self.chunks.setdefault(turn_id, {}).setdefault(chunk, message_id)
+
+    async def record_failure(self, turn_id: str, reason: str) -> None:
+        self.failures.setdefault(turn_id, reason)
+
+    async def failure(self, turn_id: str) -> str | None:
+        return self.failures.get(turn_id)
 
 
 class InMemoryNoteStore:

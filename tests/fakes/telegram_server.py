@@ -9,6 +9,7 @@ import contextlib
 import html
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -116,7 +117,8 @@ class FakeTelegramServer:
     With `token=None` any well-formed token is accepted (handy as a subprocess). Updates
     are queued with `enqueue_*`, served by getUpdates (offset confirms, long-poll timeout
     honoured) or pushed to the webhook with `push_webhook`. `fail` injects errors and
-    429s per method, and `hold` keeps calls of a method waiting (to crash a client
+    429s per method, `fail_for` answers every call of a method with one for a while (an
+    outage), and `hold` keeps calls of a method waiting (to crash a client
     mid-delivery). Every accepted send and edit is kept in `sent`/`edits`.
     """
 
@@ -147,6 +149,7 @@ class FakeTelegramServer:
             collections.deque
         )
         self._holds: dict[str, Hold] = {}
+        self._outages: dict[str, tuple[float, Fault]] = {}
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
@@ -208,6 +211,33 @@ class FakeTelegramServer:
             times=times,
             retry_after=retry_after,
         )
+
+    def fail_for(
+        self,
+        method: str,
+        status: int,
+        description: str,
+        *,
+        seconds: float | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Answer every call of `method` with this error for `seconds` from now (None:
+        until `heal`), as Telegram does through a long rate limit or a revoked token."""
+        until = math.inf if seconds is None else time.monotonic() + seconds
+        self._outages[method] = (until, Fault(status, description, retry_after))
+
+    def rate_limit_for(self, method: str, seconds: float, *, retry_after: int = 1) -> None:
+        self.fail_for(
+            method,
+            429,
+            f"Too Many Requests: retry after {retry_after}",
+            seconds=seconds,
+            retry_after=retry_after,
+        )
+
+    def heal(self, method: str) -> None:
+        """End an outage set by `fail_for`."""
+        self._outages.pop(method, None)
 
     def hold(self, method: str, *, after: int = 0) -> None:
         """Let the next `after` calls of `method` through, then keep every later call
@@ -398,6 +428,10 @@ class FakeTelegramServer:
                 hold.passes -= 1
             elif hold is not None and not await self._wait_out(hold):
                 return _error(502, "Bad Gateway")
+            outage = self._outages.get(method)
+            if outage is not None and time.monotonic() < outage[0]:
+                fault = outage[1]
+                return _error(fault.status, fault.description, fault.retry_after)
             faults = self._faults.get(method)
             if faults:
                 fault = faults.popleft()

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, delete, select, tuple_
 
 from minibot.adapters.memory.database import SqlDatabase
 from minibot.adapters.memory.sqlite_fast import driver, to_db
-from minibot.adapters.memory.tables import deliveries
+from minibot.adapters.memory.tables import deliveries, delivery_failures
 
 _SQLITE_SENT = "SELECT chunk, message_id FROM minibot_deliveries WHERE turn_id = ?"
 _SQLITE_RECORD = (
@@ -17,9 +17,14 @@ _SQLITE_RECORD = (
 )
 
 
+# The column's width; a reason is one line of an API error, longer only by accident.
+_MAX_REASON_CHARS = 1000
+
+
 class SqlDeliveryLedger:
     """DeliveryLedger on SQL, keyed by (turn_id, chunk); recording a chunk again keeps the
-    first message id (ON CONFLICT DO NOTHING), so a retried delivery never rewrites it."""
+    first message id (ON CONFLICT DO NOTHING), so a retried delivery never rewrites it.
+    Replies given up are kept in their own table, one row per turn."""
 
     def __init__(self, database: SqlDatabase) -> None:
         self._db = database
@@ -79,3 +84,23 @@ class SqlDeliveryLedger:
             return conn.execute(statement).rowcount
 
         return await self._db.write(operation)
+
+    async def record_failure(self, turn_id: str, reason: str) -> None:
+        values = {"turn_id": turn_id, "reason": reason[:_MAX_REASON_CHARS], "at": datetime.now(UTC)}
+
+        def operation(conn: Connection) -> None:
+            conn.execute(
+                self._db.insert(delivery_failures)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=[delivery_failures.c.turn_id])
+            )
+
+        # Rare, and worth keeping: committed at once rather than riding on a later commit.
+        await self._db.write(operation)
+
+    async def failure(self, turn_id: str) -> str | None:
+        def operation(conn: Connection) -> str | None:
+            query = select(delivery_failures.c.reason).where(delivery_failures.c.turn_id == turn_id)
+            return conn.execute(query).scalar_one_or_none()
+
+        return await self._db.read(operation, quick=True)

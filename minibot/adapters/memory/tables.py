@@ -163,6 +163,15 @@ approvals = Table(
     Index("ix_minibot_approvals_state_expires", "state", "expires_at"),
 )
 
+# Replies given up for good (the bot blocked, the chat gone): kept to be seen, not retried.
+delivery_failures = Table(
+    "minibot_delivery_failures",
+    metadata,
+    Column("turn_id", String(255), primary_key=True),
+    Column("reason", String(1000), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
 notes = Table(
     "minibot_notes",
     metadata,

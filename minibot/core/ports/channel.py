@@ -11,7 +11,10 @@ from minibot.core.messages import OutgoingMessage
 class Channel(Protocol):
     """Receives people's messages (publishing `MessageReceived` on the bus) and delivers
     replies. `deliver` is idempotent per (turn_id, chunk): delivering the same reply twice
-    shows it once. Delivery of one conversation's replies keeps their order."""
+    shows it once. Delivery of one conversation's replies keeps their order. `deliver`
+    waits out rate limits and passing trouble; it raises `DeliveryRefused` for a reply
+    given up for good (logged at ERROR and recorded as failed by the channel) and
+    `ChannelStopped` for one the stop cut short (left for the restart)."""
 
     @property
     def name(self) -> str: ...

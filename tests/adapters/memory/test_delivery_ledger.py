@@ -43,3 +43,15 @@ async def test_recording_a_chunk_again_keeps_the_first_message(ledger: DeliveryL
 
     assert sent[0] == "m100"
     assert set(sent) == {0, 1}
+
+
+async def test_a_reply_given_up_is_recorded_as_failed_with_its_reason(
+    ledger: DeliveryLedger,
+) -> None:
+    await ledger.record("turn-1", 0, "m100")
+    await ledger.record_failure("turn-1", "chunk 1: Forbidden: bot was blocked by the user")
+    await ledger.record_failure("turn-1", "a second reason")
+
+    assert await ledger.failure("turn-1") == "chunk 1: Forbidden: bot was blocked by the user"
+    assert await ledger.failure("turn-2") is None
+    assert await ledger.sent("turn-1") == {0: "m100"}, "what went out stays recorded"

@@ -8,10 +8,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import TelegramRetryAfter, TelegramUnauthorizedError
 
-from minibot.adapters.messaging.telegram.api_errors import describe, is_transient
-from minibot.core.errors import ChannelError
+from minibot.adapters.messaging.telegram.api_errors import Failure, classify, describe
+from minibot.adapters.messaging.telegram.flood_pauses import FloodPauses
+from minibot.adapters.messaging.telegram.token_gate import TokenGate
+from minibot.core.errors import ChannelStopped, DeliveryRefused
+from minibot.core.health import HealthBoard
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +23,21 @@ T = TypeVar("T")
 
 class ChatThrottle:
     """One lane (a FIFO lock) per chat, so a chat's messages go out in order while other
-    chats go on. A 429 pauses only its chat for `retry_after`; network errors and 5xx
-    are retried with exponential backoff. After `max_attempts` a `ChannelError` is
-    raised; any other API error is raised as is, at once."""
+    chats go on. A call is retried until it succeeds while the process runs, whatever
+    the wait: a 429 pauses its chat (or every chat, see `FloodPauses`) for
+    `retry_after`; network errors and 5xx back off exponentially; a refused token (401)
+    pauses all sending (`TokenGate`). Only refusals count against `max_attempts`: then
+    `DeliveryRefused` is raised. Formatting errors and needless edits are raised as is,
+    at once, for the caller to handle.
+
+    `drain` (intake closed, the daemon draining) makes calls waiting on a refused token
+    give up with `ChannelStopped`: nobody knows when it will work again. `close` makes
+    every waiting call give up so. A call already sent is never cut off."""
 
     def __init__(
         self,
         max_attempts: int,
+        health: HealthBoard,
         *,
         initial_delay_seconds: float = 0.5,
         max_delay_seconds: float = 10.0,
@@ -36,7 +47,12 @@ class ChatThrottle:
         self._max_delay_seconds = max_delay_seconds
         self._locks: dict[str, asyncio.Lock] = {}
         self._users: dict[str, int] = {}
-        self._paused_until: dict[str, float] = {}
+        self._pauses = FloodPauses()
+        self._token = TokenGate(health)
+        self._draining = False
+        self._closed = False
+        # Set (and replaced) to wake every waiting call to look at the state again.
+        self._wake = asyncio.Event()
 
     @contextlib.asynccontextmanager
     async def lane(self, chat_id: str) -> AsyncIterator[None]:
@@ -52,45 +68,100 @@ class ChatThrottle:
                 del self._users[chat_id], self._locks[chat_id]
 
     def paused(self, chat_id: str) -> bool:
-        return self._paused_until.get(chat_id, 0.0) > asyncio.get_running_loop().time()
+        if self._token.refused:
+            return True
+        return self._pauses.resume_at(chat_id) > asyncio.get_running_loop().time()
+
+    def drain(self) -> None:
+        self._draining = True
+        self._nudge()
+
+    def close(self) -> None:
+        self._closed = True
+        self._nudge()
 
     async def call(self, chat_id: str, request: Callable[[], Awaitable[T]]) -> T:
-        attempt = 0
+        refusals = 0
+        failures = 0
         while True:
-            await self._wait_unpaused(chat_id)
-            attempt += 1
+            await self._wait_turn(chat_id)
             try:
-                return await request()
+                result = await (self._probe(chat_id, request) if self._token.refused else request())
             except TelegramRetryAfter as exc:
-                if attempt >= self._max_attempts:
-                    raise ChannelError(
-                        describe(exc), chat_id=chat_id, retry_after_seconds=exc.retry_after
-                    ) from exc
-                log.warning(
-                    "telegram flood control: chat paused",
-                    extra={"chat_id": chat_id, "retry_after_seconds": exc.retry_after},
-                )
-                loop = asyncio.get_running_loop()
-                self._paused_until[chat_id] = loop.time() + exc.retry_after
+                self._rate_limited(chat_id, exc.retry_after)
+                continue
+            except TelegramUnauthorizedError as exc:
+                self._token.token_refused(describe(exc), asyncio.get_running_loop().time())
+                continue
             except Exception as exc:
-                if not is_transient(exc):
+                failure = classify(exc)
+                if failure is Failure.TRANSIENT:
+                    failures += 1
+                    await self._back_off(chat_id, exc, failures)
+                    continue
+                if failure is not Failure.REFUSED:
                     raise
-                if attempt >= self._max_attempts:
-                    raise ChannelError(describe(exc), chat_id=chat_id) from exc
-                delay = min(
-                    self._initial_delay_seconds * 2 ** (attempt - 1), self._max_delay_seconds
-                )
-                log.warning(
-                    "telegram call failed, retrying",
-                    extra={"chat_id": chat_id, "error": describe(exc), "delay_seconds": delay},
-                )
-                await asyncio.sleep(delay)
+                refusals += 1
+                if refusals >= self._max_attempts:
+                    raise DeliveryRefused(describe(exc), chat_id=chat_id) from exc
+                await self._back_off(chat_id, exc, refusals)
+                continue
+            if self._token.refused:
+                self._token.token_accepted()
+            return result
 
-    async def _wait_unpaused(self, chat_id: str) -> None:
-        until = self._paused_until.get(chat_id)
-        if until is None:
-            return
-        delay = until - asyncio.get_running_loop().time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        self._paused_until.pop(chat_id, None)
+    async def _probe(self, chat_id: str, request: Callable[[], Awaitable[T]]) -> T:
+        async with self._token.probe:
+            # The call before ours may have been refused again: wait out the new pause.
+            await self._wait_turn(chat_id)
+            return await request()
+
+    async def _wait_turn(self, chat_id: str) -> None:
+        while True:
+            if self._closed:
+                raise ChannelStopped("the telegram channel is stopped", chat_id=chat_id)
+            resume_at = self._pauses.resume_at(chat_id)
+            if self._token.refused:
+                if self._draining:
+                    raise ChannelStopped(
+                        "the telegram channel is stopping and the bot token is refused",
+                        chat_id=chat_id,
+                    )
+                resume_at = max(resume_at, self._token.resume_at)
+            if not resume_at:
+                return
+            delay = resume_at - asyncio.get_running_loop().time()
+            if delay <= 0:
+                return
+            await self._sleep(delay)
+
+    def _rate_limited(self, chat_id: str, retry_after: float) -> None:
+        now = asyncio.get_running_loop().time()
+        everyone = self._pauses.limited(chat_id, retry_after, now)
+        log.warning(
+            "telegram flood control: chat paused",
+            extra={"chat_id": chat_id, "retry_after_seconds": retry_after},
+        )
+        if everyone:
+            log.warning(
+                "telegram flood control: all chats paused",
+                extra={"retry_after_seconds": retry_after},
+            )
+
+    async def _back_off(self, chat_id: str, exc: Exception, attempt: int) -> None:
+        delay = min(self._initial_delay_seconds * 2 ** (attempt - 1), self._max_delay_seconds)
+        log.warning(
+            "telegram call failed, retrying",
+            extra={"chat_id": chat_id, "error": describe(exc), "delay_seconds": delay},
+        )
+        await self._sleep(delay)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, or less when woken by `drain` or `close` (the caller looks again)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+
+    def _nudge(self) -> None:
+        wake, self._wake = self._wake, asyncio.Event()
+        wake.set()

@@ -19,7 +19,7 @@ from minibot.adapters.messaging.telegram.chat_throttle import ChatThrottle
 from minibot.adapters.messaging.telegram.drafts import DraftEditor
 from minibot.adapters.messaging.telegram.lean_methods import SendMessageForId
 from minibot.adapters.messaging.telegram.markdown import render_html, split_markdown
-from minibot.core.errors import ChannelError
+from minibot.core.errors import ChannelStopped, DeliveryRefused
 from minibot.core.messages import Button, OutgoingMessage
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
@@ -34,7 +34,12 @@ class Outbox:
     Markdown source as plain-text fallback. Before a chunk is sent the ledger is asked
     whether it was sent already; after, it is recorded, so a retried or resumed reply
     continues at its first unsent chunk. A streamed reply's draft message becomes its
-    first chunk. Once the whole reply is out, its inbox item is marked done."""
+    first chunk. Once the whole reply is out, its inbox item is marked done.
+
+    A reply waits out rate limits, transient errors and a refused token (`ChatThrottle`);
+    one Telegram refuses for good is given up: logged at ERROR, recorded as failed in the
+    ledger, its inbox item marked done, and `DeliveryRefused` raised. One cut short by a
+    stop raises `ChannelStopped` and keeps its inbox item open for the restart."""
 
     def __init__(
         self,
@@ -59,15 +64,19 @@ class Outbox:
         try:
             async with self._throttle.lane(chat_id):
                 await self._send_chunks(reply, chunks, draft_message_id)
-        except TelegramAPIError as exc:
+        except (DeliveryRefused, TelegramAPIError) as exc:
             # A refusal (blocked by the user, chat gone, bad request) will not heal on
             # retry: the reply is given up, and its inbox item with it.
-            log.warning(
-                "telegram reply not delivered",
-                extra={"chat_id": chat_id, "turn_id": reply.turn_id, "error": describe(exc)},
+            reason = str(exc) if isinstance(exc, DeliveryRefused) else describe(exc)
+            log.error(
+                "telegram reply given up",
+                extra={"chat_id": chat_id, "turn_id": reply.turn_id, "error": reason},
             )
+            await self._record_failure(reply, reason)
             await self._mark_done(reply)
-            raise ChannelError(describe(exc), chat_id=chat_id) from exc
+            if isinstance(exc, DeliveryRefused):
+                raise
+            raise DeliveryRefused(reason, chat_id=chat_id) from exc
         await self._mark_done(reply)
 
     async def _send_chunks(
@@ -84,13 +93,13 @@ class Outbox:
                 continue
             if self._closed:
                 # Stopped: nothing new goes out; the reply's inbox item brings it back.
-                raise ChannelError("the telegram channel is stopped", chat_id=chat_id)
+                raise ChannelStopped("the telegram channel is stopped", chat_id=chat_id)
             reply_to = reply.reply_to_message_id if number == 0 else None
             sending = asyncio.create_task(
                 self._send_and_record(reply.turn_id, number, chat_id, chunk, markup, reply_to)
             )
             self._sending.add(sending)
-            sending.add_done_callback(self._sending.discard)
+            sending.add_done_callback(self._sent)
             # A chunk once begun is sent and recorded even if the reply is cancelled (a
             # stop): cut off between Telegram taking it and the record, a restart would
             # send it again. `close` waits for these.
@@ -108,12 +117,28 @@ class Outbox:
         message_id = await self.send(chat_id, chunk, markup=markup, reply_to=reply_to)
         await self._ledger.record(turn_id, number, str(message_id))
 
+    def _sent(self, sending: asyncio.Task[None]) -> None:
+        self._sending.discard(sending)
+        if not sending.cancelled():
+            # Read here, so the error of a chunk whose reply was cancelled (a stop cut it
+            # short while it waited on a rate limit) is not reported as never retrieved.
+            sending.exception()
+
     async def close(self, timeout_seconds: float) -> None:
         """Refuses new chunks, and waits (up to `timeout_seconds`) for those still being
         sent and recorded."""
         self._closed = True
         if self._sending:
             await asyncio.wait(set(self._sending), timeout=timeout_seconds)
+
+    async def _record_failure(self, reply: OutgoingMessage, reason: str) -> None:
+        try:
+            await asyncio.shield(self._ledger.record_failure(reply.turn_id, reason))
+        except Exception as exc:
+            # Logged above at ERROR already; the record is what a later look would find.
+            log.warning(
+                "failed reply not recorded", extra={"turn_id": reply.turn_id, "error": repr(exc)}
+            )
 
     async def _mark_done(self, reply: OutgoingMessage) -> None:
         if reply.source_inbox_id is None:

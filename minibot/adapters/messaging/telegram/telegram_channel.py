@@ -45,8 +45,10 @@ class TelegramChannel:
 
     `start` checks the token (getMe), registers the commands, publishes again the inbox
     items a previous run left unanswered, then begins receiving. `close_intake` stops
-    receiving; `deliver` keeps working until `stop`. `health` is degraded while Telegram
-    refuses to hand over updates (a revoked token, a second poller)."""
+    receiving; `deliver` keeps working until `stop` (but a reply waiting on a refused
+    token is then left for the restart). `health` is degraded while Telegram refuses to
+    hand over updates (condition "polling": a revoked token, a second poller) or refuses
+    the token for sending (condition "delivery")."""
 
     name = "telegram"
 
@@ -66,12 +68,12 @@ class TelegramChannel:
         self._bot: Bot | None = None
         self._outbox: Outbox | None = None
         self._drafts: DraftEditor | None = None
-        self._throttle = ChatThrottle(settings.max_send_attempts)
+        self._health = HealthBoard()
+        self._throttle = ChatThrottle(settings.max_send_attempts, self._health)
         self._poller: LongPoller | None = None
         self._polling: asyncio.Task[None] | None = None
         self._webhook: WebhookServer | None = None
         self._notices: set[asyncio.Task[None]] = set()
-        self._health = HealthBoard()
 
     @property
     def health(self) -> Health:
@@ -159,6 +161,9 @@ class TelegramChannel:
         log.info("telegram channel started", extra={"mode": settings.mode, "bot": me.username})
 
     async def close_intake(self) -> None:
+        # The daemon drains next: a reply waiting on a refused token would hold the drain
+        # for nothing, so it is left for the restart now.
+        self._throttle.drain()
         if self._polling is not None:
             polling, self._polling = self._polling, None
             polling.cancel()
@@ -171,8 +176,11 @@ class TelegramChannel:
             await webhook.stop()
 
     async def stop(self) -> None:
-        self._health.stopped()
         await self.close_intake()
+        # Calls still waiting (a rate limit, a back-off) give up now; their inbox items
+        # bring the replies back after a restart. Calls already sent are waited for below.
+        self._throttle.close()
+        self._health.stopped()
         if self._notices:
             await asyncio.wait(self._notices, timeout=5.0)
         if self._drafts is not None:

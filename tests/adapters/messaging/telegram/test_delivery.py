@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 
 import pytest
 
 from minibot.core.conversation import ConversationKey
-from minibot.core.errors import ChannelError
+from minibot.core.errors import DeliveryRefused
 from minibot.core.messages import Button, OutgoingMessage
 from tests.adapters.messaging.telegram.conftest import (
     CHAT,
@@ -97,17 +98,36 @@ async def test_server_errors_are_retried(fake: FakeTelegramServer, start_channel
     assert len(fake.calls_of("sendMessage")) == 3
 
 
-async def test_giving_up_after_max_attempts_leaves_the_inbox_item_pending(
+async def test_server_errors_beyond_max_attempts_are_still_retried(
     fake: FakeTelegramServer, start_channel: Start
 ) -> None:
     harness = await start_channel(answer=None, max_send_attempts=2)
-    fake.fail("sendMessage", 500, times=2)
-    reply = OutgoingMessage(CONVERSATION, "lost?", "turn-x", source_inbox_id=7)
+    fake.fail("sendMessage", 500, times=3)
+    inbox_id = await harness.inbox.add("telegram", "u7", f"telegram:{CHAT}", "{}")
+    reply = OutgoingMessage(CONVERSATION, "not lost", "turn-x", source_inbox_id=inbox_id)
 
-    with pytest.raises(ChannelError):
+    await harness.channel.deliver(reply)
+
+    assert [m.visible_text for m in fake.messages_to(CHAT)] == ["not lost"]
+    assert inbox_id in harness.inbox.done
+
+
+async def test_a_reply_refused_for_good_is_recorded_as_failed_and_logged_at_error(
+    fake: FakeTelegramServer, start_channel: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness = await start_channel(answer=None, max_send_attempts=2)
+    fake.fail_for("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    inbox_id = await harness.inbox.add("telegram", "u8", f"telegram:{CHAT}", "{}")
+    reply = OutgoingMessage(CONVERSATION, "blocked", "turn-b", source_inbox_id=inbox_id)
+
+    with pytest.raises(DeliveryRefused):
         await harness.channel.deliver(reply)
 
-    assert 7 not in harness.inbox.done, "a restart will try this reply again"
+    assert len(fake.calls_of("sendMessage")) == 2, "max_send_attempts bounds a refusal"
+    assert "blocked by the user" in (await harness.ledger.failure("turn-b") or "")
+    assert inbox_id in harness.inbox.done, "given up: a restart does not try it again"
+    [given_up] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "given up" in given_up.getMessage()
 
 
 async def test_buttons_go_on_the_last_chunk(fake: FakeTelegramServer, start_channel: Start) -> None:

@@ -1,0 +1,66 @@
+"""Sending while Telegram refuses the bot token (401): paused, tried again with back-off."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from minibot.core.health import HealthBoard
+
+log = logging.getLogger(__name__)
+
+# The condition this gate reports on the channel's health board.
+CONDITION = "delivery"
+_REASON = (
+    "Telegram refuses the bot token (401 Unauthorized): replies wait until it is accepted "
+    "again (check channels.telegram.bot_token with @BotFather)"
+)
+
+
+class TokenGate:
+    """While the token is refused, nothing is sent but one probe per back-off step
+    (`initial_delay_seconds`, doubling up to `max_delay_seconds`): callers take `probe`
+    to send, so a hundred waiting replies make one request a step, not a hundred. The
+    first refusal is logged at ERROR and degrades the health board; the first success
+    after it recovers the board and lets every waiting reply go."""
+
+    def __init__(
+        self,
+        health: HealthBoard,
+        *,
+        initial_delay_seconds: float = 1.0,
+        max_delay_seconds: float = 60.0,
+    ) -> None:
+        self._health = health
+        self._initial_delay_seconds = initial_delay_seconds
+        self._max_delay_seconds = max_delay_seconds
+        self._delay_seconds = 0.0
+        self.refused = False
+        self.resume_at = 0.0
+        self.probe = asyncio.Lock()
+
+    def token_refused(self, error: str, now: float) -> None:
+        if now < self.resume_at:
+            # Sent before this step's pause began: that step already counts it.
+            return
+        if not self.refused:
+            self.refused = True
+            self._delay_seconds = self._initial_delay_seconds
+            log.error(
+                "telegram refuses the bot token: sending paused until it is accepted again",
+                extra={"error": error, "retry_in_seconds": self._delay_seconds},
+            )
+            self._health.degrade(CONDITION, _REASON)
+        else:
+            self._delay_seconds = min(self._delay_seconds * 2, self._max_delay_seconds)
+            log.warning(
+                "telegram still refuses the bot token",
+                extra={"error": error, "retry_in_seconds": self._delay_seconds},
+            )
+        self.resume_at = now + self._delay_seconds
+
+    def token_accepted(self) -> None:
+        self.refused = False
+        self.resume_at = 0.0
+        self._health.recover(CONDITION)
+        log.info("telegram accepts the bot token again: sending resumed")
