@@ -40,9 +40,11 @@ from minibot.app.tasks.task_service import TaskLimits, TaskService
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
 from minibot.app.tools.task_tools import TaskTools
-from minibot.core.events import Event, ReplyDraft, TypingStarted
+from minibot.core.commands import Command, ShowDraft, ShowTyping
+from minibot.core.events import Event
 from minibot.core.identity import OwnerResolver
 from minibot.core.jobs import ActionKind
+from minibot.core.ports.bus import Bus
 from minibot.shared.clock import SystemClock
 
 Mode = Literal["daemon", "console"]
@@ -148,9 +150,9 @@ class Container:
         if s.scheduler.enabled:
             # Scheduled prompts do not stream and show no typing: their answer arrives as
             # one message keyed for idempotency, or not at all (notify = never).
-            async def quiet(event: Event) -> None:
-                if not isinstance(event, (ReplyDraft, TypingStarted)):
-                    await bus.publish(event)
+            async def quiet(message: Event | Command) -> None:
+                if not isinstance(message, (ShowDraft, ShowTyping)):
+                    await bus.publish(message)
 
             scheduled_turns = turns(dataclasses.replace(turn_settings, stream=False), quiet)
             task_specs = self._scheduler(bus, clock, scheduled_turns, tools, commands)
@@ -208,7 +210,7 @@ class Container:
 
     def _scheduler(
         self,
-        bus: EventBus,
+        bus: Bus,
         clock: SystemClock,
         scheduled_turns: ConversationService,
         tools: ToolRegistry,
@@ -259,7 +261,7 @@ class Container:
         )
 
     def _channels(
-        self, bus: EventBus, database: SqlDatabase, commands: CommandRouter
+        self, bus: Bus, database: SqlDatabase, commands: CommandRouter
     ) -> list[ServiceSpec]:
         s = self.settings
         if self.mode == "console":

@@ -14,11 +14,12 @@ from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.tool_loop import LoopTurn, ToolLoop, nth_call
 from minibot.app.tools.registry import ToolContext, ToolRegistry
 from minibot.core.approval import Approval, ApprovalState, approval_id
+from minibot.core.commands import SendReply, ShowDraft, ShowTyping
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
 from minibot.core.errors import LLMError, LLMRejected, StreamInterrupted
-from minibot.core.events import Event, ReplyDraft, ReplyReady, TypingStarted
 from minibot.core.llm import Completion, TokenUsage
 from minibot.core.messages import Button, IncomingMessage, OutgoingMessage
+from minibot.core.ports.bus import Publish
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.conversation_memory import ConversationMemory
 from minibot.core.ports.language_model import LanguageModel
@@ -29,7 +30,6 @@ from minibot.core.usage import UsageRecord
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[Event], Awaitable[None]]
 PriceFn = Callable[[str, TokenUsage], float]
 # Opens a resumed turn with the messages of a decided approval (its calls and results).
 Opening = Callable[[ToolContext, dict[str, str]], Awaitable[list[ChatMessage]]]
@@ -124,7 +124,7 @@ class ConversationService:
             speaker_name=message.sender.display_name,
         )
         await self._publish(
-            ReplyReady(
+            SendReply(
                 OutgoingMessage(
                     message.conversation,
                     outcome.text,
@@ -302,7 +302,7 @@ class ConversationService:
 
     async def _show_typing(self, conversation: ConversationKey) -> None:
         with contextlib.suppress(Exception):
-            await self._publish(TypingStarted(conversation))
+            await self._publish(ShowTyping(conversation))
 
     def _keep(self, task: asyncio.Task[None]) -> None:
         # The loop holds tasks only weakly: kept here until done, even if nobody waits.
@@ -325,7 +325,7 @@ class ConversationService:
 
         async def on_text(delta: str) -> None:
             pieces.append(delta)
-            await self._publish(ReplyDraft(conversation, turn_id, "".join(pieces)))
+            await self._publish(ShowDraft(conversation, turn_id, "".join(pieces)))
 
         return on_text
 

@@ -10,12 +10,13 @@ from minibot.app import replies
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.commands import ButtonRequest, CommandReply, CommandRequest, CommandRouter
 from minibot.app.conversation_service import ConversationService
-from minibot.app.event_bus import EventBus
 from minibot.app.lanes import KeyedLanes, LanedService
+from minibot.core.commands import SendReply
 from minibot.core.conversation import ConversationKey
-from minibot.core.events import ApprovalExpired, ButtonPressed, MessageReceived, ReplyReady
+from minibot.core.events import ApprovalExpired, ButtonPressed, MessageReceived
 from minibot.core.identity import OwnerResolver
 from minibot.core.messages import IncomingMessage, OutgoingMessage
+from minibot.core.ports.bus import Bus
 from minibot.shared.correlation import correlated, correlation_id
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Dispatcher(LanedService):
     def __init__(
         self,
         *,
-        bus: EventBus,
+        bus: Bus,
         conversation: ConversationService,
         commands: CommandRouter,
         owners: OwnerResolver,
@@ -128,7 +129,7 @@ class Dispatcher(LanedService):
         outgoing = OutgoingMessage(
             conversation, reply.text, turn_id, buttons=reply.buttons, source_inbox_id=inbox_id
         )
-        await self._bus.publish(ReplyReady(outgoing))
+        await self._bus.publish(SendReply(outgoing))
 
     async def _press(self, event: ButtonPressed) -> None:
         handler = self._commands.button(event.action)

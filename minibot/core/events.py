@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from minibot.core.conversation import ConversationKey
-from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
+from minibot.core.messages import IncomingMessage, Sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,25 +35,6 @@ class ApprovalExpired(Event):
 
     conversation: ConversationKey
     approval_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyDraft(Event):
-    """A partial reply while the model is still writing (streaming)."""
-
-    conversation: ConversationKey
-    turn_id: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyReady(Event):
-    reply: OutgoingMessage
-
-
-@dataclass(frozen=True, slots=True)
-class TypingStarted(Event):
-    conversation: ConversationKey
 
 
 @dataclass(frozen=True, slots=True)

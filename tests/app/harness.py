@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class RecordingChannel:
 
     async def deliver(self, reply: OutgoingMessage) -> None:
         self.delivered.append(reply)
+        # Lets a test see that delivery runs under the message's correlation id.
+        logging.getLogger("minibot.test.channel").info("reply seen")
 
     async def show_draft(self, conversation: ConversationKey, turn_id: str, text: str) -> None:
         self.drafts.append((turn_id, text))

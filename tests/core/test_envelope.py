@@ -12,20 +12,24 @@ from typing import Any
 
 import pytest
 
-from minibot.core import events
+from minibot.core import commands, events
+from minibot.core.commands import Command, SendReply
 from minibot.core.conversation import ConversationKey
 from minibot.core.envelope import Envelope, EnvelopeCodec, ordering_key_of
-from minibot.core.events import ButtonPressed, Event, MessageReceived, ReplyReady
+from minibot.core.events import ButtonPressed, Event, MessageReceived
 from minibot.core.messages import Button, IncomingMessage, OutgoingMessage, Sender
 
 
 def payload_types() -> list[type]:
+    """Every event and command of the vocabulary, found by scanning their modules."""
     found = [
         value
-        for value in vars(events).values()
-        if isinstance(value, type) and issubclass(value, Event) and value is not Event
+        for module, base in ((events, Event), (commands, Command))
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, base) and value is not base
     ]
-    assert len(found) >= 10, "the vocabulary should be found by scanning core.events"
+    assert len(found) >= 13, "the vocabulary should be found by scanning core"
+    assert SendReply in found
     return found
 
 
@@ -79,7 +83,7 @@ def test_the_envelope_carries_its_conversation_as_the_ordering_key() -> None:
     message = IncomingMessage(key, sender, "hi", datetime.now(UTC))
     assert Envelope.wrap(MessageReceived(message)).ordering_key == "telegram:42"
     reply = OutgoingMessage(key, "hello", "t1", buttons=(Button("Done", "done:1"),))
-    assert Envelope.wrap(ReplyReady(reply)).ordering_key == "telegram:42"
+    assert Envelope.wrap(SendReply(reply)).ordering_key == "telegram:42"
     assert ordering_key_of(ButtonPressed(key, sender, "done:1")) == "telegram:42"
     assert Envelope.wrap(events.JobDue("j1", datetime.now(UTC))).ordering_key is None
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from minibot.core.approval import Approval, ApprovalState, approval_id
 from minibot.core.conversation import ConversationKey, ToolCall
-from minibot.core.events import ApprovalExpired, Event
+from minibot.core.events import ApprovalExpired
 from minibot.core.ports.approval_store import ApprovalStore
+from minibot.core.ports.bus import Publish
 from minibot.shared.clock import SleepingClock
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[Event], Awaitable[None]]
 
 
 class ApprovalDesk:

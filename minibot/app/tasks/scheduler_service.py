@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from minibot.app.tasks.task_service import TaskService
-from minibot.core.events import Event, ReplyReady
+from minibot.core.commands import SendReply
+from minibot.core.ports.bus import Publish
 from minibot.core.ports.scheduler import Scheduler
-
-Publish = Callable[[Event], Awaitable[None]]
 
 
 class SchedulerService:
@@ -26,7 +23,7 @@ class SchedulerService:
 
     async def start(self) -> None:
         for notice in self._tasks.recovered.notices:
-            await self._publish(ReplyReady(notice))
+            await self._publish(SendReply(notice))
         await self._scheduler.start()
 
     async def close_intake(self) -> None:

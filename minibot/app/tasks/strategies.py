@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from minibot.app.conversation_service import ConversationService
+from minibot.core.commands import SendReply
 from minibot.core.errors import MinibotError
-from minibot.core.events import Event, ReplyReady
 from minibot.core.jobs import Job, Notify
 from minibot.core.messages import Button, OutgoingMessage
+from minibot.core.ports.bus import Publish
 
-Publish = Callable[[Event], Awaitable[None]]
 SNOOZE_SECONDS = 600
 _LEDGER_NOTE_CHARS = 200
 
@@ -44,7 +43,7 @@ class ReminderStrategy:
 
     async def perform(self, job: Job, key: str) -> str | None:
         message = OutgoingMessage(job.target, job.action.text, key, reminder_buttons(job.id))
-        await self._publish(ReplyReady(message))
+        await self._publish(SendReply(message))
         return None
 
 
@@ -72,5 +71,5 @@ class PromptStrategy:
             return f"not sent (notify = never); answer: {answer}"
         # A prompt run in a group may answer with an approval request: its buttons go too.
         reply = OutgoingMessage(job.target, outcome.text, key, outcome.buttons)
-        await self._publish(ReplyReady(reply))
+        await self._publish(SendReply(reply))
         return None

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from minibot.app.tasks.job_text import what_text
 from minibot.app.tasks.run_budget import inside_run
 from minibot.app.tasks.strategies import Strategy
-from minibot.core.events import Event, JobCompleted, JobFailed, JobStarted, ReplyReady
+from minibot.core.commands import SendReply
+from minibot.core.events import JobCompleted, JobFailed, JobStarted
 from minibot.core.jobs import (
     ActionKind,
     Job,
@@ -22,13 +23,12 @@ from minibot.core.jobs import (
     idempotency_key,
 )
 from minibot.core.messages import OutgoingMessage
+from minibot.core.ports.bus import Publish
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.task_store import TaskStore
 from minibot.core.schedule import next_occurrence
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[Event], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ class TaskRunner:
                 f"{current.attempts} attempt(s): {reason}"
             )
             key = idempotency_key(job.id, run.occurrence) + ":failed"
-            await self._publish(ReplyReady(OutgoingMessage(job.target, text, key)))
+            await self._publish(SendReply(OutgoingMessage(job.target, text, key)))
 
     async def _current(self, job: Job) -> Job:
         # The person may have cancelled or changed the job while it ran: their change wins.

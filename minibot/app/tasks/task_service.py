@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,16 +10,15 @@ from minibot.app.tasks.recovery import RecoveryReport, recover
 from minibot.app.tasks.run_budget import current_run
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import NotFound, TaskRefused
-from minibot.core.events import Event, TaskCancelled, TaskCreated, TaskUpdated
+from minibot.core.events import TaskCancelled, TaskCreated, TaskUpdated
 from minibot.core.jobs import Action, ActionKind, Job, JobState, Notify, OnMissed
+from minibot.core.ports.bus import Publish
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.scheduler import Scheduler
 from minibot.core.ports.task_store import TaskStore
 from minibot.core.schedule import OneShot, Schedule, next_occurrence, zone
 
 log = logging.getLogger(__name__)
-
-Publish = Callable[[Event], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ import pytest
 from minibot.adapters.config.schema import LoggingSettings
 from minibot.adapters.logging.setup import configure_logging
 from minibot.app.event_bus import EventBus
-from minibot.core.events import MessageReceived, ReplyReady
+from minibot.core.commands import SendReply
+from minibot.core.events import MessageReceived
 from minibot.shared.correlation import correlated
 from tests.app.harness import build_app
 
@@ -41,14 +42,10 @@ async def test_every_line_of_one_message_carries_one_correlation_id(captured: io
     app = build_app()
     extra_log = logging.getLogger("minibot.test.subscriber")
 
-    async def on_reply(event: ReplyReady) -> None:
-        await asyncio.sleep(0)
-        extra_log.info("reply seen")
-
     async def on_message(event: MessageReceived) -> None:
+        await asyncio.sleep(0)
         extra_log.info("message seen")
 
-    app.bus.subscribe(ReplyReady, on_reply, name="reply-watcher")
     app.bus.subscribe(MessageReceived, on_message, name="message-watcher")
     await app.start()
     with correlated("corr-one"):
@@ -97,15 +94,15 @@ async def test_the_bus_keeps_the_correlation_id_across_task_hops(captured: io.St
     bus = EventBus()
     log = logging.getLogger("minibot.hop")
 
-    async def second(event: ReplyReady) -> None:
+    async def second(event: SendReply) -> None:
         log.info("second hop")
 
     async def first(event: MessageReceived) -> None:
         log.info("first hop")
-        await asyncio.create_task(bus.publish(ReplyReady(None)))  # type: ignore[arg-type]
+        await asyncio.create_task(bus.publish(SendReply(None)))  # type: ignore[arg-type]
 
     bus.subscribe(MessageReceived, first, name="first")
-    bus.subscribe(ReplyReady, second, name="second")
+    bus.subscribe(SendReply, second, name="second")
     await bus.start()
     with correlated("hop-id"):
         await bus.publish(MessageReceived(None))  # type: ignore[arg-type]

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from minibot.app.dispatcher import turn_id_for
-from minibot.app.event_bus import EventBus
 from minibot.core.conversation import ConversationKey
 from minibot.core.events import MessageReceived
 from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
+from minibot.core.ports.bus import Bus
 
 PROMPT_REPLY = "minibot> "
 
@@ -35,7 +35,7 @@ class ConsoleChannel:
 
     def __init__(
         self,
-        bus: EventBus,
+        bus: Bus,
         *,
         user_id: str,
         chat_id: str,

@@ -19,11 +19,11 @@ from minibot.adapters.messaging.telegram.update_mapper import (
     Skipped,
     UpdateMapper,
 )
-from minibot.app.event_bus import EventBus
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import StoreUnavailable
 from minibot.core.events import ButtonPressed, MessageReceived
 from minibot.core.messages import OutgoingMessage, Sender
+from minibot.core.ports.bus import Bus
 from minibot.core.ports.inbox import Inbox, InboxEntry
 from minibot.shared import fast_json
 from minibot.shared.correlation import correlated
@@ -60,7 +60,7 @@ class UpdateIntake:
         mapper: UpdateMapper,
         allowlist: Allowlist,
         inbox: Inbox,
-        bus: EventBus,
+        bus: Bus,
         notify: Notify,
     ) -> None:
         self._bot = bot

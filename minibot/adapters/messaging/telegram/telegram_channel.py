@@ -24,11 +24,11 @@ from minibot.adapters.messaging.telegram.outbox import Outbox
 from minibot.adapters.messaging.telegram.polling import ALLOWED_UPDATES, LongPoller
 from minibot.adapters.messaging.telegram.update_mapper import UpdateMapper
 from minibot.adapters.messaging.telegram.webhook_server import WebhookServer
-from minibot.app.event_bus import EventBus
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import ChannelError, ConfigError
 from minibot.core.health import Health, HealthBoard
 from minibot.core.messages import OutgoingMessage
+from minibot.core.ports.bus import Bus
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
 from minibot.shared import fast_json
@@ -55,7 +55,7 @@ class TelegramChannel:
     def __init__(
         self,
         settings: TelegramSettings,
-        bus: EventBus,
+        bus: Bus,
         inbox: Inbox,
         ledger: DeliveryLedger,
         commands: Sequence[tuple[str, str]] = (),
