@@ -66,6 +66,13 @@ class _Named:
     async def stop(self) -> None:
         await self.inner.stop()
 
+    def __getattr__(self, attr: str) -> Any:
+        # The daemon looks for `run` (a supervised loop) and `health`: forward them when
+        # the adapter has them, and only then, so it sees exactly what the adapter offers.
+        if attr in ("run", "health"):
+            return getattr(self.inner, attr)
+        raise AttributeError(attr)
+
 
 @dataclass
 class Container:

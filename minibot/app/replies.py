@@ -14,3 +14,6 @@ STREAM_INTERRUPTED = "[the answer was cut off: the connection to the model dropp
 INTERNAL_ERROR = "Sorry, something went wrong on my side while handling that. Please try again."
 EMPTY_ANSWER = "(the model gave an empty answer)"
 STALE_BUTTON = "That button is no longer valid."
+STORAGE_UNAVAILABLE = (
+    "I can't save that right now (storage is unavailable); please try again later."
+)

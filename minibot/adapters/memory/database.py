@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -19,12 +20,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from minibot.adapters.memory.tables import create_schema
-from minibot.core.errors import StoreError
+from minibot.adapters.memory.write_failure import classified
+from minibot.core.errors import StoreError, StoreUnavailable
+from minibot.core.health import Health, HealthBoard
 
 if TYPE_CHECKING:
     # The async engine (and the ORM it imports) and the PostgreSQL dialect load only for a
     # server database: a tenth of a second of start-up that SQLite does not need.
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite+aiosqlite:///./data/minibot.db"
 
@@ -59,6 +64,12 @@ class SqlDatabase:
     of WAL checkpoints run in a thread of their own. Reads run in a small pool of threads
     (`quick` ones inline), in parallel with the writer. On PostgreSQL both use one async
     pool and each write is its own transaction.
+
+    The writer task is created by `start`; `run` watches it for the daemon's supervisor.
+    Should it ever end, every queued and later write fails at once with
+    `StoreUnavailable` (none waits forever) until a new `run` creates a new writer. A
+    write that fails because the store is down (a full disk, a read-only file, an I/O
+    error) marks the database degraded until a commit succeeds again.
     """
 
     def __init__(
@@ -96,6 +107,10 @@ class SqlDatabase:
         self._reader_conns: list[Connection] = []
         self._queue: asyncio.Queue[_Queued | None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
+        # Why the writer task ended unexpectedly; writes fail fast while it is set.
+        self._writer_gone: str | None = None
+        self._health = HealthBoard()
+        self._disk_trouble = False
         self.full_text_search = False
         self._start_lock = asyncio.Lock()
         self._started = False
@@ -120,6 +135,27 @@ class SqlDatabase:
                 return
             await self._open()
             self._started = True
+            self._health.started()
+
+    @property
+    def health(self) -> Health:
+        return self._health.health
+
+    async def run(self) -> None:
+        """Watches the SQLite writer for the daemon's supervisor: returns when the
+        database stops, raises if the writer ends on its own. A writer that ended before
+        this run started (an earlier crash) is replaced first."""
+        while self._started and self._queue is not None:
+            if self._writer_gone is not None:
+                self._spawn_writer()
+            writer = self._writer_task
+            if writer is None:
+                return
+            # Waiting, not awaiting: cancelling this run must not cancel the writer.
+            await asyncio.wait({writer})
+            if not self._started or self._writer_gone is None:
+                return
+            raise StoreUnavailable(self._writer_gone)
 
     async def _open(self) -> None:
         try:
@@ -174,7 +210,36 @@ class SqlDatabase:
             self._checkpoint_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
         self._configure_sqlite(self._writer, checkpoint=self._in_memory)
         self._queue = asyncio.Queue()
-        self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
+        self._spawn_writer()
+
+    def _spawn_writer(self) -> None:
+        self._writer_gone = None
+        self._health.recover("writer")
+        task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
+        task.add_done_callback(self._writer_ended)
+        self._writer_task = task
+
+    def _writer_ended(self, task: asyncio.Task[None]) -> None:
+        """Fails what waits for a writer that is gone, and what comes after it."""
+        if task is not self._writer_task or self._queue is None:
+            return
+        if task.cancelled():
+            why = "cancelled"
+        else:
+            error = task.exception()
+            if error is None:
+                return  # it returns only when `stop` asks it to, having drained the queue
+            why = repr(error)
+        self._writer_gone = f"the database writer stopped: {why}"
+        log.error("sqlite writer stopped", extra={"error": why})
+        self._health.degrade("writer", self._writer_gone)
+        pending = self._take_later()
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                pending.append(item)
+        for _, future in pending:
+            _settle(future, error=StoreUnavailable(self._writer_gone))
 
     def _configure_sqlite(self, engine: Engine, *, checkpoint: bool = True) -> None:
         busy_timeout_ms = self._busy_timeout_ms
@@ -208,13 +273,15 @@ class SqlDatabase:
 
     async def stop(self) -> None:
         self._started = False
-        if self._queue is not None and self._writer_task is not None:
+        writer_task = self._writer_task
+        if self._queue is not None and writer_task is not None and not writer_task.done():
             self._flush_later()
             self._queue.put_nowait(None)
             # Queued writes were acknowledged to nobody yet, but their callers wait: drain.
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._writer_task)
-        self._queue, self._writer_task = None, None
+                await asyncio.shield(writer_task)
+        self._queue, self._writer_task, self._writer_gone = None, None, None
+        self._health.stopped()
         if self._checkpoint_thread is not None:
             self._checkpoint_thread.shutdown(wait=True)
         if self._read_threads is not None:
@@ -261,6 +328,8 @@ class SqlDatabase:
         of the write a reply waits for."""
         if self._queue is None:
             raise StoreError("the database has no writer queue (not started, or not SQLite)")
+        if self._writer_gone is not None:
+            raise StoreUnavailable(self._writer_gone)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         if later:
@@ -338,9 +407,15 @@ class SqlDatabase:
         if self._server is not None:
             try:
                 async with self._server.begin() as conn:
-                    return await conn.run_sync(operation)
+                    result = await conn.run_sync(operation)
             except SQLAlchemyError as exc:
-                raise StoreError(f"database write failed: {exc}") from exc
+                error = StoreError(f"database write failed: {exc}")
+                error.__cause__ = exc
+                self._note_failures([error])
+                raise error from exc
+            if self._disk_trouble:
+                self._note_success()
+            return result
         if self._queue is None:
             raise StoreError("the database is not started")
         return await asyncio.shield(self.submit(operation, later=later))
@@ -365,6 +440,11 @@ class SqlDatabase:
                 self._finish(batch)
                 # Let the callers just settled (and anything else) run before the next batch.
                 await asyncio.sleep(0)
+            except BaseException as exc:
+                # The writer is dying: its batch's callers must not wait for it.
+                for _, future in batch:
+                    _settle(future, error=StoreUnavailable(f"the database writer stopped: {exc!r}"))
+                raise
             finally:
                 self._writer_idle = True
 
@@ -389,14 +469,39 @@ class SqlDatabase:
         if self._later:
             batch = self._take_later() + batch
         outcomes = self._commit_batch([operation for operation, _ in batch])
+        failures = []
         for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
             if ok:
                 _settle(future, result=value)
             else:
                 _settle(future, error=value)
+                failures.append(value)
+        if failures:
+            self._note_failures(failures)
+        if self._disk_trouble and len(failures) < len(outcomes):
+            self._note_success()
         self._commits += 1
         if self._commits % _CHECKPOINT_EVERY_COMMITS == 0:
             self._checkpoint()
+
+    def _note_failures(self, failures: list[Exception]) -> None:
+        """Degraded while the store cannot be written (not for data it refused)."""
+        for failure in failures:
+            error = classified(failure)
+            if isinstance(error, StoreUnavailable):
+                if not self._disk_trouble:
+                    log.error(
+                        "the database cannot be written", extra={"error": _root_cause(failure)}
+                    )
+                self._disk_trouble = True
+                reason = _root_cause(failure)
+                self._health.degrade("disk", f"the database cannot be written: {reason}")
+                return
+
+    def _note_success(self) -> None:
+        log.info("the database can be written again")
+        self._disk_trouble = False
+        self._health.recover("disk")
 
     def _checkpoint(self) -> None:
         """Starts a passive WAL checkpoint in its own thread, unless one is running."""
@@ -468,6 +573,20 @@ def _fsync_file(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _root_cause(error: BaseException) -> str:
+    """The driver's or the OS's own words ("database or disk is full"), without the
+    statement and parameters SQLAlchemy adds, which may hold what a user wrote."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, sqlite3.Error | OSError):
+            return str(seen)
+        orig = getattr(seen, "orig", None)
+        if isinstance(orig, BaseException):
+            return str(orig)
+        seen = seen.__cause__
+    return type(error).__name__
 
 
 def _store_error(exc: Exception) -> Exception:

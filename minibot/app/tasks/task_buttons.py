@@ -7,7 +7,7 @@ from minibot.app.commands import ButtonRequest, CommandReply, CommandRouter
 from minibot.app.tasks.job_text import confirmation, what_text
 from minibot.app.tasks.strategies import SNOOZE_SECONDS
 from minibot.app.tasks.task_service import TaskService
-from minibot.core.errors import MinibotError
+from minibot.core.errors import MinibotError, StoreUnavailable
 
 
 class TaskButtons:
@@ -44,6 +44,8 @@ class TaskButtons:
                 return CommandReply(
                     f"Skipped the missed run of job {job.id}; next {confirmation(job, tz, now)}."
                 )
+        except StoreUnavailable:
+            return CommandReply(replies.STORAGE_UNAVAILABLE)
         except MinibotError as exc:
             return CommandReply(f"{exc}.")
         return CommandReply(replies.STALE_BUTTON)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import zoneinfo
 from functools import lru_cache
 
+from minibot.app import replies
 from minibot.app.commands import CommandReply, CommandRequest, CommandRouter
 from minibot.app.tasks.job_text import confirmation, job_line, what_text
 from minibot.app.tasks.task_buttons import TaskButtons
 from minibot.app.tasks.task_service import TaskService
-from minibot.core.errors import MinibotError
+from minibot.core.errors import MinibotError, StoreUnavailable
 from minibot.core.jobs import ActionKind
 from minibot.core.when import EXAMPLES, UnclearWhen, split_when
 
@@ -49,6 +50,8 @@ class TaskCommands:
                 schedule,
                 origin=request.turn_id,
             )
+        except StoreUnavailable:
+            return CommandReply(f"Not scheduled: {replies.STORAGE_UNAVAILABLE}")
         except MinibotError as exc:
             return CommandReply(f"Not scheduled: {exc}")
         text_shown = what_text(job).removeprefix("reminder ")
@@ -73,6 +76,8 @@ class TaskCommands:
             return CommandReply("Usage: /cancel <id> (see /tasks for the ids).")
         try:
             job = await self._tasks.cancel(request.owner_id, request.args.split()[0])
+        except StoreUnavailable:
+            return CommandReply(f"Not cancelled: {replies.STORAGE_UNAVAILABLE}")
         except MinibotError as exc:
             return CommandReply(f"Not cancelled: {exc}.")
         return CommandReply(f"Cancelled job {job.id}, {what_text(job)}.")
@@ -94,7 +99,10 @@ class TaskCommands:
                 f'I don\'t know the time zone "{wanted}". Use an IANA name such as '
                 "Europe/Madrid, America/New_York, Asia/Tokyo or UTC."
             )
-        await self._tasks.set_timezone(owner, canonical)
+        try:
+            await self._tasks.set_timezone(owner, canonical)
+        except StoreUnavailable:
+            return CommandReply(f"Time zone not changed: {replies.STORAGE_UNAVAILABLE}")
         local = now.astimezone(zoneinfo.ZoneInfo(canonical))
         return CommandReply(
             f"Your time zone is now {canonical} (it is {local:%a %H:%M} there). New reminders use "

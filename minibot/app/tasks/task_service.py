@@ -11,6 +11,7 @@ from minibot.app.tasks.run_budget import current_run
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import NotFound, TaskRefused
 from minibot.core.events import TaskCancelled, TaskCreated, TaskUpdated
+from minibot.core.health import Health, HealthState
 from minibot.core.jobs import Action, ActionKind, Job, JobState, Notify, OnMissed
 from minibot.core.ports.bus import Publish
 from minibot.core.ports.clock import Clock
@@ -75,6 +76,12 @@ class TaskService:
 
     async def stop(self) -> None:
         await self._store.stop()
+
+    @property
+    def health(self) -> Health:
+        """The store's health when it reports one (a full disk degrades it)."""
+        store_health = getattr(self._store, "health", None)
+        return store_health if isinstance(store_health, Health) else Health(HealthState.READY)
 
     # -- time zones ------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ import pytest
 
 from minibot.adapters.tasks.storage.file_task_store import FileTaskStore
 from minibot.adapters.tasks.storage.replay import SNAPSHOT, log_name
-from minibot.core.errors import StoreError
+from minibot.core.errors import StoreError, StoreUnavailable
+from minibot.core.health import HealthState
 from minibot.core.jobs import RunOutcome, RunRecord
 from tests.adapters.tasks.builders import T0, reminder
 
@@ -268,4 +269,38 @@ async def test_the_origin_of_a_job_survives_a_reopen_and_a_compaction(tmp_path: 
     found = await again.job_made_by("telegram:42#in8")
     assert found is not None and found.id == "2"
     assert (await again.get("3")).origin is None  # type: ignore[union-attr]
+    await again.stop()
+
+
+async def test_a_batch_whose_fsync_failed_is_cut_from_the_log_and_never_revived(
+    tmp_path: Path,
+) -> None:
+    failures = {"left": 0}
+
+    def full_fsync(fd: int) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            # Delayed allocation: the write was taken into the page cache, the flush fails.
+            raise OSError(28, "No space left on device")
+        os.fsync(fd)
+
+    store = await opened(tmp_path, fsync=full_fsync)
+    await store.save(reminder("1"))
+    assert store.health.state is HealthState.READY
+    failures["left"] = 1
+    with pytest.raises(StoreUnavailable, match="No space left on device"):
+        await store.save(reminder("2"))
+    health = store.health
+    assert health.state is HealthState.DEGRADED
+    assert health.reason == "the task store cannot be written: No space left on device"
+    # Neither memory nor the disk keeps what was reported as failed.
+    assert await store.get("2") is None
+    assert b"reminder 2" not in current_log(tmp_path).read_bytes()
+
+    await store.save(reminder("3"))
+    assert store.health.state is HealthState.READY
+    await store.stop()
+    again = await opened(tmp_path)
+    assert await again.get("1") is not None and await again.get("3") is not None
+    assert await again.get("2") is None
     await again.stop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from minibot.core.errors import StoreUnavailable
 from minibot.core.events import TaskCancelled, TaskCreated
 from tests.app.tasks.task_harness import ALICE, TaskHarness
 
@@ -90,3 +93,20 @@ async def test_a_person_cannot_exceed_max_jobs_per_owner() -> None:
         assert "job 3" in await h.command("/remind in 3 hours c", user="8"), "per person"
     finally:
         await h.stop()
+
+
+async def test_a_store_that_cannot_write_gets_one_short_honest_sentence(
+    h: TaskHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def full(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailable("task store write failed: [Errno 28] No space left on device")
+
+    monkeypatch.setattr(h.store, "save_many", full)
+    monkeypatch.setattr(h.store, "save", full)
+    monkeypatch.setattr(h.store, "set_timezone", full)
+    reply = await h.command("/remind in 1 hour call mum")
+    assert reply == (
+        "Not scheduled: I can't save that right now (storage is unavailable); "
+        "please try again later."
+    )
+    assert "Errno" not in await h.command("/timezone Europe/Madrid")

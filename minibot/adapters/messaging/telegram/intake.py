@@ -31,6 +31,9 @@ from minibot.shared.correlation import correlated
 log = logging.getLogger(__name__)
 
 ONLY_TEXT = "I can only read text messages for now. Please send your message as text."
+STORAGE_DOWN_TEXT = (
+    "I can't save messages right now (storage is full or unavailable); I'll answer when it's back."
+)
 
 Notify = Callable[[OutgoingMessage], Awaitable[None]]
 Handled = Callable[[Any], None]
@@ -51,7 +54,8 @@ class UpdateIntake:
     offset can move past, is set aside as a dead letter (its bytes and the reason,
     logged once at ERROR), its sender told when their chat is known, and it counts as
     handled: one poison update never holds up the others. Handling raises only when the
-    inbox cannot store at all (`StoreUnavailable`, or the dead letter failing too)."""
+    inbox cannot store at all (`StoreUnavailable`, or the dead letter failing too); then
+    each chat waiting is told so once per outage (a notice that stores nothing first)."""
 
     def __init__(
         self,
@@ -69,6 +73,8 @@ class UpdateIntake:
         self._inbox = inbox
         self._bus = bus
         self._notify = notify
+        # Chats told that nothing can be stored, until a store succeeds again.
+        self._told_store_down: set[str] = set()
 
     async def handle(self, raw: Any) -> None:
         """Handles one update (a webhook call), durably once this returns."""
@@ -193,10 +199,12 @@ class UpdateIntake:
             entries = [_entry(raw, update) for raw, update in waiting]
             inbox_ids = await self._inbox.add_many(CHANNEL, entries)
         except StoreUnavailable:
+            await self._tell_store_down(waiting)
             raise
         except Exception:
             await self._store_one_by_one(waiting, handled)
             return
+        self._told_store_down.clear()
         for (raw, update), inbox_id in zip(waiting, inbox_ids, strict=True):
             handled(raw)
             with correlated(None):
@@ -210,6 +218,7 @@ class UpdateIntake:
                 try:
                     [inbox_id] = await self._inbox.add_many(CHANNEL, [_entry(raw, update)])
                 except StoreUnavailable:
+                    await self._tell_store_down([(raw, update)])
                     raise
                 except Exception as exc:
                     body = dead_letter.raw_bytes(raw)
@@ -218,6 +227,14 @@ class UpdateIntake:
                     continue
                 handled(raw)
                 await self._publish(update, inbox_id)
+
+    async def _tell_store_down(self, waiting: list[tuple[Any, Storable]]) -> None:
+        """One notice per chat per outage: Telegram asks again and again meanwhile."""
+        for _, update in waiting:
+            chat = str(update.conversation)
+            if isinstance(update, MessageUpdate) and chat not in self._told_store_down:
+                self._told_store_down.add(chat)
+                await self._notify(self._notice(update, STORAGE_DOWN_TEXT, "store-down"))
 
     async def _publish(self, update: Storable, inbox_id: int | None) -> None:
         if inbox_id is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -19,9 +20,10 @@ from minibot.adapters.tasks.storage.codec import (
 )
 from minibot.adapters.tasks.storage.log_writer import LogWriter
 from minibot.adapters.tasks.storage.mounts import ensure_local_filesystem
-from minibot.adapters.tasks.storage.replay import replay
+from minibot.adapters.tasks.storage.replay import log_name, replay
 from minibot.adapters.tasks.storage.task_state import TaskState
-from minibot.core.errors import StoreError
+from minibot.core.errors import StoreError, StoreUnavailable
+from minibot.core.health import Health, HealthBoard
 from minibot.core.jobs import Job, RunRecord
 from minibot.core.schedule import zone
 
@@ -36,6 +38,11 @@ class FileTaskStore:
     to stop). The current state lives in memory, so reads never touch the disk. The log
     is compacted when it holds more records than both `compact_after_records` and the
     last snapshot, which keeps the rewriting per record constant as the store grows.
+
+    A write the disk refuses (full, read-only, an I/O error) raises `StoreUnavailable`
+    and degrades the store; the next write cuts the log back to its last fsync'd batch,
+    replays it on a new descriptor and goes on, which recovers it once the disk takes
+    writes again.
     """
 
     def __init__(
@@ -64,6 +71,11 @@ class FileTaskStore:
         self._snapshot_records = 0
         self._compacting = False
         self._reopening = asyncio.Lock()
+        self._health = HealthBoard()
+
+    @property
+    def health(self) -> Health:
+        return self._health.health
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -71,6 +83,7 @@ class FileTaskStore:
         try:
             await asyncio.to_thread(self._prepare)
             await self._open()
+            self._health.started()
         except BaseException:
             await self.stop()
             raise
@@ -118,6 +131,7 @@ class FileTaskStore:
         lock, self._lock = self._lock, None
         if lock is not None:
             await asyncio.to_thread(lock.release)
+        self._health.stopped()
 
     # -- writes ----------------------------------------------------------------------
 
@@ -171,7 +185,9 @@ class FileTaskStore:
             await self._reopen(writer)
 
     async def _reopen(self, broken: LogWriter) -> None:
-        """After a failed write the disk is the only truth: drop the writer, replay."""
+        """After a failed write the disk is the only truth: cut what the failed batch
+        may have left, drop the writer, replay. While that fails too, the broken writer
+        stays, so the next write tries again."""
         async with self._reopening:
             if self._writer is not broken:
                 return  # another caller already reopened
@@ -179,9 +195,30 @@ class FileTaskStore:
                 "task store reopening from its log after a failed write",
                 extra={"path": str(self.directory)},
             )
-            self._writer = None
-            await asyncio.to_thread(broken.close)
-            await self._open()
+            try:
+                await asyncio.to_thread(broken.close)
+                await asyncio.to_thread(self._cut_log, broken)
+                await self._open()
+            except (OSError, StoreError) as exc:
+                self._writer = broken
+                self._degrade(exc)
+                raise StoreUnavailable(f"task store cannot be written: {exc}") from exc
+
+    def _cut_log(self, broken: LogWriter) -> None:
+        """Truncates the log to the end of its last fsync'd batch, on a new descriptor:
+        a failed batch may sit whole in the page cache, and replay must not revive it."""
+        path = self.directory / log_name(broken.generation)
+        try:
+            handle = path.open("r+b")
+        except FileNotFoundError:
+            return  # compacted away: the snapshot holds everything
+        with handle:
+            if os.fstat(handle.fileno()).st_size > broken.good_offset:
+                handle.truncate(broken.good_offset)
+            self._fsync(handle.fileno())
+
+    def _degrade(self, error: BaseException) -> None:
+        self._health.degrade("disk", f"the task store cannot be written: {_reason(error)}")
 
     async def _append(self, data: bytes, records: int) -> None:
         writer = self._writer
@@ -195,11 +232,14 @@ class FileTaskStore:
         try:
             # The write goes on if our caller is cancelled; only the wait is abandoned.
             await asyncio.shield(future)
-        except StoreError:
+        except StoreError as exc:
+            self._degrade(exc)
             if writer.broken is not None:
                 # Memory may hold what the disk lost: reload before anyone reads it.
-                await self._reopen(writer)
+                with contextlib.suppress(StoreError):
+                    await self._reopen(writer)
             raise
+        self._health.recover("disk")
 
     def _start_compaction(self, writer: LogWriter) -> None:
         snapshot = self._state.copy()
@@ -246,3 +286,13 @@ class FileTaskStore:
     @property
     def fsync_batches(self) -> int:
         return self._writer.batches if self._writer is not None else 0
+
+
+def _reason(error: BaseException) -> str:
+    """The operating system's words (\"No space left on device\") when there are some."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return str(error)

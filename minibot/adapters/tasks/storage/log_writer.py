@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minibot.adapters.tasks.storage.replay import SNAPSHOT, log_name
-from minibot.core.errors import StoreError
+from minibot.core.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,11 @@ _STOP = object()
 class LogWriter:
     """Appends queued while an fsync is in flight go out together in the next write and
     fsync, so many writers share one disk flush. After a failed write or fsync the writer
-    is broken for good: the data's fate on disk is unknown, so nothing is retried and the
-    store must reopen from the log."""
+    is broken for good: the data's fate on disk is unknown (a failed fsync may have dropped
+    pages it will never write again), so nothing is retried on that descriptor; the store
+    cuts the log back to `good_offset`, the end of the last batch whose fsync succeeded,
+    and reopens from it. Failures are `StoreUnavailable`: a full disk, a read-only file
+    system, an I/O error."""
 
     def __init__(
         self,
@@ -50,6 +53,7 @@ class LogWriter:
         self.directory = directory
         self.generation = generation
         self.broken: BaseException | None = None
+        self.good_offset = 0
         self.batches = 0  # fsyncs of appended data, for tests and the benchmark
         self._fsync = fsync
         self._loop = loop
@@ -60,6 +64,7 @@ class LogWriter:
 
     def start(self) -> None:
         self._fd = self._open_log(self.generation)
+        self.good_offset = os.fstat(self._fd).st_size
         self._thread.start()
 
     def append(self, data: bytes) -> asyncio.Future[None]:
@@ -108,7 +113,7 @@ class LogWriter:
                 return
             futures = [item.future for item in batch]  # type: ignore[attr-defined]
             if self.broken is not None:
-                self._settle(futures, StoreError(f"task store is broken: {self.broken}"))
+                self._settle(futures, StoreUnavailable(f"task store is broken: {self.broken}"))
                 continue
             try:
                 if isinstance(batch[0], _Compact):
@@ -117,7 +122,9 @@ class LogWriter:
                     self._write(b"".join(item.data for item in batch))  # type: ignore[attr-defined]
             except BaseException as exc:
                 log.exception("task store write failed")
-                self._settle(futures, StoreError(f"task store write failed: {exc}"))
+                error = StoreUnavailable(f"task store write failed: {exc}")
+                error.__cause__ = exc
+                self._settle(futures, error)
             else:
                 self._settle(futures, None)
 
@@ -127,6 +134,7 @@ class LogWriter:
             while view:
                 view = view[os.write(self._fd, view) :]
             self._fsync(self._fd)
+            self.good_offset += len(data)
             self.batches += 1
         except BaseException as exc:
             self.broken = exc
@@ -149,6 +157,7 @@ class LogWriter:
             # From the rename on, the new snapshot names the new log as current.
             old_fd, old_generation = self._fd, self.generation
             self._fd, self.generation = self._open_log(item.generation), item.generation
+            self.good_offset = os.fstat(self._fd).st_size
             os.close(old_fd)
             self._fsync_directory()
             (self.directory / log_name(old_generation)).unlink(missing_ok=True)
