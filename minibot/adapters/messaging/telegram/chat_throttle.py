@@ -13,6 +13,7 @@ from aiogram.exceptions import TelegramRetryAfter, TelegramUnauthorizedError
 from minibot.adapters.messaging.telegram.api_errors import Failure, classify, describe
 from minibot.adapters.messaging.telegram.flood_pauses import FloodPauses
 from minibot.adapters.messaging.telegram.token_gate import TokenGate
+from minibot.core.backoff import Backoff
 from minibot.core.errors import ChannelStopped, DeliveryRefused
 from minibot.core.health import HealthBoard
 
@@ -43,8 +44,7 @@ class ChatThrottle:
         max_delay_seconds: float = 10.0,
     ) -> None:
         self._max_attempts = max_attempts
-        self._initial_delay_seconds = initial_delay_seconds
-        self._max_delay_seconds = max_delay_seconds
+        self._backoff = Backoff(initial_delay_seconds, max_delay_seconds)
         self._locks: dict[str, asyncio.Lock] = {}
         self._users: dict[str, int] = {}
         self._pauses = FloodPauses()
@@ -149,7 +149,7 @@ class ChatThrottle:
             )
 
     async def _back_off(self, chat_id: str, exc: Exception, attempt: int) -> None:
-        delay = min(self._initial_delay_seconds * 2 ** (attempt - 1), self._max_delay_seconds)
+        delay = self._backoff.delay(attempt)
         log.warning(
             "telegram call failed, retrying",
             extra={"chat_id": chat_id, "error": describe(exc), "delay_seconds": delay},

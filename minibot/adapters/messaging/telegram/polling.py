@@ -18,6 +18,7 @@ from aiogram.exceptions import (
 from minibot.adapters.messaging.telegram.api_errors import describe
 from minibot.adapters.messaging.telegram.lean_methods import GetRawUpdates
 from minibot.adapters.messaging.telegram.update_mapper import confirmable_id
+from minibot.core.backoff import Backoff
 from minibot.core.health import HealthBoard
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,8 @@ class LongPoller:
             log.info("telegram getUpdates accepted again")
 
     def _backoff(self, failures: int, cap: float) -> float:
-        return float(min(self._retry_delay_seconds * 2 ** min(failures, 8), cap))
+        # `failures` counts from 0 here: no failure yet waits the plain retry delay.
+        return Backoff(self._retry_delay_seconds, cap).delay(failures + 1)
 
     def _stuck_delay(self, offset: int | None, updates: list[Any]) -> float:
         """How long to wait before asking again: nothing, unless answers keep coming that
