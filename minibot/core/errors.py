@@ -110,3 +110,47 @@ class DeliveryRefused(ChannelError):
 class ChannelStopped(ChannelError):
     """The channel stopped before the reply went out; its inbox item brings it back after
     a restart."""
+
+
+# What a messaging platform answers a call with, translated once by the channel's adapter
+# (for Telegram, `adapters/messaging/telegram/api_errors.py`) so callers catch by type.
+# Refusals a caller can act on (send plain text, send anew, nothing to do) are kinds of
+# `DeliveryRefused`: one not acted on gives the reply up like any other refusal.
+
+
+class FloodControl(ChannelError):
+    """Rate limited (Telegram's 429): the same call succeeds after `retry_after_seconds`.
+    `scope` is "chat" when the call was for one chat, "bot" for a call without one."""
+
+    retry_after_seconds: float
+
+    def __init__(
+        self, message: str, *, chat_id: str, retry_after_seconds: float, scope: str
+    ) -> None:
+        super().__init__(message, chat_id=chat_id, retry_after_seconds=retry_after_seconds)
+        self.scope = scope
+
+
+class ChannelUnavailable(ChannelError):
+    """Network trouble or a server error (5xx): a moment later the same call may succeed."""
+
+
+class TokenRefused(ChannelError):
+    """The platform refuses the bot's credentials (401): nothing goes out until it takes
+    them again."""
+
+
+class ChannelConflict(ChannelError):
+    """Someone else holds the bot's updates (409: another poller, or a webhook is set)."""
+
+
+class FormattingRejected(DeliveryRefused):
+    """The platform could not parse the text's formatting: send it plain instead."""
+
+
+class NotModified(DeliveryRefused):
+    """An edit asked for what the message shows already: nothing to do."""
+
+
+class MessageGone(DeliveryRefused):
+    """The message to edit was deleted or can no longer be edited: send a new one."""
