@@ -39,6 +39,12 @@ class LLMRejected(LLMError):
         self.status = status
 
 
+class LLMAttemptFailed(LLMError):
+    """One attempt at the provider failed (an HTTP error status, a broken stream): the
+    model adapter decides whether to try again, and raises `LLMUnavailable` or
+    `LLMRejected` when it stops; this one never leaves the adapter."""
+
+
 class StreamInterrupted(LLMUnavailable):
     """A stream broke after part of the answer had already been shown."""
 
@@ -73,6 +79,10 @@ class IllegalTransition(MinibotError):
         self.job_id = job_id
         self.current = current
         self.target = target
+
+
+class RunFailed(MinibotError):
+    """A job's run did not produce its effect; it may be retried."""
 
 
 class TaskRefused(MinibotError):

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from minibot.app.conversation_service import ConversationService
-from minibot.core.errors import MinibotError
+from minibot.core.errors import RunFailed
 from minibot.core.events import Event, ReplyReady
 from minibot.core.jobs import Job, Notify
 from minibot.core.messages import Button, OutgoingMessage
@@ -14,10 +14,6 @@ from minibot.core.messages import Button, OutgoingMessage
 Publish = Callable[[Event], Awaitable[None]]
 SNOOZE_SECONDS = 600
 _LEDGER_NOTE_CHARS = 200
-
-
-class RunFailed(MinibotError):
-    """A run did not produce its effect; it may be retried."""
 
 
 class Strategy(Protocol):
