@@ -111,9 +111,8 @@ class TelegramChannel:
         except ChannelError as exc:
             raise ChannelError(f"telegram getMe failed: {exc}", chat_id="") from exc
         if self._commands:
-            await bot.set_my_commands(
-                [BotCommand(command=name, description=text) for name, text in self._commands]
-            )
+            commands = [BotCommand(command=name, description=text) for name, text in self._commands]
+            await call_api("", lambda: bot.set_my_commands(commands))
         self._drafts = DraftEditor(
             bot, self._throttle, self._ledger, settings.edit_interval_seconds
         )
@@ -143,12 +142,15 @@ class TelegramChannel:
                 set_aside=intake.set_aside_body,
             )
             await self._webhook.start()
-            await bot.set_webhook(
-                settings.url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+            await call_api(
+                "",
+                lambda: bot.set_webhook(
+                    settings.url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+                ),
             )
         else:
             # A webhook left from an earlier webhook-mode run would make getUpdates fail.
-            await bot.delete_webhook(drop_pending_updates=False)
+            await call_api("", lambda: bot.delete_webhook(drop_pending_updates=False))
             self._poller = LongPoller(
                 bot,
                 intake.handle_batch,
