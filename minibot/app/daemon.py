@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from minibot.core.backoff import Backoff
 from minibot.core.health import Health, HealthState
 from minibot.shared.correlation import in_component
 
@@ -116,8 +116,10 @@ class Daemon:
     ) -> None:
         self._specs = list(services)
         self._shutdown_timeout = shutdown_timeout_seconds
-        self._restart_initial = restart_initial_delay_seconds
-        self._restart_max = restart_max_delay_seconds
+        # Half jitter: services that crashed together do not all restart together.
+        self._restart_backoff = Backoff(
+            restart_initial_delay_seconds, restart_max_delay_seconds, jitter=0.5
+        )
         self._max_restarts = max_restarts
         self._stop_requested = asyncio.Event()
         self._started: list[Any] = []
@@ -197,7 +199,6 @@ class Daemon:
     async def _supervise(self, spec: ServiceSpec) -> None:
         service = spec.service
         failures = 0
-        delay = self._restart_initial
         with in_component(service.name):
             while True:
                 try:
@@ -218,8 +219,7 @@ class Daemon:
                         self._exit_code = 1
                         self.request_stop()
                         return
-                    await asyncio.sleep(delay * (0.5 + random.random() / 2))
-                    delay = min(delay * 2, self._restart_max)
+                    await asyncio.sleep(self._restart_backoff.delay(failures))
                     log.info("restarting service", extra={"service": service.name})
                     self._crashed.pop(service.name, None)
                     continue

@@ -39,6 +39,12 @@ class LLMRejected(LLMError):
         self.status = status
 
 
+class LLMAttemptFailed(LLMError):
+    """One attempt at the provider failed (an HTTP error status, a broken stream): the
+    model adapter decides whether to try again, and raises `LLMUnavailable` or
+    `LLMRejected` when it stops; this one never leaves the adapter."""
+
+
 class StreamInterrupted(LLMUnavailable):
     """A stream broke after part of the answer had already been shown."""
 
@@ -73,6 +79,10 @@ class IllegalTransition(MinibotError):
         self.job_id = job_id
         self.current = current
         self.target = target
+
+
+class RunFailed(MinibotError):
+    """A job's run did not produce its effect; it may be retried."""
 
 
 class TaskRefused(MinibotError):
@@ -110,3 +120,47 @@ class DeliveryRefused(ChannelError):
 class ChannelStopped(ChannelError):
     """The channel stopped before the reply went out; its inbox item brings it back after
     a restart."""
+
+
+# What a messaging platform answers a call with, translated once by the channel's adapter
+# (for Telegram, `adapters/messaging/telegram/api_errors.py`) so callers catch by type.
+# Refusals a caller can act on (send plain text, send anew, nothing to do) are kinds of
+# `DeliveryRefused`: one not acted on gives the reply up like any other refusal.
+
+
+class FloodControl(ChannelError):
+    """Rate limited (Telegram's 429): the same call succeeds after `retry_after_seconds`.
+    `scope` is "chat" when the call was for one chat, "bot" for a call without one."""
+
+    retry_after_seconds: float
+
+    def __init__(
+        self, message: str, *, chat_id: str, retry_after_seconds: float, scope: str
+    ) -> None:
+        super().__init__(message, chat_id=chat_id, retry_after_seconds=retry_after_seconds)
+        self.scope = scope
+
+
+class ChannelUnavailable(ChannelError):
+    """Network trouble or a server error (5xx): a moment later the same call may succeed."""
+
+
+class TokenRefused(ChannelError):
+    """The platform refuses the bot's credentials (401): nothing goes out until it takes
+    them again."""
+
+
+class ChannelConflict(ChannelError):
+    """Someone else holds the bot's updates (409: another poller, or a webhook is set)."""
+
+
+class FormattingRejected(DeliveryRefused):
+    """The platform could not parse the text's formatting: send it plain instead."""
+
+
+class NotModified(DeliveryRefused):
+    """An edit asked for what the message shows already: nothing to do."""
+
+
+class MessageGone(DeliveryRefused):
+    """The message to edit was deleted or can no longer be edited: send a new one."""

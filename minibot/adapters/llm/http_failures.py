@@ -17,11 +17,12 @@ from minibot.adapters.llm.retry_policy import (
     classify_status,
     parse_retry_after,
 )
+from minibot.core.errors import LLMAttemptFailed
 
 MAX_ERROR_BODY_CHARS = 300
 
 
-class HttpStatusError(Exception):
+class HttpStatusError(LLMAttemptFailed):
     """A 4xx/5xx answer. Raised by a response hook, so llm-async never flattens it to text."""
 
     def __init__(self, status: int, retry_after: str | None, body: str) -> None:
@@ -31,7 +32,7 @@ class HttpStatusError(Exception):
         self.body = body
 
 
-class StreamBroken(Exception):
+class StreamBroken(LLMAttemptFailed):
     """The connection failed while an answer was being streamed."""
 
 

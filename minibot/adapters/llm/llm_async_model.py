@@ -17,7 +17,13 @@ from minibot.adapters.llm.provider_pause import ProviderPause
 from minibot.adapters.llm.retry_policy import Failure, FailureKind, RetryPolicy
 from minibot.adapters.llm.stream_assembly import StreamAssembler
 from minibot.core.conversation import ChatMessage
-from minibot.core.errors import LLMError, LLMRejected, LLMUnavailable, StreamInterrupted
+from minibot.core.errors import (
+    LLMAttemptFailed,
+    LLMError,
+    LLMRejected,
+    LLMUnavailable,
+    StreamInterrupted,
+)
 from minibot.core.llm import Completion, TokenUsage, ToolSpec
 from minibot.core.ports.language_model import TextSink
 from minibot.core.tokens import estimate_usage
@@ -97,24 +103,35 @@ class LlmAsyncModel:
                 return self._completion(messages, answer)
             except _SinkFailed as wrapped:
                 raise wrapped.__cause__ from None  # type: ignore[misc]
+            except LLMAttemptFailed as exc:
+                delay = self._after_failure(exc, assembler, attempt, started)
             except LLMError:
                 raise
             except Exception as exc:
-                failure = classify_exception(exc) or Failure(
-                    FailureKind.REJECTED, f"unexpected answer: {exc!r}"
-                )
-                self._pause.note(failure)
-                if assembler.text:
-                    # Part of the answer is already on the user's screen: a retry would repeat it.
-                    raise StreamInterrupted(
-                        f"stream broke: {failure.description}", partial_text=assembler.text
-                    ) from exc
-                decision = self._policy.decide(
-                    failure, attempt=attempt, elapsed_seconds=self._clock() - started
-                )
-                if not decision.retry:
-                    raise _final_error(failure, attempt) from exc
-            await self._sleep(decision.delay_seconds)
+                # llm-async's and aiosonic's own errors: `classify_exception` sorts them by type.
+                delay = self._after_failure(exc, assembler, attempt, started)
+            await self._sleep(delay)
+
+    def _after_failure(
+        self, exc: Exception, assembler: StreamAssembler, attempt: int, started: float
+    ) -> float:
+        """How long to wait before the next attempt; raises the final error when there is
+        to be none."""
+        failure = classify_exception(exc) or Failure(
+            FailureKind.REJECTED, f"unexpected answer: {exc!r}"
+        )
+        self._pause.note(failure)
+        if assembler.text:
+            # Part of the answer is already on the user's screen: a retry would repeat it.
+            raise StreamInterrupted(
+                f"stream broke: {failure.description}", partial_text=assembler.text
+            ) from exc
+        decision = self._policy.decide(
+            failure, attempt=attempt, elapsed_seconds=self._clock() - started
+        )
+        if not decision.retry:
+            raise _final_error(failure, attempt) from exc
+        return decision.delay_seconds
 
     async def _wait_out_pause(self, started: float) -> None:
         # A loop: another conversation's 429 may lengthen the pause while this one waits.

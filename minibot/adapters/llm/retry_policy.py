@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from minibot.core.backoff import Backoff
+
 # 408 (timeout) and 409 (conflict) are 4xx but transient by definition; 429 is rate limiting.
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 409, 429})
 # A rate limit or an overload is the provider's state, not one request's: its Retry-After
@@ -86,11 +88,20 @@ class RetryPolicy:
             # The server said when; waiting less only earns another 429.
             delay = failure.retry_after_seconds
         else:
-            ceiling = min(self.max_delay_seconds, self.initial_delay_seconds * 2 ** (attempt - 1))
-            delay = ceiling * self.random_fraction()
+            delay = self.backoff.delay(attempt)
         if not self.may_wait(delay, elapsed_seconds=elapsed_seconds):
             return RetryDecision(False)
         return RetryDecision(True, delay)
+
+    @property
+    def backoff(self) -> Backoff:
+        # Full jitter: conversations failing together spread their retries over the wait.
+        return Backoff(
+            self.initial_delay_seconds,
+            self.max_delay_seconds,
+            jitter=1.0,
+            random_fraction=self.random_fraction,
+        )
 
     def may_wait(self, delay_seconds: float, *, elapsed_seconds: float) -> bool:
         """Whether a request may still go out after waiting `delay_seconds` more."""

@@ -6,17 +6,13 @@ from typing import Protocol
 
 from minibot.app.conversation_service import ConversationService
 from minibot.core.commands import SendReply
-from minibot.core.errors import MinibotError
+from minibot.core.errors import RunFailed
 from minibot.core.jobs import Job, Notify
 from minibot.core.messages import Button, OutgoingMessage
 from minibot.core.ports.bus import Publish
 
 SNOOZE_SECONDS = 600
 _LEDGER_NOTE_CHARS = 200
-
-
-class RunFailed(MinibotError):
-    """A run did not produce its effect; it may be retried."""
 
 
 class Strategy(Protocol):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from minibot.app.tasks.job_text import what_text
 from minibot.app.tasks.run_budget import inside_run
 from minibot.app.tasks.strategies import Strategy
+from minibot.core.backoff import Backoff
 from minibot.core.commands import SendReply
 from minibot.core.events import JobCompleted, JobFailed, JobStarted
 from minibot.core.jobs import (
@@ -39,7 +40,7 @@ class RetryPolicy:
 
     def delay_seconds(self, attempts: int) -> float:
         """Doubling back-off: the wait before try `attempts + 1`."""
-        return min(self.initial_delay_seconds * 2 ** max(attempts - 1, 0), self.max_delay_seconds)
+        return Backoff(self.initial_delay_seconds, self.max_delay_seconds).delay(attempts)
 
 
 class TaskRunner:

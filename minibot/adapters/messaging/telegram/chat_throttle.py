@@ -8,12 +8,22 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-from aiogram.exceptions import TelegramRetryAfter, TelegramUnauthorizedError
-
-from minibot.adapters.messaging.telegram.api_errors import Failure, classify, describe
+from minibot.adapters.messaging.telegram.api_errors import call_api
 from minibot.adapters.messaging.telegram.flood_pauses import FloodPauses
 from minibot.adapters.messaging.telegram.token_gate import TokenGate
-from minibot.core.errors import ChannelStopped, DeliveryRefused
+from minibot.core.backoff import Backoff
+from minibot.core.errors import (
+    ChannelConflict,
+    ChannelError,
+    ChannelStopped,
+    ChannelUnavailable,
+    DeliveryRefused,
+    FloodControl,
+    FormattingRejected,
+    MessageGone,
+    NotModified,
+    TokenRefused,
+)
 from minibot.core.health import HealthBoard
 
 log = logging.getLogger(__name__)
@@ -27,8 +37,9 @@ class ChatThrottle:
     the wait: a 429 pauses its chat (or every chat, see `FloodPauses`) for
     `retry_after`; network errors and 5xx back off exponentially; a refused token (401)
     pauses all sending (`TokenGate`). Only refusals count against `max_attempts`: then
-    `DeliveryRefused` is raised. Formatting errors and needless edits are raised as is,
-    at once, for the caller to handle.
+    `DeliveryRefused` is raised. `FormattingRejected`, `NotModified` and `MessageGone`
+    are raised at once, for the caller to handle. `request` is called through
+    `call_api`, so every error is a core one.
 
     `drain` (intake closed, the daemon draining) makes calls waiting on a refused token
     give up with `ChannelStopped`: nobody knows when it will work again. `close` makes
@@ -43,8 +54,7 @@ class ChatThrottle:
         max_delay_seconds: float = 10.0,
     ) -> None:
         self._max_attempts = max_attempts
-        self._initial_delay_seconds = initial_delay_seconds
-        self._max_delay_seconds = max_delay_seconds
+        self._backoff = Backoff(initial_delay_seconds, max_delay_seconds)
         self._locks: dict[str, asyncio.Lock] = {}
         self._users: dict[str, int] = {}
         self._pauses = FloodPauses()
@@ -86,24 +96,29 @@ class ChatThrottle:
         while True:
             await self._wait_turn(chat_id)
             try:
-                result = await (self._probe(chat_id, request) if self._token.refused else request())
-            except TelegramRetryAfter as exc:
-                self._rate_limited(chat_id, exc.retry_after)
+                result = await (
+                    self._probe(chat_id, request)
+                    if self._token.refused
+                    else call_api(chat_id, request)
+                )
+            except FloodControl as exc:
+                self._rate_limited(chat_id, exc.retry_after_seconds)
                 continue
-            except TelegramUnauthorizedError as exc:
-                self._token.token_refused(describe(exc), asyncio.get_running_loop().time())
+            except TokenRefused as exc:
+                self._token.token_refused(str(exc), asyncio.get_running_loop().time())
                 continue
-            except Exception as exc:
-                failure = classify(exc)
-                if failure is Failure.TRANSIENT:
-                    failures += 1
-                    await self._back_off(chat_id, exc, failures)
-                    continue
-                if failure is not Failure.REFUSED:
-                    raise
+            except ChannelUnavailable as exc:
+                failures += 1
+                await self._back_off(chat_id, exc, failures)
+                continue
+            except (FormattingRejected, NotModified, MessageGone):
+                raise
+            except (DeliveryRefused, ChannelConflict) as exc:
                 refusals += 1
                 if refusals >= self._max_attempts:
-                    raise DeliveryRefused(describe(exc), chat_id=chat_id) from exc
+                    if isinstance(exc, DeliveryRefused):
+                        raise
+                    raise DeliveryRefused(str(exc), chat_id=chat_id) from exc
                 await self._back_off(chat_id, exc, refusals)
                 continue
             if self._token.refused:
@@ -114,7 +129,7 @@ class ChatThrottle:
         async with self._token.probe:
             # The call before ours may have been refused again: wait out the new pause.
             await self._wait_turn(chat_id)
-            return await request()
+            return await call_api(chat_id, request)
 
     async def _wait_turn(self, chat_id: str) -> None:
         while True:
@@ -148,11 +163,11 @@ class ChatThrottle:
                 extra={"retry_after_seconds": retry_after},
             )
 
-    async def _back_off(self, chat_id: str, exc: Exception, attempt: int) -> None:
-        delay = min(self._initial_delay_seconds * 2 ** (attempt - 1), self._max_delay_seconds)
+    async def _back_off(self, chat_id: str, exc: ChannelError, attempt: int) -> None:
+        delay = self._backoff.delay(attempt)
         log.warning(
             "telegram call failed, retrying",
-            extra={"chat_id": chat_id, "error": describe(exc), "delay_seconds": delay},
+            extra={"chat_id": chat_id, "error": str(exc), "delay_seconds": delay},
         )
         await self._sleep(delay)
 

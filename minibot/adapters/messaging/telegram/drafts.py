@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 from aiogram import Bot
 
-from minibot.adapters.messaging.telegram.api_errors import describe, is_not_modified
+from minibot.adapters.messaging.telegram.api_errors import describe
 from minibot.adapters.messaging.telegram.chat_throttle import ChatThrottle
 from minibot.adapters.messaging.telegram.markdown import MAX_MESSAGE_CHARS
+from minibot.core.errors import NotModified
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.shared.text_split import split_text, utf16_length
 
@@ -107,6 +108,7 @@ class DraftEditor:
             draft.last_edit_at = asyncio.get_running_loop().time()
             await asyncio.shield(self._ledger.record(turn_id, 0, str(message.message_id)))
         except Exception as exc:
+            # A draft is a preview (its record too): the final reply goes out without it.
             log.warning("telegram draft not shown", extra={"error": describe(exc)})
 
     async def _flush(self, draft: _Draft) -> None:
@@ -132,9 +134,11 @@ class DraftEditor:
                         chat_id=int(draft.chat_id), message_id=message_id, text=text
                     ),
                 )
+        except NotModified:
+            pass
         except Exception as exc:
-            if not is_not_modified(exc):
-                log.warning("telegram draft edit failed", extra={"error": describe(exc)})
+            # A draft is a preview: whatever stops it, the final reply still goes out.
+            log.warning("telegram draft edit failed", extra={"error": describe(exc)})
         # Even a failed edit counts: the pace protects Telegram's limits either way.
         draft.shown = text
         draft.last_edit_at = asyncio.get_running_loop().time()

@@ -10,7 +10,7 @@ from aiogram import Bot
 
 from minibot.adapters.messaging.telegram import dead_letter
 from minibot.adapters.messaging.telegram.allowlist import Allowlist, refusal_text
-from minibot.adapters.messaging.telegram.api_errors import describe
+from minibot.adapters.messaging.telegram.api_errors import call_api
 from minibot.adapters.messaging.telegram.update_mapper import (
     CHANNEL,
     ButtonUpdate,
@@ -20,7 +20,7 @@ from minibot.adapters.messaging.telegram.update_mapper import (
     UpdateMapper,
 )
 from minibot.core.conversation import ConversationKey
-from minibot.core.errors import StoreUnavailable
+from minibot.core.errors import ChannelError, StoreUnavailable
 from minibot.core.events import ButtonPressed, MessageReceived
 from minibot.core.messages import OutgoingMessage, Sender
 from minibot.core.ports.bus import Bus
@@ -297,9 +297,12 @@ class UpdateIntake:
     async def _acknowledge(self, button: ButtonUpdate, text: str | None) -> None:
         try:
             # Telegram shows a spinner on the button until the query is answered.
-            await self._bot.answer_callback_query(button.query_id, text=text)
-        except Exception as exc:
-            log.warning("telegram button not acknowledged", extra={"error": describe(exc)})
+            await call_api(
+                str(button.chat_id),
+                lambda: self._bot.answer_callback_query(button.query_id, text=text),
+            )
+        except ChannelError as exc:
+            log.warning("telegram button not acknowledged", extra={"error": str(exc)})
 
 
 def _entry(raw: Any, update: Storable) -> InboxEntry:

@@ -6,20 +6,19 @@ import asyncio
 import logging
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 
-from minibot.adapters.messaging.telegram.api_errors import (
-    describe,
-    is_message_gone,
-    is_not_modified,
-    is_parse_error,
-)
 from minibot.adapters.messaging.telegram.chat_throttle import ChatThrottle
 from minibot.adapters.messaging.telegram.drafts import DraftEditor
 from minibot.adapters.messaging.telegram.lean_methods import SendMessageForId
 from minibot.adapters.messaging.telegram.markdown import render_html, split_markdown
-from minibot.core.errors import ChannelStopped, DeliveryRefused
+from minibot.core.errors import (
+    ChannelStopped,
+    DeliveryRefused,
+    FormattingRejected,
+    MessageGone,
+    NotModified,
+)
 from minibot.core.messages import Button, OutgoingMessage
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
@@ -64,19 +63,17 @@ class Outbox:
         try:
             async with self._throttle.lane(chat_id):
                 await self._send_chunks(reply, chunks, draft_message_id)
-        except (DeliveryRefused, TelegramAPIError) as exc:
+        except DeliveryRefused as exc:
             # A refusal (blocked by the user, chat gone, bad request) will not heal on
             # retry: the reply is given up, and its inbox item with it.
-            reason = str(exc) if isinstance(exc, DeliveryRefused) else describe(exc)
+            reason = str(exc)
             log.error(
                 "telegram reply given up",
                 extra={"chat_id": chat_id, "turn_id": reply.turn_id, "error": reason},
             )
             await self._record_failure(reply, reason)
             await self._mark_done(reply)
-            if isinstance(exc, DeliveryRefused):
-                raise
-            raise DeliveryRefused(reason, chat_id=chat_id) from exc
+            raise
         await self._mark_done(reply)
 
     async def _send_chunks(
@@ -184,12 +181,8 @@ class Outbox:
 
         try:
             return await attempt(render_html(markdown), "HTML")
-        except Exception as exc:
-            if not is_parse_error(exc):
-                raise
-            log.warning(
-                "telegram refused the HTML, sending plain text", extra={"error": describe(exc)}
-            )
+        except FormattingRejected as exc:
+            log.warning("telegram refused the HTML, sending plain text", extra={"error": str(exc)})
             return await attempt(markdown, None)
 
     async def _edit(
@@ -212,16 +205,12 @@ class Outbox:
         try:
             try:
                 await attempt(render_html(markdown), "HTML")
-            except Exception as exc:
-                if not is_parse_error(exc):
-                    raise
+            except FormattingRejected:
                 await attempt(markdown, None)
-        except Exception as exc:
-            if is_not_modified(exc):
-                return True
-            if is_message_gone(exc):
-                return False
-            raise
+        except NotModified:
+            return True
+        except MessageGone:
+            return False
         return True
 
 

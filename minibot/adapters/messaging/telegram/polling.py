@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramConflictError,
-    TelegramRetryAfter,
-    TelegramUnauthorizedError,
-)
 
-from minibot.adapters.messaging.telegram.api_errors import describe
+from minibot.adapters.messaging.telegram.api_errors import call_api
 from minibot.adapters.messaging.telegram.lean_methods import GetRawUpdates
 from minibot.adapters.messaging.telegram.update_mapper import confirmable_id
+from minibot.core.backoff import Backoff
+from minibot.core.errors import ChannelConflict, ChannelError, FloodControl, TokenRefused
 from minibot.core.health import HealthBoard
 
 log = logging.getLogger(__name__)
@@ -76,20 +74,20 @@ class LongPoller:
         while True:
             try:
                 offset = await self._confirmable_offset()
-                batch = await self._bot(
-                    GetRawUpdates(
-                        offset=offset,
-                        timeout=self._timeout_seconds,
-                        allowed_updates=ALLOWED_UPDATES,
-                    ),
-                    request_timeout=self._timeout_seconds + 30,
-                )
-            except TelegramRetryAfter as exc:
-                await asyncio.sleep(exc.retry_after)
+                batch = await call_api("", functools.partial(self._get_updates, offset))
+            except FloodControl as exc:
+                await asyncio.sleep(exc.retry_after_seconds)
                 continue
-            except Exception as exc:
+            except ChannelError as exc:
                 failures += 1
                 await asyncio.sleep(self._failed(exc, failures))
+                continue
+            except Exception:
+                # Not an answer of Telegram's but a bug: logged in full, while polling goes
+                # on, since no message would arrive without it.
+                failures += 1
+                log.exception("telegram getUpdates failed unexpectedly")
+                await asyncio.sleep(self._backoff(failures, _MAX_FAILURE_DELAY_SECONDS))
                 continue
             failures = 0
             self._answered()
@@ -101,13 +99,21 @@ class LongPoller:
             if delay > 0:
                 await asyncio.sleep(delay)
 
-    def _failed(self, exc: Exception, failures: int) -> float:
+    async def _get_updates(self, offset: int | None) -> Any:
+        return await self._bot(
+            GetRawUpdates(
+                offset=offset, timeout=self._timeout_seconds, allowed_updates=ALLOWED_UPDATES
+            ),
+            request_timeout=self._timeout_seconds + 30,
+        )
+
+    def _failed(self, exc: ChannelError, failures: int) -> float:
         """Logs a failed getUpdates and returns how long to wait before the next."""
-        if isinstance(exc, TelegramUnauthorizedError | TelegramConflictError):
+        if isinstance(exc, TokenRefused | ChannelConflict):
             delay = self._backoff(failures, _MAX_REFUSED_DELAY_SECONDS)
             reason = (
                 "Telegram refuses the bot token (401 Unauthorized): it may have been revoked"
-                if isinstance(exc, TelegramUnauthorizedError)
+                if isinstance(exc, TokenRefused)
                 else "Telegram reports a conflict (409): another process polls this bot, "
                 "or a webhook is set"
             )
@@ -115,13 +121,11 @@ class LongPoller:
             self._health.degrade(POLLING, reason)
             log.error(
                 "telegram getUpdates refused",
-                extra={"reason": reason, "error": describe(exc), "delay_seconds": delay},
+                extra={"reason": reason, "error": str(exc), "delay_seconds": delay},
             )
             return delay
         delay = self._backoff(failures, _MAX_FAILURE_DELAY_SECONDS)
-        log.warning(
-            "telegram getUpdates failed", extra={"error": describe(exc), "delay_seconds": delay}
-        )
+        log.warning("telegram getUpdates failed", extra={"error": str(exc), "delay_seconds": delay})
         return delay
 
     def _answered(self) -> None:
@@ -131,7 +135,8 @@ class LongPoller:
             log.info("telegram getUpdates accepted again")
 
     def _backoff(self, failures: int, cap: float) -> float:
-        return float(min(self._retry_delay_seconds * 2 ** min(failures, 8), cap))
+        # `failures` counts from 0 here: no failure yet waits the plain retry delay.
+        return Backoff(self._retry_delay_seconds, cap).delay(failures + 1)
 
     def _stuck_delay(self, offset: int | None, updates: list[Any]) -> float:
         """How long to wait before asking again: nothing, unless answers keep coming that
@@ -183,6 +188,12 @@ class LongPoller:
         """Confirm the updates handled so far, so the next run does not receive them."""
         if self._offset is None:
             return
-        with contextlib.suppress(Exception):
+        # Best effort at a stop: unconfirmed updates only come again after the restart.
+        with contextlib.suppress(ChannelError):
             offset = await self._confirmable_offset()
-            await self._bot(GetRawUpdates(offset=offset, timeout=0, limit=1), request_timeout=5)
+            await call_api(
+                "",
+                lambda: self._bot(
+                    GetRawUpdates(offset=offset, timeout=0, limit=1), request_timeout=5
+                ),
+            )

@@ -16,7 +16,7 @@ from aiogram.types import BotCommand
 
 from minibot.adapters.config.schema import TelegramSettings
 from minibot.adapters.messaging.telegram.allowlist import Allowlist
-from minibot.adapters.messaging.telegram.api_errors import describe
+from minibot.adapters.messaging.telegram.api_errors import call_api, describe
 from minibot.adapters.messaging.telegram.chat_throttle import ChatThrottle
 from minibot.adapters.messaging.telegram.drafts import DraftEditor
 from minibot.adapters.messaging.telegram.intake import UpdateIntake
@@ -107,13 +107,12 @@ class TelegramChannel:
     async def _begin(self, bot: Bot, secret: str) -> None:
         settings = self._settings
         try:
-            me = await bot.get_me()
-        except Exception as exc:
-            raise ChannelError(f"telegram getMe failed: {describe(exc)}", chat_id="") from exc
+            me = await call_api("", bot.get_me)
+        except ChannelError as exc:
+            raise ChannelError(f"telegram getMe failed: {exc}", chat_id="") from exc
         if self._commands:
-            await bot.set_my_commands(
-                [BotCommand(command=name, description=text) for name, text in self._commands]
-            )
+            commands = [BotCommand(command=name, description=text) for name, text in self._commands]
+            await call_api("", lambda: bot.set_my_commands(commands))
         self._drafts = DraftEditor(
             bot, self._throttle, self._ledger, settings.edit_interval_seconds
         )
@@ -143,12 +142,15 @@ class TelegramChannel:
                 set_aside=intake.set_aside_body,
             )
             await self._webhook.start()
-            await bot.set_webhook(
-                settings.url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+            await call_api(
+                "",
+                lambda: bot.set_webhook(
+                    settings.url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+                ),
             )
         else:
             # A webhook left from an earlier webhook-mode run would make getUpdates fail.
-            await bot.delete_webhook(drop_pending_updates=False)
+            await call_api("", lambda: bot.delete_webhook(drop_pending_updates=False))
             self._poller = LongPoller(
                 bot,
                 intake.handle_batch,
@@ -206,11 +208,14 @@ class TelegramChannel:
         chat_id = conversation.chat_id
         if self._bot is None or self._throttle.paused(chat_id):
             return
+        bot = self._bot
         try:
-            await self._bot.send_chat_action(chat_id=int(chat_id), action="typing")
-        except Exception as exc:
+            await call_api(
+                chat_id, lambda: bot.send_chat_action(chat_id=int(chat_id), action="typing")
+            )
+        except ChannelError as exc:
             # Typing is a courtesy; it never holds up or fails a reply.
-            log.debug("telegram typing not shown", extra={"error": describe(exc)})
+            log.debug("telegram typing not shown", extra={"error": str(exc)})
 
     async def _notify(self, notice: OutgoingMessage) -> None:
         # Notices go out beside intake, so a slow or rate-limited chat never holds it up.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from minibot.core.backoff import Backoff
 from minibot.core.health import HealthBoard
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,8 @@ class TokenGate:
         max_delay_seconds: float = 60.0,
     ) -> None:
         self._health = health
-        self._initial_delay_seconds = initial_delay_seconds
-        self._max_delay_seconds = max_delay_seconds
-        self._delay_seconds = 0.0
+        self._backoff = Backoff(initial_delay_seconds, max_delay_seconds)
+        self._refusals = 0
         self.refused = False
         self.resume_at = 0.0
         self.probe = asyncio.Lock()
@@ -43,21 +43,21 @@ class TokenGate:
         if now < self.resume_at:
             # Sent before this step's pause began: that step already counts it.
             return
+        self._refusals = self._refusals + 1 if self.refused else 1
+        delay = self._backoff.delay(self._refusals)
         if not self.refused:
             self.refused = True
-            self._delay_seconds = self._initial_delay_seconds
             log.error(
                 "telegram refuses the bot token: sending paused until it is accepted again",
-                extra={"error": error, "retry_in_seconds": self._delay_seconds},
+                extra={"error": error, "retry_in_seconds": delay},
             )
             self._health.degrade(CONDITION, _REASON)
         else:
-            self._delay_seconds = min(self._delay_seconds * 2, self._max_delay_seconds)
             log.warning(
                 "telegram still refuses the bot token",
-                extra={"error": error, "retry_in_seconds": self._delay_seconds},
+                extra={"error": error, "retry_in_seconds": delay},
             )
-        self.resume_at = now + self._delay_seconds
+        self.resume_at = now + delay
 
     def token_accepted(self) -> None:
         self.refused = False
