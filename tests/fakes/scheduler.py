@@ -51,9 +51,13 @@ class InMemoryScheduler:
     async def run(self) -> None:
         while not self._stopping:
             loop = self._loop
-            if loop is None or loop.done():
+            if loop is None:
                 loop = self._loop = asyncio.create_task(self._run(), name="in-memory-scheduler")
-            await watch(loop)
+            try:
+                await watch(loop)
+            finally:
+                if loop.done():
+                    self._loop = None  # the next run starts a new loop
 
     async def stop(self) -> None:
         self._stopping = True

@@ -72,9 +72,13 @@ class AsyncioScheduler:
         the loop died (a broken clock, a bug), and a new `run` starts a new loop."""
         while not self._stopping:
             task = self._loop_task
-            if task is None or task.done():
+            if task is None:
                 task = self._loop_task = asyncio.create_task(self._run_loop(), name="scheduler")
-            await watch(task)
+            try:
+                await watch(task)
+            finally:
+                if task.done():
+                    self._loop_task = None  # the next run starts a new loop
 
     async def stop(self) -> None:
         self._stopping = True
