@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TextIO
 
 from minibot.core.channel_update import ChannelUpdate
@@ -27,7 +28,7 @@ class ConsoleSender:
 
     @property
     def max_chunk_chars(self) -> int:
-        return self._max_chunk_chars or 0
+        return self._max_chunk_chars or sys.maxsize
 
     def split(self, text: str) -> list[str]:
         limit = self._max_chunk_chars
