@@ -274,6 +274,8 @@ class Container:
         if self.mode == "console":
             console = ConsoleChannel(
                 bus,
+                SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
+                SqlDeliveryLedger(database),
                 user_id=s.channels.console.user_id,
                 chat_id=s.channels.console.chat_id,
                 answer_timeout_seconds=turn_deadline_seconds(s.llm),

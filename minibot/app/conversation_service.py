@@ -16,6 +16,7 @@ from minibot.app.tools.registry import ToolContext, ToolRegistry
 from minibot.core.approval import Approval, ApprovalState, approval_id
 from minibot.core.commands import SendReply, ShowDraft, ShowTyping
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
+from minibot.core.delivery import TurnRef
 from minibot.core.errors import LLMError, LLMRejected, StreamInterrupted
 from minibot.core.llm import Completion, TokenUsage
 from minibot.core.messages import Button, IncomingMessage, OutgoingMessage
@@ -125,12 +126,11 @@ class ConversationService:
         )
         await self._publish(
             SendReply(
-                OutgoingMessage(
+                OutgoingMessage.answering(
+                    TurnRef(turn_id, message.inbox_id),
                     message.conversation,
                     outcome.text,
-                    turn_id,
                     buttons=outcome.buttons,
-                    source_inbox_id=message.inbox_id,
                 )
             )
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, datetime
 
 from minibot.app import replies
@@ -13,6 +12,7 @@ from minibot.app.conversation_service import ConversationService
 from minibot.app.lanes import KeyedLanes, LanedService
 from minibot.core.commands import SendReply
 from minibot.core.conversation import ConversationKey
+from minibot.core.delivery import TurnRef
 from minibot.core.events import ApprovalExpired, ButtonPressed, MessageReceived
 from minibot.core.identity import OwnerResolver
 from minibot.core.messages import IncomingMessage, OutgoingMessage
@@ -20,22 +20,6 @@ from minibot.core.ports.bus import Bus
 from minibot.shared.correlation import correlated, correlation_id
 
 log = logging.getLogger(__name__)
-
-
-def turn_id_for(message: IncomingMessage) -> str:
-    """A turn id that is the same when a durable inbox item is handled again after a
-    crash, so that delivery can skip what was already sent. A message with no inbox
-    item but a message id (unique in its conversation) gets one from that id, so its
-    channel can tell which reply answers it (the console waits for them)."""
-    if message.inbox_id is None and message.message_id is not None:
-        return f"{message.conversation}#m{message.message_id}"
-    return _turn_id(message.conversation, message.inbox_id)
-
-
-def _turn_id(conversation: ConversationKey, inbox_id: int | None) -> str:
-    if inbox_id is not None:
-        return f"{conversation}#in{inbox_id}"
-    return f"{conversation}#{uuid.uuid4().hex[:12]}"
 
 
 class Dispatcher(LanedService):
@@ -87,17 +71,18 @@ class Dispatcher(LanedService):
 
     async def _expire(self, event: ApprovalExpired) -> None:
         assert self._approvals is not None
-        turn_id = f"{event.conversation}#approval-{event.approval_id}"
+        turn = TurnRef(f"{event.conversation}#approval-{event.approval_id}")
         try:
-            reply = await self._approvals.expire(event.approval_id, turn_id)
+            reply = await self._approvals.expire(event.approval_id, turn.turn_id)
         except Exception:
             log.exception("approval expiry failed", extra={"approval_id": event.approval_id})
             return
         if reply is not None:
-            await self._answer(event.conversation, reply, turn_id, None)
+            await self._answer(event.conversation, reply, turn)
 
     async def _handle(self, message: IncomingMessage) -> None:
-        turn_id = turn_id_for(message)
+        turn = TurnRef.of_message(message)
+        turn_id = turn.turn_id
         log.info(
             "message received",
             extra={"conversation": str(message.conversation), "chars": len(message.text)},
@@ -117,18 +102,15 @@ class Dispatcher(LanedService):
         except Exception:
             log.exception("handling failed", extra={"conversation": str(message.conversation)})
             reply = CommandReply(replies.INTERNAL_ERROR)
-        await self._answer(message.conversation, reply, turn_id, message.inbox_id)
+        await self._answer(message.conversation, reply, turn)
 
     async def _answer(
         self,
         conversation: ConversationKey,
         reply: CommandReply,
-        turn_id: str,
-        inbox_id: int | None,
+        turn: TurnRef,
     ) -> None:
-        outgoing = OutgoingMessage(
-            conversation, reply.text, turn_id, buttons=reply.buttons, source_inbox_id=inbox_id
-        )
+        outgoing = OutgoingMessage.answering(turn, conversation, reply.text, buttons=reply.buttons)
         await self._bus.publish(SendReply(outgoing))
 
     async def _press(self, event: ButtonPressed) -> None:
@@ -138,15 +120,15 @@ class Dispatcher(LanedService):
         )
         # A press from the inbox answers under its item: a press handled again after a
         # crash is not answered twice, and its item is done once the reply is out.
-        turn_id = _turn_id(event.conversation, event.inbox_id)
+        turn = TurnRef.of_inbox(event.conversation, event.inbox_id)
         if handler is None:
             log.warning("unknown button action", extra={"action": event.action})
             reply = CommandReply(replies.STALE_BUTTON)
         else:
             try:
                 owner_id = self._owners.owner_of(event.sender)
-                reply = await handler(ButtonRequest(message, owner_id, event.action, turn_id))
+                reply = await handler(ButtonRequest(message, owner_id, event.action, turn.turn_id))
             except Exception:
                 log.exception("button failed", extra={"action": event.action})
                 reply = CommandReply(replies.INTERNAL_ERROR)
-        await self._answer(event.conversation, reply, turn_id, event.inbox_id)
+        await self._answer(event.conversation, reply, turn)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from minibot.core.conversation import ConversationKey
+from minibot.core.delivery import TurnRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +47,10 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """A reply to deliver. `turn_id` + chunk number make delivery idempotent.
-
-    `source_inbox_id` names the durable inbox item this reply answers: the channel marks
-    it done once the whole reply is delivered, so a crash before that re-handles it.
+    """A reply to deliver. Its `turn` (`core/delivery.TurnRef`: `turn_id` and
+    `source_inbox_id`) ties it to what it answers: `turn_id` + chunk number make delivery
+    idempotent, and the inbox item is marked done once the whole reply is delivered, so a
+    crash before that re-handles it.
     """
 
     conversation: ConversationKey
@@ -58,3 +59,26 @@ class OutgoingMessage:
     buttons: tuple[Button, ...] = field(default=())
     reply_to_message_id: str | None = None
     source_inbox_id: int | None = None
+
+    @classmethod
+    def answering(
+        cls,
+        turn: TurnRef,
+        conversation: ConversationKey,
+        text: str,
+        *,
+        buttons: tuple[Button, ...] = (),
+        reply_to_message_id: str | None = None,
+    ) -> OutgoingMessage:
+        return cls(
+            conversation,
+            text,
+            turn.turn_id,
+            buttons=buttons,
+            reply_to_message_id=reply_to_message_id,
+            source_inbox_id=turn.inbox_id,
+        )
+
+    @property
+    def turn(self) -> TurnRef:
+        return TurnRef(self.turn_id, self.source_inbox_id)

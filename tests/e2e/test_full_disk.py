@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from minibot.adapters.messaging.telegram.intake import STORAGE_DOWN_TEXT
+from minibot.app.channels.notices import STORAGE_DOWN_TEXT
 from tests.e2e.test_telegram_daemon import (
     OWNER,
     Daemon,

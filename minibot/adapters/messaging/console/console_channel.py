@@ -1,4 +1,4 @@
-"""A channel over stdin/stdout, driven line by line, using the same bus as Telegram."""
+"""A channel over stdin/stdout, line by line, with the intake and delivery of every channel."""
 
 from __future__ import annotations
 
@@ -7,22 +7,38 @@ import logging
 import sys
 import threading
 import uuid
-from datetime import UTC, datetime
-from typing import TextIO
+from collections.abc import Iterable
+from typing import IO, Any, TextIO
 
-from minibot.app.dispatcher import turn_id_for
+from minibot.adapters.messaging.console.console_parser import CHANNEL, ConsoleLine, ConsoleParser
+from minibot.adapters.messaging.console.console_sender import ConsoleSender
+from minibot.app.channels.allowlist import Allowlist
+from minibot.app.channels.channel_intake import ChannelIntake
+from minibot.app.channels.chat_throttle import ChatThrottle
+from minibot.app.channels.reply_delivery import ReplyDelivery
+from minibot.core.channel_update import ChannelUpdate
 from minibot.core.conversation import ConversationKey
-from minibot.core.events import MessageReceived
-from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
+from minibot.core.delivery import TurnRef
+from minibot.core.errors import ChannelError
+from minibot.core.health import HealthBoard
+from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
-
-PROMPT_REPLY = "minibot> "
+from minibot.core.ports.delivery_ledger import DeliveryLedger
+from minibot.core.ports.inbox import Inbox
 
 log = logging.getLogger(__name__)
+
+# At stop, how long a chunk being printed and recorded may take to finish.
+_SEND_GRACE_SECONDS = 5.0
 
 
 class ConsoleChannel:
     """Reads one message per line of input and prints each reply prefixed `minibot> `.
+    Lines go through the same intake as any channel (the allowlist, by default just the
+    console's own user; the durable inbox, keyed by a line id unique across runs) and
+    replies through the same ledgered delivery, so a line is answered once and a replayed
+    turn is not printed twice; lines left unanswered by an earlier run are answered at
+    start.
 
     At end of input `run` waits for the answer to every line read, then returns and the
     daemon stops. Each turn ends within the model's own deadlines, so the wait is not
@@ -31,44 +47,68 @@ class ConsoleChannel:
     SIGTERM) logs how many lines went unanswered.
     """
 
-    name = "console"
+    name = CHANNEL
 
     def __init__(
         self,
         bus: Bus,
+        inbox: Inbox,
+        ledger: DeliveryLedger,
         *,
         user_id: str,
         chat_id: str,
         answer_timeout_seconds: float,
-        stdin: TextIO | None = None,
+        stdin: IO[Any] | None = None,
         stdout: TextIO | None = None,
+        allowed_user_ids: Iterable[str] | None = None,
+        max_chunk_chars: int | None = None,
     ) -> None:
-        self._bus = bus
-        self._sender = Sender("console", user_id, user_id)
-        self._conversation = ConversationKey("console", chat_id)
         self._answer_timeout = answer_timeout_seconds
-        self._stdin = stdin or sys.stdin
+        self._stdin: IO[Any] = stdin or sys.stdin
         self._stdout = stdout or sys.stdout
         self._open = True
         self._count = 0
-        # Message ids are unique across runs (the history outlives the process), so a
-        # line's turn id never matches an earlier run's stored answer.
+        # Line ids are unique across runs (the inbox and the history outlive the process).
         self._run_id = uuid.uuid4().hex[:8]
-        # Turn id -> line number of every line read and not yet answered, in read order.
-        self._unanswered: dict[str, int] = {}
+        # Turn id -> what to call the line, for every line read and not yet answered.
+        self._unanswered: dict[str, str] = {}
+        self._line_numbers: dict[str, int] = {}
         self._progress = asyncio.Event()
+        self._sender = ConsoleSender(self._stdout, max_chunk_chars=max_chunk_chars)
+        self._throttle = ChatThrottle(1, HealthBoard(), platform=CHANNEL)
+        self._delivery = ReplyDelivery(
+            channel=CHANNEL,
+            sender=self._sender,
+            throttle=self._throttle,
+            ledger=ledger,
+            inbox=inbox,
+        )
+        allowed = [user_id] if allowed_user_ids is None else list(allowed_user_ids)
+        self.intake = ChannelIntake(
+            channel=CHANNEL,
+            parser=ConsoleParser(user_id, chat_id),
+            sender=self._sender,
+            allowlist=Allowlist(allowed, ()),
+            inbox=inbox,
+            bus=bus,
+            notify=self._notify,
+            stored=self._awaiting,
+        )
 
     async def start(self) -> None:
         self._open = True
+        await self.intake.republish_pending()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        lines: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        # Bytes where there are any, so a line that is not UTF-8 is set aside, not fatal.
+        source: IO[Any] = getattr(self._stdin, "buffer", self._stdin)
 
         def read() -> None:
             # A daemon thread: a blocking read of a terminal cannot be cancelled, and it
             # must not keep the process alive at exit.
-            for line in self._stdin:
+            for line in source:
                 loop.call_soon_threadsafe(lines.put_nowait, line)
             loop.call_soon_threadsafe(lines.put_nowait, None)
 
@@ -78,21 +118,22 @@ class ConsoleChannel:
             if line is None:
                 await self._await_answers()
                 return
-            text = line.strip()
-            if text:
-                await self._publish(text)
+            await self.receive(line)
 
-    async def _publish(self, text: str) -> None:
+    async def receive(self, content: str | bytes, *, line_id: str | None = None) -> None:
+        """Takes one line of input (blank lines are skipped); `line_id` names it when it
+        comes again (a duplicate is answered once), a fresh one by default."""
+        if not content.strip():
+            return
         self._count += 1
-        message = IncomingMessage(
-            self._conversation,
-            self._sender,
-            text,
-            received_at=datetime.now(UTC),
-            message_id=f"{self._run_id}-{self._count}",
-        )
-        self._unanswered[turn_id_for(message)] = self._count
-        await self._bus.publish(MessageReceived(message))
+        line_id = line_id or f"{self._run_id}-{self._count}"
+        self._line_numbers[line_id] = self._count
+        await self.intake.handle(ConsoleLine(line_id, content))
+
+    def _awaiting(self, update: ChannelUpdate, turn: TurnRef) -> None:
+        number = self._line_numbers.pop(update.platform_id, None)
+        label = f"line {number}" if number is not None else f"earlier line {update.platform_id}"
+        self._unanswered[turn.turn_id] = label
 
     async def _await_answers(self) -> None:
         # Lines are answered in order, one turn after another: the limit is on the wait
@@ -106,14 +147,15 @@ class ConsoleChannel:
                 self._give_up()
 
     def _give_up(self) -> None:
-        numbers = list(self._unanswered.values())
+        labels = list(self._unanswered.values())
         self._unanswered.clear()
-        log.warning("gave up waiting for answers", extra={"unanswered": len(numbers)})
-        for number in numbers:
-            self._write(f"(no answer to line {number}: gave up waiting for the model)")
+        log.warning("gave up waiting for answers", extra={"unanswered": len(labels)})
+        for label in labels:
+            self._sender.write(f"(no answer to {label}: gave up waiting for the model)")
 
     async def close_intake(self) -> None:
         self._open = False
+        self._throttle.drain()
 
     async def stop(self) -> None:
         self._open = False
@@ -123,19 +165,22 @@ class ConsoleChannel:
                 extra={"unanswered": len(self._unanswered)},
             )
             self._unanswered.clear()
+        self._throttle.close()
+        await self._delivery.close(_SEND_GRACE_SECONDS)
         self._stdout.flush()
 
     async def deliver(self, reply: OutgoingMessage) -> None:
-        text = reply.text
-        if reply.buttons:
-            text += "\n" + "  ".join(f"[{button.label}]" for button in reply.buttons)
-        self._write(text)
-        self._unanswered.pop(reply.turn_id, None)
-        self._progress.set()
+        try:
+            await self._delivery.deliver(reply)
+        finally:
+            self._unanswered.pop(reply.turn_id, None)
+            self._progress.set()
 
-    def _write(self, text: str) -> None:
-        self._stdout.write(PROMPT_REPLY + text.replace("\n", "\n         ") + "\n")
-        self._stdout.flush()
+    async def _notify(self, notice: OutgoingMessage) -> None:
+        try:
+            await self._delivery.deliver(notice)
+        except ChannelError as exc:
+            log.warning("console notice not shown", extra={"error": str(exc)})
 
     async def show_draft(self, conversation: ConversationKey, turn_id: str, text: str) -> None:
         # A streamed answer still growing: its turn is alive, however long it runs.

@@ -1,20 +1,9 @@
-"""An update set aside: the bytes kept of it, the reason, and whom to tell."""
+"""A Telegram update set aside: the bytes kept of it, and whom to tell."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
-
-from minibot.shared.lone_surrogates import without_lone_surrogates
-
-SET_ASIDE_TEXT = (
-    "Sorry, I could not take in your last message, so I have set it aside. "
-    "Please send it again, perhaps in other words."
-)
-
-# Enough of a reason to act on; the raw bytes hold the rest.
-_MAX_REASON_CHARS = 1000
 
 
 def raw_bytes(raw: Any) -> bytes:
@@ -25,17 +14,6 @@ def raw_bytes(raw: Any) -> bytes:
         return json.dumps(raw, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     except (TypeError, ValueError):
         return repr(raw).encode("utf-8", "backslashreplace")
-
-
-def digest(raw: bytes) -> str:
-    """A short stable name for the bytes (one notice per update, however often it comes)."""
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def reason(error: BaseException | str) -> str:
-    """One line any store can encode: an error's type and message, or a given reason."""
-    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return without_lone_surrogates(" ".join(text.split()))[:_MAX_REASON_CHARS]
 
 
 def sender_of(raw: Any) -> tuple[int, int] | None:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from aiogram import Bot
 
-from minibot.adapters.messaging.telegram.api_errors import describe
-from minibot.adapters.messaging.telegram.chat_throttle import ChatThrottle
+from minibot.adapters.messaging.telegram.api_errors import call_api, describe
 from minibot.adapters.messaging.telegram.markdown import MAX_MESSAGE_CHARS
+from minibot.app.channels.chat_throttle import ChatThrottle
 from minibot.core.errors import NotModified
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.shared.text_split import split_text, utf16_length
@@ -101,7 +101,12 @@ class DraftEditor:
             async with self._throttle.lane(draft.chat_id):
                 message = await self._throttle.call(
                     draft.chat_id,
-                    lambda: self._bot.send_message(chat_id=int(draft.chat_id), text=draft.latest),
+                    lambda: call_api(
+                        draft.chat_id,
+                        lambda: self._bot.send_message(
+                            chat_id=int(draft.chat_id), text=draft.latest
+                        ),
+                    ),
                 )
             draft.message_id = message.message_id
             draft.shown = draft.latest
@@ -130,8 +135,11 @@ class DraftEditor:
             async with self._throttle.lane(draft.chat_id):
                 await self._throttle.call(
                     draft.chat_id,
-                    lambda: self._bot.edit_message_text(
-                        chat_id=int(draft.chat_id), message_id=message_id, text=text
+                    lambda: call_api(
+                        draft.chat_id,
+                        lambda: self._bot.edit_message_text(
+                            chat_id=int(draft.chat_id), message_id=message_id, text=text
+                        ),
                     ),
                 )
         except NotModified:

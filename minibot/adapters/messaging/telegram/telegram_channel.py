@@ -1,4 +1,4 @@
-"""The Telegram channel: wires aiogram, intake, polling or webhook, and the outbox."""
+"""The Telegram channel: wires aiogram, the shared intake and delivery, polling or webhook."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
 
 from minibot.adapters.config.schema import TelegramSettings
-from minibot.adapters.messaging.telegram.allowlist import Allowlist
 from minibot.adapters.messaging.telegram.api_errors import call_api, describe
-from minibot.adapters.messaging.telegram.chat_throttle import ChatThrottle
 from minibot.adapters.messaging.telegram.drafts import DraftEditor
-from minibot.adapters.messaging.telegram.intake import UpdateIntake
-from minibot.adapters.messaging.telegram.outbox import Outbox
 from minibot.adapters.messaging.telegram.polling import ALLOWED_UPDATES, LongPoller
-from minibot.adapters.messaging.telegram.update_mapper import UpdateMapper
+from minibot.adapters.messaging.telegram.telegram_sender import TelegramSender
+from minibot.adapters.messaging.telegram.update_mapper import CHANNEL, UpdateMapper
 from minibot.adapters.messaging.telegram.webhook_server import WebhookServer
+from minibot.app.channels.allowlist import Allowlist
+from minibot.app.channels.channel_intake import ChannelIntake
+from minibot.app.channels.chat_throttle import ChatThrottle
+from minibot.app.channels.reply_delivery import ReplyDelivery
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import ChannelError, ConfigError
 from minibot.core.health import Health, HealthBoard
@@ -38,10 +39,17 @@ log = logging.getLogger(__name__)
 
 # At stop, how long chunks already on their way to Telegram may take to finish.
 _SEND_GRACE_SECONDS = 5.0
+_TOKEN_REFUSED = (
+    "Telegram refuses the bot token (401 Unauthorized): replies wait until it is accepted "
+    "again (check channels.telegram.bot_token with @BotFather)"
+)
 
 
 class TelegramChannel:
     """The Channel port over the Telegram Bot API (aiogram 3), by long polling or webhook.
+    The allowlist, the durable inbox and the ledgered delivery are the app layer's
+    (`ChannelIntake`, `ReplyDelivery`); Telegram gives its parser (`UpdateMapper`), its
+    sender (`TelegramSender`), streamed drafts, and the transport.
 
     `start` checks the token (getMe), registers the commands, publishes again the inbox
     items a previous run left unanswered, then begins receiving. `close_intake` stops
@@ -66,10 +74,15 @@ class TelegramChannel:
         self._ledger = ledger
         self._commands = tuple(commands)
         self._bot: Bot | None = None
-        self._outbox: Outbox | None = None
+        self._delivery: ReplyDelivery | None = None
         self._drafts: DraftEditor | None = None
         self._health = HealthBoard()
-        self._throttle = ChatThrottle(settings.max_send_attempts, self._health)
+        self._throttle = ChatThrottle(
+            settings.max_send_attempts,
+            self._health,
+            platform=CHANNEL,
+            token_refused_reason=_TOKEN_REFUSED,
+        )
         self._poller: LongPoller | None = None
         self._polling: asyncio.Task[None] | None = None
         self._webhook: WebhookServer | None = None
@@ -116,16 +129,26 @@ class TelegramChannel:
         self._drafts = DraftEditor(
             bot, self._throttle, self._ledger, settings.edit_interval_seconds
         )
-        self._outbox = Outbox(bot, self._throttle, self._drafts, self._ledger, self._inbox)
+        sender = TelegramSender(bot, self._drafts)
+        self._delivery = ReplyDelivery(
+            channel=CHANNEL,
+            sender=sender,
+            throttle=self._throttle,
+            ledger=self._ledger,
+            inbox=self._inbox,
+        )
         mapper = UpdateMapper(
             me.id, me.username or "", always_in_groups=settings.group_reply == "always"
         )
         allowlist = Allowlist(
-            settings.allowed_user_ids, settings.allowed_chat_ids, open_mode=settings.open_mode
+            map(str, settings.allowed_user_ids),
+            map(str, settings.allowed_chat_ids),
+            open_mode=settings.open_mode,
         )
-        intake = UpdateIntake(
-            bot=bot,
-            mapper=mapper,
+        intake = ChannelIntake(
+            channel=CHANNEL,
+            parser=mapper,
+            sender=sender,
             allowlist=allowlist,
             inbox=self._inbox,
             bus=self._bus,
@@ -187,8 +210,8 @@ class TelegramChannel:
             await asyncio.wait(self._notices, timeout=5.0)
         if self._drafts is not None:
             await self._drafts.close()
-        if self._outbox is not None:
-            await self._outbox.close(_SEND_GRACE_SECONDS)
+        if self._delivery is not None:
+            await self._delivery.close(_SEND_GRACE_SECONDS)
         if self._bot is not None:
             bot, self._bot = self._bot, None
             await bot.session.close()
@@ -198,7 +221,7 @@ class TelegramChannel:
         text = without_lone_surrogates(reply.text)
         if text is not reply.text:
             reply = dataclasses.replace(reply, text=text)
-        await self._require_outbox().deliver(reply)
+        await self._require_delivery().deliver(reply)
 
     async def show_draft(self, conversation: ConversationKey, turn_id: str, text: str) -> None:
         if self._settings.stream_edits and self._drafts is not None:
@@ -225,11 +248,11 @@ class TelegramChannel:
 
     async def _send_notice(self, notice: OutgoingMessage) -> None:
         try:
-            await self._require_outbox().deliver(notice)
+            await self._require_delivery().deliver(notice)
         except Exception as exc:
             log.warning("telegram notice not delivered", extra={"error": describe(exc)})
 
-    def _require_outbox(self) -> Outbox:
-        if self._outbox is None:
+    def _require_delivery(self) -> ReplyDelivery:
+        if self._delivery is None:
             raise ChannelError("telegram channel is not started", chat_id="")
-        return self._outbox
+        return self._delivery

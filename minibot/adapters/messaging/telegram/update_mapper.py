@@ -1,17 +1,19 @@
-"""Turns a raw Telegram update into what the channel acts on, or says why it skips it."""
+"""Reads a raw Telegram update into a `ChannelUpdate`, or says why it is skipped or set aside."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiogram.types import Update
 from pydantic import ValidationError
 
+from minibot.adapters.messaging.telegram import dead_letter
+from minibot.core.channel_update import ChannelUpdate, Ignored, Parsed, Unreadable
 from minibot.core.conversation import ConversationKey
-from minibot.core.messages import IncomingMessage, Sender
+from minibot.core.messages import Sender
+from minibot.shared import fast_json
 from minibot.shared.lone_surrogates import without_lone_surrogates
 
 CHANNEL = "telegram"
@@ -29,62 +31,11 @@ def confirmable_id(raw: Any) -> int | None:
     return update_id if 0 <= update_id <= MAX_UPDATE_ID else None
 
 
-@dataclass(frozen=True, slots=True)
-class MessageUpdate:
-    """A message from a person. `text` is None for non-text messages (stickers, photos);
-    in groups the bot's @mention is taken out of it."""
-
-    update_id: int
-    chat_id: int
-    user_id: int
-    display_name: str
-    text: str | None
-    message_id: int
-    sent_at: datetime
-    in_group: bool
-    addressed: bool
-
-    @property
-    def conversation(self) -> ConversationKey:
-        return ConversationKey(CHANNEL, str(self.chat_id))
-
-    def to_incoming(self, inbox_id: int | None) -> IncomingMessage:
-        return IncomingMessage(
-            conversation=self.conversation,
-            sender=Sender(CHANNEL, str(self.user_id), self.display_name),
-            text=self.text or "",
-            received_at=self.sent_at,
-            message_id=str(self.message_id),
-            inbox_id=inbox_id,
-            in_group=self.in_group,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ButtonUpdate:
-    update_id: int
-    query_id: str
-    chat_id: int
-    user_id: int
-    display_name: str
-    action: str
-
-    @property
-    def conversation(self) -> ConversationKey:
-        return ConversationKey(CHANNEL, str(self.chat_id))
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    update_id: int | None
-    reason: str
-
-
-Parsed = MessageUpdate | ButtonUpdate | Skipped
-
-
 class UpdateMapper:
-    """Knows the bot's own id and username, to tell whether a group message addresses it."""
+    """The `UpdateParser` of Telegram updates (raw dicts from getUpdates or a webhook).
+    Knows the bot's own id and username, to tell whether a group message addresses it;
+    in groups the bot's @mention is taken out of the text. An update whose id no offset
+    can move past is unreadable: it could never be confirmed."""
 
     def __init__(self, bot_id: int, bot_username: str, *, always_in_groups: bool) -> None:
         self._bot_id = bot_id
@@ -94,24 +45,39 @@ class UpdateMapper:
     def parse(self, raw: Any) -> Parsed:
         update_id = confirmable_id(raw)
         if update_id is None:
-            return Skipped(None, "update without an update_id an offset can move past")
+            return self.unreadable(raw, "update without an update_id an offset can move past")
         try:
             update = Update.model_validate(raw)
         except (ValidationError, ValueError, TypeError) as exc:
-            return Skipped(update_id, f"malformed update ({type(exc).__name__})")
+            return Ignored(str(update_id), f"malformed update ({type(exc).__name__})")
         if update.message is not None:
-            return self._message(update)
+            return self._message(update, raw)
         if update.callback_query is not None:
-            return self._button(update)
+            return self._button(update, raw)
         kinds = sorted(k for k, v in raw.items() if k != "update_id" and v is not None)
-        return Skipped(update_id, f"unhandled update kind {kinds[:3]}")
+        return Ignored(str(update_id), f"unhandled update kind {kinds[:3]}")
 
-    def _message(self, update: Update) -> Parsed:
+    def parse_stored(self, payload: str) -> ChannelUpdate | None:
+        parsed = self.parse(fast_json.loads(payload))
+        return parsed if isinstance(parsed, ChannelUpdate) else None
+
+    def unreadable(self, raw: Any, reason: str) -> Unreadable:
+        sender = dead_letter.sender_of(raw)
+        if sender is None:
+            return Unreadable(reason, dead_letter.raw_bytes(raw))
+        chat_id, user_id = sender
+        conversation = ConversationKey(CHANNEL, str(chat_id))
+        return Unreadable(reason, dead_letter.raw_bytes(raw), conversation, str(user_id))
+
+    def shown_ids(self, user_id: str, chat_id: str) -> str:
+        return f"user id {user_id} (chat id {chat_id})"
+
+    def _message(self, update: Update, raw: Any) -> Parsed:
         message = update.message
         assert message is not None
         user = message.from_user
         if user is None or user.is_bot:
-            return Skipped(update.update_id, "message without a human sender")
+            return Ignored(str(update.update_id), "message without a human sender")
         in_group = message.chat.type in _GROUP_TYPES
         text = message.text
         addressed = not in_group or self._always_in_groups
@@ -126,32 +92,34 @@ class UpdateMapper:
             addressed = addressed or mentioned or replied
             if text is not None:
                 text = " ".join(self._mention.sub("", text).split()) or text
-        return MessageUpdate(
-            update_id=update.update_id,
-            chat_id=message.chat.id,
-            user_id=user.id,
+        return ChannelUpdate(
+            platform_id=str(update.update_id),
+            conversation=ConversationKey(CHANNEL, str(message.chat.id)),
             # The raw update keeps a lone surrogate; what the model and the stores see
             # must be text that encodes.
-            display_name=without_lone_surrogates(user.full_name),
+            sender=Sender(CHANNEL, str(user.id), without_lone_surrogates(user.full_name)),
+            payload=fast_json.dumps(raw),
+            received_at=_aware(message.date),
             text=None if text is None else without_lone_surrogates(text),
-            message_id=message.message_id,
-            sent_at=_aware(message.date),
+            message_id=str(message.message_id),
             in_group=in_group,
             addressed=addressed,
         )
 
-    def _button(self, update: Update) -> Parsed:
+    def _button(self, update: Update, raw: Any) -> Parsed:
         query = update.callback_query
         assert query is not None
         if query.message is None or not query.data:
-            return Skipped(update.update_id, "button press without a chat or data")
-        return ButtonUpdate(
-            update_id=update.update_id,
-            query_id=query.id,
-            chat_id=query.message.chat.id,
-            user_id=query.from_user.id,
-            display_name=without_lone_surrogates(query.from_user.full_name),
+            return Ignored(str(update.update_id), "button press without a chat or data")
+        user = query.from_user
+        return ChannelUpdate(
+            platform_id=str(update.update_id),
+            conversation=ConversationKey(CHANNEL, str(query.message.chat.id)),
+            sender=Sender(CHANNEL, str(user.id), without_lone_surrogates(user.full_name)),
+            payload=fast_json.dumps(raw),
+            received_at=datetime.now(UTC),
             action=without_lone_surrogates(query.data),
+            press_id=query.id,
         )
 
 

@@ -9,21 +9,30 @@ import logging
 import pytest
 
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
-from minibot.app.dispatcher import turn_id_for
 from minibot.app.event_bus import EventBus
+from minibot.core.delivery import TurnRef
 from minibot.core.events import MessageReceived
 from minibot.core.messages import IncomingMessage, OutgoingMessage
+from tests.fakes.memory import InMemoryDeliveryLedger, InMemoryInbox
 
 
 class Console:
     """A console reading `text`, with the messages it publishes recorded."""
 
-    def __init__(self, text: str, *, answer_timeout_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        text: str,
+        *,
+        answer_timeout_seconds: float = 30.0,
+        inbox: InMemoryInbox | None = None,
+    ) -> None:
         self.bus = EventBus()
         self.read: list[IncomingMessage] = []
         self.out = io.StringIO()
         self.channel = ConsoleChannel(
             self.bus,
+            inbox if inbox is not None else InMemoryInbox(),
+            InMemoryDeliveryLedger(),
             user_id="local",
             chat_id="console",
             answer_timeout_seconds=answer_timeout_seconds,
@@ -45,7 +54,7 @@ class Console:
 
     async def answer(self, message: IncomingMessage, text: str) -> None:
         await self.channel.deliver(
-            OutgoingMessage(message.conversation, text, turn_id_for(message))
+            OutgoingMessage.answering(TurnRef.of_message(message), message.conversation, text)
         )
 
     def replies(self) -> list[str]:
@@ -102,11 +111,13 @@ async def test_a_stop_before_the_answers_logs_how_many_lines_went_unanswered(
 
 
 async def test_a_line_is_a_new_turn_in_every_run_so_no_stored_answer_is_replayed() -> None:
-    earlier, later = Console("hello\n"), Console("hello\n")
+    # One store across both runs, as in the daemon (the SQL inbox).
+    inbox = InMemoryInbox()
+    earlier, later = Console("hello\n", inbox=inbox), Console("hello\n", inbox=inbox)
     for console in (earlier, later):
         running = asyncio.create_task(console.channel.run())
         await console.lines_read(1)
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
-    assert turn_id_for(earlier.read[0]) != turn_id_for(later.read[0])
+    assert TurnRef.of_message(earlier.read[0]) != TurnRef.of_message(later.read[0])

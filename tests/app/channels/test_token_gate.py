@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minibot.adapters.messaging.telegram.token_gate import TokenGate
+from minibot.app.channels.token_gate import TokenGate
 from minibot.core.health import HealthBoard, HealthState
 
 

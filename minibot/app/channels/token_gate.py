@@ -1,4 +1,4 @@
-"""Sending while Telegram refuses the bot token (401): paused, tried again with back-off."""
+"""Sending while the platform refuses the bot's token (401): paused, tried again with back-off."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ log = logging.getLogger(__name__)
 
 # The condition this gate reports on the channel's health board.
 CONDITION = "delivery"
-_REASON = (
-    "Telegram refuses the bot token (401 Unauthorized): replies wait until it is accepted "
-    "again (check channels.telegram.bot_token with @BotFather)"
-)
+_REASON = "the platform refuses the bot token: replies wait until it is accepted again"
 
 
 class TokenGate:
@@ -29,10 +26,14 @@ class TokenGate:
         self,
         health: HealthBoard,
         *,
+        platform: str = "channel",
+        reason: str = _REASON,
         initial_delay_seconds: float = 1.0,
         max_delay_seconds: float = 60.0,
     ) -> None:
         self._health = health
+        self._platform = platform
+        self._reason = reason
         self._backoff = Backoff(initial_delay_seconds, max_delay_seconds)
         self._refusals = 0
         self.refused = False
@@ -48,13 +49,14 @@ class TokenGate:
         if not self.refused:
             self.refused = True
             log.error(
-                "telegram refuses the bot token: sending paused until it is accepted again",
+                f"{self._platform} refuses the bot token: "
+                "sending paused until it is accepted again",
                 extra={"error": error, "retry_in_seconds": delay},
             )
-            self._health.degrade(CONDITION, _REASON)
+            self._health.degrade(CONDITION, self._reason)
         else:
             log.warning(
-                "telegram still refuses the bot token",
+                f"{self._platform} still refuses the bot token",
                 extra={"error": error, "retry_in_seconds": delay},
             )
         self.resume_at = now + delay
@@ -63,4 +65,4 @@ class TokenGate:
         self.refused = False
         self.resume_at = 0.0
         self._health.recover(CONDITION)
-        log.info("telegram accepts the bot token again: sending resumed")
+        log.info(f"{self._platform} accepts the bot token again: sending resumed")

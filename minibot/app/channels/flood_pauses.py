@@ -1,11 +1,11 @@
-"""When each chat, and the bot as a whole, may send again after Telegram's 429s."""
+"""When each chat, and the bot as a whole, may send again after the platform's 429s."""
 
 from __future__ import annotations
 
 from collections import deque
 
-# Telegram's 429 does not say whether a chat's limit or the bot's was hit. 429s in this
-# many different chats within the window are taken as the bot's limit.
+# A 429 (Telegram's, at least) does not say whether a chat's limit or the bot's was hit.
+# 429s in this many different chats within the window are taken as the bot's limit.
 CHATS_FOR_A_BOT_LIMIT = 3
 BOT_LIMIT_WINDOW_SECONDS = 1.0
 

@@ -1,4 +1,4 @@
-"""Per-chat ordering and flood control for calls to the Bot API, with retries."""
+"""Per-chat ordering and flood control for calls to a messaging platform, with retries."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-from minibot.adapters.messaging.telegram.api_errors import call_api
-from minibot.adapters.messaging.telegram.flood_pauses import FloodPauses
-from minibot.adapters.messaging.telegram.token_gate import TokenGate
+from minibot.app.channels.flood_pauses import FloodPauses
+from minibot.app.channels.token_gate import TokenGate
 from minibot.core.backoff import Backoff
 from minibot.core.errors import (
     ChannelConflict,
@@ -38,8 +37,8 @@ class ChatThrottle:
     `retry_after`; network errors and 5xx back off exponentially; a refused token (401)
     pauses all sending (`TokenGate`). Only refusals count against `max_attempts`: then
     `DeliveryRefused` is raised. `FormattingRejected`, `NotModified` and `MessageGone`
-    are raised at once, for the caller to handle. `request` is called through
-    `call_api`, so every error is a core one.
+    are raised at once, for the caller to handle. `request` raises the core's channel
+    errors only: the channel's adapter translates its platform's errors before this.
 
     `drain` (intake closed, the daemon draining) makes calls waiting on a refused token
     give up with `ChannelStopped`: nobody knows when it will work again. `close` makes
@@ -50,15 +49,22 @@ class ChatThrottle:
         max_attempts: int,
         health: HealthBoard,
         *,
+        platform: str = "channel",
+        token_refused_reason: str | None = None,
         initial_delay_seconds: float = 0.5,
         max_delay_seconds: float = 10.0,
     ) -> None:
+        self._platform = platform
         self._max_attempts = max_attempts
         self._backoff = Backoff(initial_delay_seconds, max_delay_seconds)
         self._locks: dict[str, asyncio.Lock] = {}
         self._users: dict[str, int] = {}
         self._pauses = FloodPauses()
-        self._token = TokenGate(health)
+        self._token = (
+            TokenGate(health, platform=platform)
+            if token_refused_reason is None
+            else TokenGate(health, platform=platform, reason=token_refused_reason)
+        )
         self._draining = False
         self._closed = False
         # Set (and replaced) to wake every waiting call to look at the state again.
@@ -96,11 +102,7 @@ class ChatThrottle:
         while True:
             await self._wait_turn(chat_id)
             try:
-                result = await (
-                    self._probe(chat_id, request)
-                    if self._token.refused
-                    else call_api(chat_id, request)
-                )
+                result = await (self._probe(chat_id, request) if self._token.refused else request())
             except FloodControl as exc:
                 self._rate_limited(chat_id, exc.retry_after_seconds)
                 continue
@@ -129,17 +131,17 @@ class ChatThrottle:
         async with self._token.probe:
             # The call before ours may have been refused again: wait out the new pause.
             await self._wait_turn(chat_id)
-            return await call_api(chat_id, request)
+            return await request()
 
     async def _wait_turn(self, chat_id: str) -> None:
         while True:
             if self._closed:
-                raise ChannelStopped("the telegram channel is stopped", chat_id=chat_id)
+                raise ChannelStopped(f"the {self._platform} channel is stopped", chat_id=chat_id)
             resume_at = self._pauses.resume_at(chat_id)
             if self._token.refused:
                 if self._draining:
                     raise ChannelStopped(
-                        "the telegram channel is stopping and the bot token is refused",
+                        f"the {self._platform} channel is stopping and the bot token is refused",
                         chat_id=chat_id,
                     )
                 resume_at = max(resume_at, self._token.resume_at)
@@ -154,19 +156,19 @@ class ChatThrottle:
         now = asyncio.get_running_loop().time()
         everyone = self._pauses.limited(chat_id, retry_after, now)
         log.warning(
-            "telegram flood control: chat paused",
+            f"{self._platform} flood control: chat paused",
             extra={"chat_id": chat_id, "retry_after_seconds": retry_after},
         )
         if everyone:
             log.warning(
-                "telegram flood control: all chats paused",
+                f"{self._platform} flood control: all chats paused",
                 extra={"retry_after_seconds": retry_after},
             )
 
     async def _back_off(self, chat_id: str, exc: ChannelError, attempt: int) -> None:
         delay = self._backoff.delay(attempt)
         log.warning(
-            "telegram call failed, retrying",
+            f"{self._platform} call failed, retrying",
             extra={"chat_id": chat_id, "error": str(exc), "delay_seconds": delay},
         )
         await self._sleep(delay)

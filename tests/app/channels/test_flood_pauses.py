@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minibot.adapters.messaging.telegram.flood_pauses import FloodPauses
+from minibot.app.channels.flood_pauses import FloodPauses
 
 
 def test_a_429_pauses_only_its_chat() -> None:

@@ -1,0 +1,114 @@
+"""Telegram's side of sending a reply: the Bot API calls, its 4096 limit, its HTML."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+
+from minibot.adapters.messaging.telegram.api_errors import call_api
+from minibot.adapters.messaging.telegram.drafts import DraftEditor
+from minibot.adapters.messaging.telegram.lean_methods import SendMessageForId
+from minibot.adapters.messaging.telegram.markdown import (
+    MAX_MESSAGE_CHARS,
+    render_html,
+    split_markdown,
+)
+from minibot.core.channel_update import ChannelUpdate
+from minibot.core.conversation import ConversationKey
+from minibot.core.errors import ChannelError
+from minibot.core.messages import Button
+
+log = logging.getLogger(__name__)
+
+_BUTTONS_PER_ROW = 2
+
+
+class TelegramSender:
+    """The `ChannelSender` over the Bot API: chunks of at most 4096 characters (UTF-16,
+    as Telegram counts), Markdown rendered as Telegram HTML, buttons as an inline
+    keyboard. Every call goes through `call_api`, so only core errors come out."""
+
+    max_chunk_chars = MAX_MESSAGE_CHARS
+
+    def __init__(self, bot: Bot, drafts: DraftEditor) -> None:
+        self._bot = bot
+        self._drafts = drafts
+
+    def split(self, text: str) -> list[str]:
+        return split_markdown(text)
+
+    def render(self, chunk: str) -> str:
+        return render_html(chunk)
+
+    async def send_chunk(
+        self,
+        conversation: ConversationKey,
+        text: str,
+        *,
+        formatted: bool,
+        buttons: tuple[Button, ...] = (),
+        reply_to: str | None = None,
+    ) -> str:
+        chat_id = conversation.chat_id
+        parameters = (
+            ReplyParameters(message_id=int(reply_to), allow_sending_without_reply=True)
+            if reply_to and reply_to.isdigit()
+            else None
+        )
+        method = SendMessageForId(
+            chat_id=int(chat_id),
+            text=text,
+            parse_mode="HTML" if formatted else None,
+            reply_markup=_keyboard(buttons),
+            reply_parameters=parameters,
+        )
+        sent = await call_api(chat_id, lambda: self._bot(method))
+        return str(sent.message_id)
+
+    async def edit_chunk(
+        self,
+        conversation: ConversationKey,
+        message_id: str,
+        text: str,
+        *,
+        formatted: bool,
+        buttons: tuple[Button, ...] = (),
+    ) -> None:
+        chat_id = conversation.chat_id
+        await call_api(
+            chat_id,
+            lambda: self._bot.edit_message_text(
+                chat_id=int(chat_id),
+                message_id=int(message_id),
+                text=text,
+                parse_mode="HTML" if formatted else None,
+                reply_markup=_keyboard(buttons),
+            ),
+        )
+
+    async def take_draft(self, turn_id: str) -> str | None:
+        message_id = await self._drafts.finish(turn_id)
+        return None if message_id is None else str(message_id)
+
+    async def answer_press(self, update: ChannelUpdate, notice: str | None) -> None:
+        query_id = update.press_id
+        if query_id is None:
+            return
+        try:
+            # Telegram shows a spinner on the button until the query is answered.
+            await call_api(
+                update.conversation.chat_id,
+                lambda: self._bot.answer_callback_query(query_id, text=notice),
+            )
+        except ChannelError as exc:
+            log.warning("telegram button not acknowledged", extra={"error": str(exc)})
+
+
+def _keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    keys = [InlineKeyboardButton(text=b.label, callback_data=b.action) for b in buttons]
+    rows = [keys[i : i + _BUTTONS_PER_ROW] for i in range(0, len(keys), _BUTTONS_PER_ROW)]
+    return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -1,0 +1,1 @@
+"""Channel-agnostic intake and delivery: what every channel shares but its platform."""

@@ -1,0 +1,213 @@
+"""One driver per channel for the channel contract suite: the same moves on each platform."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from minibot.adapters.messaging.console.console_channel import ConsoleChannel
+from minibot.adapters.messaging.console.console_sender import PROMPT_REPLY
+from minibot.adapters.messaging.telegram import TelegramChannel
+from minibot.app.event_bus import EventBus
+from minibot.core.delivery import TurnRef
+from minibot.core.events import MessageReceived
+from minibot.core.messages import IncomingMessage, OutgoingMessage
+from minibot.core.ports.channel import Channel
+from tests.adapters.messaging.telegram.conftest import CHAT, USER, settings_for
+from tests.fakes.memory import InMemoryDeliveryLedger, InMemoryInbox
+from tests.fakes.telegram_server import FakeTelegramServer
+
+Answer = Callable[[str], str]
+
+
+class Crash(Exception):
+    """The process dying at this point (a power cut): nothing after it runs."""
+
+
+class CrashingLedger(InMemoryDeliveryLedger):
+    """A ledger that, when armed, records one chunk and then "crashes": the next chunk
+    of that reply is never sent, and its inbox item stays open."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crash_after_records: int | None = None
+        self.crashed = asyncio.Event()
+
+    async def record(self, turn_id: str, chunk: int, message_id: str) -> None:
+        await super().record(turn_id, chunk, message_id)
+        if self.crash_after_records is not None:
+            self.crash_after_records -= 1
+            if self.crash_after_records <= 0:
+                self.crash_after_records = None
+                self.crashed.set()
+                raise Crash("crashed between two chunks")
+
+
+class ChannelDriver(Protocol):
+    """Scripts one channel: a person writing, what the channel showed them, a restart."""
+
+    name: str
+    max_chunk_chars: int
+    # What reached the bus (so the LLM): the messages the channel let through.
+    received: list[IncomingMessage]
+    ledger: CrashingLedger
+
+    async def start(self, *, answer: Answer, sender_allowed: bool = True) -> None: ...
+
+    async def send(self, text: str, *, platform_id: str | None = None) -> str:
+        """Writes `text` as the person; returns the message's platform id."""
+        ...
+
+    async def send_malformed(self) -> None: ...
+
+    def shown(self) -> list[str]:
+        """Every message the channel showed the person, in order."""
+        ...
+
+    async def restart(self) -> None:
+        """Stops the channel as a crash leaves it, and starts a new one on its stores."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+class _Base:
+    """The bus and the stores a channel runs on, and the answering 'model'."""
+
+    def __init__(self) -> None:
+        self.inbox = InMemoryInbox()
+        self.ledger = CrashingLedger()
+        self.received: list[IncomingMessage] = []
+        self.answer: Answer = str
+        self.channel: Channel | None = None
+        self.bus: EventBus | None = None
+
+    async def _start_bus(self) -> EventBus:
+        bus = EventBus()
+
+        async def on_message(event: MessageReceived) -> None:
+            message = event.message
+            self.received.append(message)
+            assert self.channel is not None
+            reply = OutgoingMessage.answering(
+                TurnRef.of_message(message), message.conversation, self.answer(message.text)
+            )
+            await self.channel.deliver(reply)
+
+        bus.subscribe(MessageReceived, on_message, name="model")
+        await bus.start()
+        self.bus = bus
+        return bus
+
+    async def stop(self) -> None:
+        if self.channel is not None:
+            await self.channel.close_intake()
+        if self.bus is not None:
+            await self.bus.stop()
+        if self.channel is not None:
+            await self.channel.stop()
+        self.channel, self.bus = None, None
+
+
+class TelegramDriver(_Base):
+    """The Telegram channel over the loopback fake Bot API, by long polling."""
+
+    name = "telegram"
+    max_chunk_chars = 4096
+
+    def __init__(self, fake: FakeTelegramServer) -> None:
+        super().__init__()
+        self.fake = fake
+        self._allowed: list[int] = [USER]
+        self._sent: dict[str, dict[str, Any]] = {}
+
+    async def start(self, *, answer: Answer, sender_allowed: bool = True) -> None:
+        self.answer = answer
+        self._allowed = [USER] if sender_allowed else [USER + 1]
+        await self._open()
+
+    async def _open(self) -> None:
+        bus = await self._start_bus()
+        settings = settings_for(self.fake, allowed_user_ids=self._allowed)
+        self.channel = TelegramChannel(settings, bus, self.inbox, self.ledger)
+        await self.channel.start()
+
+    async def send(self, text: str, *, platform_id: str | None = None) -> str:
+        if platform_id is not None:
+            # The platform delivering the same update again.
+            self.fake.enqueue(self._sent[platform_id], assign_id=False)
+            return platform_id
+        update = self.fake.enqueue_text(CHAT, USER, text)
+        self._sent[str(update["update_id"])] = update
+        return str(update["update_id"])
+
+    async def send_malformed(self) -> None:
+        self.fake.enqueue({"message": {"chat": "not a chat", "text": 7}})
+
+    def shown(self) -> list[str]:
+        return [message.visible_text for message in self.fake.messages_to(CHAT)]
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self._open()
+
+
+class ConsoleDriver(_Base):
+    """The console channel, its output in memory; lines are given to it as read."""
+
+    name = "console"
+    # The console has no limit of its own; one is set so a long answer splits.
+    max_chunk_chars = 1000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out = io.StringIO()
+        self._allowed: list[str] = ["local"]
+        self._lines = 0
+
+    async def start(self, *, answer: Answer, sender_allowed: bool = True) -> None:
+        self.answer = answer
+        self._allowed = ["local"] if sender_allowed else ["someone-else"]
+        await self._open()
+
+    async def _open(self) -> None:
+        bus = await self._start_bus()
+        self.console = ConsoleChannel(
+            bus,
+            self.inbox,
+            self.ledger,
+            user_id="local",
+            chat_id="console",
+            answer_timeout_seconds=30.0,
+            stdin=io.StringIO(""),
+            stdout=self.out,
+            allowed_user_ids=self._allowed,
+            max_chunk_chars=self.max_chunk_chars,
+        )
+        self.channel = self.console
+        await self.console.start()
+
+    async def send(self, text: str, *, platform_id: str | None = None) -> str:
+        self._lines += 1
+        line_id = platform_id or f"line-{self._lines}"
+        await self.console.receive(text + "\n", line_id=line_id)
+        return line_id
+
+    async def send_malformed(self) -> None:
+        await self.console.receive(b"caf\xe9 au lait\n")
+
+    def shown(self) -> list[str]:
+        shown: list[str] = []
+        indent = " " * len(PROMPT_REPLY)
+        for line in self.out.getvalue().splitlines():
+            if line.startswith(PROMPT_REPLY):
+                shown.append(line.removeprefix(PROMPT_REPLY))
+            elif shown and line.startswith(indent):
+                shown[-1] += "\n" + line.removeprefix(indent)
+        return shown
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self._open()
