@@ -342,7 +342,7 @@ class Container:
         TaskCommands(tasks).register(commands)
         return (
             [ServiceSpec(tasks, critical=True)],
-            [ServiceSpec(SchedulerService(tasks, scheduler, bus.publish), critical=True)],
+            [ServiceSpec(SchedulerService(tasks, scheduler, bus.publish))],
         )
 
     def _channels(

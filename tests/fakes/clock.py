@@ -14,6 +14,8 @@ class ManualClock:
         self._monotonic = 1000.0
         self._sleepers: list[tuple[float, asyncio.Event]] = []
         self.sleep_calls: list[float] = []
+        # Raised by the next `sleep`, once: a clock that breaks, to test supervision.
+        self.fail_next_sleep: Exception | None = None
 
     def now(self) -> datetime:
         return self._now
@@ -23,6 +25,9 @@ class ManualClock:
 
     async def sleep(self, seconds: float, wake: asyncio.Event) -> None:
         self.sleep_calls.append(seconds)
+        if self.fail_next_sleep is not None:
+            error, self.fail_next_sleep = self.fail_next_sleep, None
+            raise error
         if seconds <= 0 or wake.is_set():
             return
         entry = (self._monotonic + seconds, wake)

@@ -9,6 +9,7 @@ from datetime import datetime
 from minibot.core.jobs import Job, JobState
 from minibot.core.ports.scheduler import FireJob
 from minibot.core.ports.task_store import TaskStore
+from minibot.shared.background import watch
 from minibot.shared.clock import SleepingClock
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,17 @@ class InMemoryScheduler:
         self._stopping = False
         self._loop = asyncio.create_task(self._run(), name="in-memory-scheduler")
 
+    async def run(self) -> None:
+        while not self._stopping:
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.create_task(self._run(), name="in-memory-scheduler")
+            try:
+                await watch(loop)
+            finally:
+                if loop.done():
+                    self._loop = None  # the next run starts a new loop
+
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
@@ -59,8 +71,6 @@ class InMemoryScheduler:
             loop.cancel()
             await asyncio.wait({loop})
             log.warning("scheduler stopped with a run cut short")
-        elif not loop.cancelled():
-            loop.result()  # a fake whose loop died says so, rather than going quiet
 
     def schedule(self, job: Job) -> None:
         if job.state is JobState.SCHEDULED and job.next_run_at is not None:

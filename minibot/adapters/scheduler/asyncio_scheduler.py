@@ -12,6 +12,7 @@ from typing import Any
 from minibot.core.jobs import Job, JobState, RunRecord
 from minibot.core.ports.scheduler import FireJob
 from minibot.core.ports.task_store import TaskStore
+from minibot.shared.background import watch
 from minibot.shared.clock import SleepingClock
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,26 @@ class AsyncioScheduler:
         self._loop_task = asyncio.create_task(self._run_loop(), name="scheduler")
         log.info("scheduler started", extra={"jobs": len(self._heap)})
 
+    async def run(self) -> None:
+        """The firing loop, for the daemon's supervisor: returns once stopped, raises if
+        the loop died (a broken clock, a bug), and a new `run` starts a new loop."""
+        while not self._stopping:
+            task = self._loop_task
+            if task is None:
+                task = self._loop_task = asyncio.create_task(self._run_loop(), name="scheduler")
+            try:
+                await watch(task)
+            finally:
+                if task.done():
+                    self._loop_task = None  # the next run starts a new loop
+
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
         loop_task, self._loop_task = self._loop_task, None
         if loop_task is not None:
-            await loop_task
+            # A loop that died was reported by `run`; stopping goes on regardless.
+            await asyncio.wait({loop_task})
         if self._tasks:
             # Runs in flight are recording their outcome; give them time to finish.
             _, late = await asyncio.wait(set(self._tasks), timeout=self._stop_timeout)

@@ -26,6 +26,9 @@ class SchedulerService:
             await self._publish(SendReply(notice))
         await self._scheduler.start()
 
+    async def run(self) -> None:
+        await self._scheduler.run()
+
     async def close_intake(self) -> None:
         await self._scheduler.stop()
 

@@ -30,9 +30,13 @@ class Scheduler(Protocol):
       not fired again until the next start-up recovers it.
     - An exception from `fire` is logged and does not stop the scheduler.
     - `stop()` fires nothing new and waits (bounded) for runs in flight.
+    - `run()` is the firing loop as a supervisor sees it: it returns once the scheduler
+      is stopped and raises if the loop died; calling it again starts a new loop.
     """
 
     async def start(self) -> None: ...
+
+    async def run(self) -> None: ...
 
     async def stop(self) -> None: ...
 

@@ -314,3 +314,23 @@ async def test_nothing_fires_after_stop(
     assert runner.fired == []
     assert store.start_writes == []
     await scheduler.stop()  # safe twice
+
+
+async def test_run_raises_when_the_loop_dies_and_a_new_run_fires_again(
+    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+) -> None:
+    await scheduler.start()
+    watcher = asyncio.create_task(scheduler.run())
+    await settle()
+    clock.fail_next_sleep = RuntimeError("the clock broke")
+    await add(store, scheduler, reminder("1", at=T0 + 60 * SECOND))  # wakes the loop
+    with pytest.raises(RuntimeError, match="the clock broke"):
+        await asyncio.wait_for(watcher, 5)
+    # The supervisor's restart: a new loop, which fires what is due.
+    watcher = asyncio.create_task(scheduler.run())
+    await settle()
+    clock.advance(60)
+    await runner.wait_until(completed=1)
+    assert fired_ids(runner) == ["1"]
+    await scheduler.stop()
+    assert await asyncio.wait_for(watcher, 5) is None
