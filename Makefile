@@ -24,6 +24,8 @@ run: install config.toml
 console: install config.toml
 	$(BIN)/minibot console --config config.toml
 
+# `slow` marks the tests that run the daemon in a subprocess for more than a few seconds
+# (kills, restarts, full disk, supervision); `test` skips them, `test-all` runs everything.
 test: install
 	$(BIN)/pytest -m "not slow"
 

@@ -354,31 +354,38 @@ def table(rows: list[dict[str, Any]], floors: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+Check = tuple[str, bool, str]
+
+
 def targets(
     rows: list[dict[str, Any]], floors: dict[str, dict[str, Any]], restart: dict[str, Any] | None
-) -> list[tuple[str, bool, str]]:
-    def find(scenario: str, latency: int) -> dict[str, Any] | None:
-        for row in rows:
-            if (
-                row["bot"] == "minibot"
-                and row["scenario"] == scenario
-                and row["llm_latency_ms"] == latency
-            ):
-                return row
-        return None
-
-    checks: list[tuple[str, bool, str]] = []
+) -> list[Check]:
     mine = [r for r in rows if r["bot"] == "minibot"]
     bad = [f"{r['scenario']}/{r['llm_latency_ms']}ms" for r in mine if r["lost"] or r["duplicated"]]
-    checks.append(("0 lost / 0 duplicated", not bad, ", ".join(bad) or "all runs"))
+    checks: list[Check] = [("0 lost / 0 duplicated", not bad, ", ".join(bad) or "all runs")]
+    checks += _speed_checks(mine, floors)
+    checks += _footprint_checks(mine, floors)
+    if restart is not None:
+        checks.append(_restart_check(restart))
+    return checks
+
+
+def _row(mine: list[dict[str, Any]], scenario: str, latency: int) -> dict[str, Any] | None:
+    return next(
+        (r for r in mine if r["scenario"] == scenario and r["llm_latency_ms"] == latency), None
+    )
+
+
+def _speed_checks(mine: list[dict[str, Any]], floors: dict[str, dict[str, Any]]) -> list[Check]:
+    checks: list[Check] = []
     for name in ("b", "c", "d"):
-        row, floor = find(name, 0), floors.get(name)
+        row, floor = _row(mine, name, 0), floors.get(name)
         if row and floor:
             ratio = row["replies_per_s"] / floor["replies_per_s"]
             checks.append(
                 (f"({name}) 0 ms >= 40% of floor throughput", ratio >= 0.4, f"{ratio:.0%}")
             )
-    row = find("b", 200)
+    row = _row(mine, "b", 200)
     if row:
         checks.append(
             (
@@ -387,11 +394,11 @@ def targets(
                 f"{row['replies_per_s']:.0f}/s",
             )
         )
-    row, floor = find("a", 0), floors.get("a")
+    row, floor = _row(mine, "a", 0), floors.get("a")
     if row and floor:
         ratio = row["p50_ms"] / floor["p50_ms"]
         checks.append(("(a) 0 ms p50 <= 3x floor", ratio <= 3, f"x{ratio:.2f}"))
-    row = find("b", 0)
+    row = _row(mine, "b", 0)
     if row:
         checks.append(
             (
@@ -400,6 +407,11 @@ def targets(
                 f"{row['cpu_ms_per_msg']:.2f} ms",
             )
         )
+    return checks
+
+
+def _footprint_checks(mine: list[dict[str, Any]], floors: dict[str, dict[str, Any]]) -> list[Check]:
+    checks: list[Check] = []
     idle = [r["rss_idle_mb"] for r in mine if r["rss_idle_mb"]]
     floor_idle = [r["rss_idle_mb"] for r in floors.values() if r["rss_idle_mb"]]
     if idle and floor_idle:
@@ -410,15 +422,17 @@ def targets(
     if starts and floor_starts:
         extra = statistics.median(starts) - statistics.median(floor_starts)
         checks.append(("start-up <= floor + 1 s", extra <= 1, f"+{extra:.2f} s"))
-    if restart is not None:
-        detail = (
-            f"{restart['answered_before_restart']}/{restart['messages']} before restart, "
-            f"lost {restart['lost']}, dup {restart['duplicated']}, "
-            f"exit {restart['first_stop']['exit_code']} "
-            f"in {restart['first_stop']['stop_s']} s"
-        )
-        checks.append(("SIGTERM in burst, answered after restart", bool(restart["ok"]), detail))
     return checks
+
+
+def _restart_check(restart: dict[str, Any]) -> Check:
+    detail = (
+        f"{restart['answered_before_restart']}/{restart['messages']} before restart, "
+        f"lost {restart['lost']}, dup {restart['duplicated']}, "
+        f"exit {restart['first_stop']['exit_code']} "
+        f"in {restart['first_stop']['stop_s']} s"
+    )
+    return ("SIGTERM in burst, answered after restart", bool(restart["ok"]), detail)
 
 
 async def main_async(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
@@ -44,7 +45,7 @@ from minibot.core.commands import Command, ShowDraft, ShowTyping
 from minibot.core.events import Event
 from minibot.core.identity import OwnerResolver
 from minibot.core.jobs import ActionKind
-from minibot.core.ports.bus import Bus
+from minibot.core.ports.bus import Bus, Publish
 from minibot.shared.clock import SystemClock
 
 Mode = Literal["daemon", "console"]
@@ -75,6 +76,20 @@ class _Named:
 
 
 @dataclass
+class _Storage:
+    """The main database, the stores every turn uses, and the storage services to start
+    first (the notes may add their own database)."""
+
+    database: SqlDatabase
+    memory: SqlConversationMemory
+    usage: SqlUsageLedger
+    specs: list[ServiceSpec]
+
+
+_Turns = Callable[[TurnSettings, Publish], ConversationService]
+
+
+@dataclass
 class Container:
     """Builds the whole application from `settings`. In console mode the console is the
     only channel (for trying minibot without Telegram); otherwise the enabled channels."""
@@ -96,77 +111,155 @@ class Container:
     def build(self) -> Daemon:
         s = self.settings
         clock = SystemClock()
-        database = SqlDatabase(s.memory.url)
-        memory = SqlConversationMemory(database)
-        usage = SqlUsageLedger(database)
-        model = LlmAsyncModel(s.llm)
         bus = EventBus(s.bus.queue_size)
-        tools = ToolRegistry(timeout_seconds=s.llm.tool_timeout_seconds)
-        storage = [ServiceSpec(_Named("database", database), critical=True)]
-        storage.append(ServiceSpec(self._retention(database, usage, clock)))
-        commands = CommandRouter()
-        BasicCommands(
-            memory=memory, usage=usage, clock=clock, tool_names=lambda: tools.names
-        ).register(commands)
-        if s.kv_memory.enabled:
-            notes_db = SqlDatabase(s.kv_memory.url) if s.kv_memory.url else database
-            if notes_db is not database:
-                storage.append(ServiceSpec(_Named("notes-database", notes_db), critical=True))
-            notes = SqlNoteStore(notes_db)
-            kv = s.kv_memory
-            note_tools = NoteTools(
-                notes,
-                default_limit=kv.default_limit,
-                max_limit=kv.max_limit,
-                max_title_chars=kv.max_title_chars,
-                max_content_chars=kv.max_content_chars,
-                now=clock.now,
-            )
-            for tool in note_tools.tools():
-                tools.add(tool)
-            MemoryCommands(notes).register(commands)
+        storage = self._storage(clock)
+        model = LlmAsyncModel(s.llm)
+        tools, commands = self._tools_and_commands(storage, clock)
         approvals = ApprovalDesk(
-            SqlApprovalStore(database),
+            SqlApprovalStore(storage.database),
             clock,
             bus.publish,
             timeout_seconds=s.llm.tool_approval_timeout_seconds,
         )
-        turn_settings = TurnSettings(
-            system_prompt=s.llm.system_prompt,
-            history_window=s.llm.history_window,
-            history_token_budget=s.llm.history_token_budget,
-            max_tool_iterations=s.llm.max_tool_iterations,
-            stream=s.llm.stream,
+        turns = self._turns(storage, model, tools, clock, approvals)
+        conversation = turns(self._turn_settings(), bus.publish)
+        task_specs: tuple[list[ServiceSpec], list[ServiceSpec]] = ([], [])
+        if s.scheduler.enabled:
+            task_specs = self._scheduler(
+                bus, clock, self._scheduled_turns(bus, turns), tools, commands
+            )
+        approval_buttons = ApprovalButtons(approvals, conversation)
+        approval_buttons.register(commands)
+        dispatcher = self._dispatcher(bus, conversation, commands, approval_buttons)
+        channel_specs = self._channels(bus, storage.database, commands)
+        router = ReplyRouter(
+            bus,
+            [spec.service for spec in channel_specs],
+            max_concurrent=s.daemon.max_concurrent_conversations,
+        )
+        return self._daemon(
+            [
+                *storage.specs,
+                ServiceSpec(_Named("llm", model), critical=True),
+                ServiceSpec(bus, critical=True),
+                ServiceSpec(router, critical=True),
+                ServiceSpec(dispatcher, critical=True),
+                *task_specs[0],
+                # Channels start last: a channel re-publishes its pending inbox at start,
+                # so everything downstream must already be running. Only the scheduler
+                # comes after them, as what it fires must reach a started channel.
+                *channel_specs,
+                *task_specs[1],
+                # Expiries are answered through a channel, so the desk starts after them.
+                ServiceSpec(approvals, critical=True),
+            ]
         )
 
-        def turns(settings: TurnSettings, publish: Any) -> ConversationService:
+    def _storage(self, clock: SystemClock) -> _Storage:
+        database = SqlDatabase(self.settings.memory.url)
+        usage = SqlUsageLedger(database)
+        return _Storage(
+            database,
+            SqlConversationMemory(database),
+            usage,
+            [
+                ServiceSpec(_Named("database", database), critical=True),
+                ServiceSpec(self._retention(database, usage, clock)),
+            ],
+        )
+
+    def _tools_and_commands(
+        self, storage: _Storage, clock: SystemClock
+    ) -> tuple[ToolRegistry, CommandRouter]:
+        """The tool registry and command router with the basic commands and the notes';
+        the scheduler's and the approval buttons' are added as those are built."""
+        tools = ToolRegistry(timeout_seconds=self.settings.llm.tool_timeout_seconds)
+        commands = CommandRouter()
+        BasicCommands(
+            memory=storage.memory, usage=storage.usage, clock=clock, tool_names=lambda: tools.names
+        ).register(commands)
+        if self.settings.kv_memory.enabled:
+            self._notes(storage, clock, tools, commands)
+        return tools, commands
+
+    def _notes(
+        self, storage: _Storage, clock: SystemClock, tools: ToolRegistry, commands: CommandRouter
+    ) -> None:
+        """The note store (in its own database when one is configured), its tools and
+        commands."""
+        kv = self.settings.kv_memory
+        notes_db = SqlDatabase(kv.url) if kv.url else storage.database
+        if notes_db is not storage.database:
+            storage.specs.append(ServiceSpec(_Named("notes-database", notes_db), critical=True))
+        notes = SqlNoteStore(notes_db)
+        note_tools = NoteTools(
+            notes,
+            default_limit=kv.default_limit,
+            max_limit=kv.max_limit,
+            max_title_chars=kv.max_title_chars,
+            max_content_chars=kv.max_content_chars,
+            now=clock.now,
+        )
+        for tool in note_tools.tools():
+            tools.add(tool)
+        MemoryCommands(notes).register(commands)
+
+    def _turn_settings(self) -> TurnSettings:
+        llm = self.settings.llm
+        return TurnSettings(
+            system_prompt=llm.system_prompt,
+            history_window=llm.history_window,
+            history_token_budget=llm.history_token_budget,
+            max_tool_iterations=llm.max_tool_iterations,
+            stream=llm.stream,
+        )
+
+    def _turns(
+        self,
+        storage: _Storage,
+        model: LlmAsyncModel,
+        tools: ToolRegistry,
+        clock: SystemClock,
+        approvals: ApprovalDesk,
+    ) -> _Turns:
+        """Builds conversation turns over the same stores, tools and model; the chat's
+        and the scheduler's differ in settings and where they publish."""
+        price = functools.partial(cost_usd, self.settings.llm.prices)
+
+        def turns(settings: TurnSettings, publish: Publish) -> ConversationService:
             return ConversationService(
-                memory=memory,
+                memory=storage.memory,
                 model=model,
-                usage=usage,
+                usage=storage.usage,
                 tools=tools,
                 publish=publish,
                 clock=clock,
                 settings=settings,
-                price=functools.partial(cost_usd, s.llm.prices),
+                price=price,
                 approvals=approvals,
             )
 
-        conversation = turns(turn_settings, bus.publish)
-        task_specs: tuple[list[ServiceSpec], list[ServiceSpec]] = ([], [])
-        if s.scheduler.enabled:
-            # Scheduled prompts do not stream and show no typing: their answer arrives as
-            # one message keyed for idempotency, or not at all (notify = never).
-            async def quiet(message: Event | Command) -> None:
-                if not isinstance(message, (ShowDraft, ShowTyping)):
-                    await bus.publish(message)
+        return turns
 
-            scheduled_turns = turns(dataclasses.replace(turn_settings, stream=False), quiet)
-            task_specs = self._scheduler(bus, clock, scheduled_turns, tools, commands)
-        approval_buttons = ApprovalButtons(approvals, conversation)
-        approval_buttons.register(commands)
+    def _scheduled_turns(self, bus: Bus, turns: _Turns) -> ConversationService:
+        # Scheduled prompts do not stream and show no typing: their answer arrives as
+        # one message keyed for idempotency, or not at all (notify = never).
+        async def quiet(message: Event | Command) -> None:
+            if not isinstance(message, (ShowDraft, ShowTyping)):
+                await bus.publish(message)
+
+        return turns(dataclasses.replace(self._turn_settings(), stream=False), quiet)
+
+    def _dispatcher(
+        self,
+        bus: Bus,
+        conversation: ConversationService,
+        commands: CommandRouter,
+        approval_buttons: ApprovalButtons,
+    ) -> Dispatcher:
+        s = self.settings
         cap = s.daemon.max_concurrent_conversations
-        dispatcher = Dispatcher(
+        return Dispatcher(
             bus=bus,
             conversation=conversation,
             commands=commands,
@@ -175,24 +268,9 @@ class Container:
             max_pending=cap * 4,
             approvals=approval_buttons,
         )
-        channel_specs = self._channels(bus, database, commands)
-        router = ReplyRouter(bus, [spec.service for spec in channel_specs], max_concurrent=cap)
-        specs = [
-            *storage,
-            ServiceSpec(_Named("llm", model), critical=True),
-            ServiceSpec(bus, critical=True),
-            ServiceSpec(router, critical=True),
-            ServiceSpec(dispatcher, critical=True),
-            *task_specs[0],
-            # Channels start last: a channel re-publishes its pending inbox at start,
-            # so everything downstream must already be running. Only the scheduler
-            # comes after them, as what it fires must reach a started channel.
-            *channel_specs,
-            *task_specs[1],
-            # Expiries are answered through a channel, so the desk starts after them.
-            ServiceSpec(approvals, critical=True),
-        ]
-        d = s.daemon
+
+    def _daemon(self, specs: list[ServiceSpec]) -> Daemon:
+        d = self.settings.daemon
         return Daemon(
             specs,
             shutdown_timeout_seconds=d.shutdown_timeout_seconds,

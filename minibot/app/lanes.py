@@ -11,21 +11,22 @@ from minibot.shared.correlation import correlated, correlation_id
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[None]]
+# "Job" is the scheduled thing (core/jobs.py); what a lane runs is a work item.
+Work = Callable[[], Awaitable[None]]
 
 
 class KeyedLanes:
-    """Runs submitted jobs so that jobs of one key run one at a time in submit order,
-    while jobs of different keys run concurrently, at most `max_concurrent` at once.
+    """Runs submitted work items so that the items of one key run one at a time in submit
+    order, while items of different keys run concurrently, at most `max_concurrent` at once.
 
-    `submit` returns once the job is queued; it waits while `max_pending` jobs are queued
-    or running (backpressure). A job that raises is logged; its lane goes on. Each job
+    `submit` returns once the item is queued; it waits while `max_pending` items are queued
+    or running (backpressure). An item that raises is logged; its lane goes on. Each item
     runs under the correlation id that was current when it was submitted.
     """
 
     def __init__(self, name: str, *, max_concurrent: int, max_pending: int) -> None:
         self._name = name
-        self._lanes: dict[Hashable, deque[tuple[Job, str | None]]] = {}
+        self._lanes: dict[Hashable, deque[tuple[Work, str | None]]] = {}
         self._workers: set[asyncio.Task[None]] = set()
         self._running = asyncio.Semaphore(max_concurrent)
         self._room = asyncio.Semaphore(max_pending)
@@ -38,7 +39,7 @@ class KeyedLanes:
     def pending(self) -> int:
         return self._pending
 
-    async def submit(self, key: Hashable, job: Job) -> None:
+    async def submit(self, key: Hashable, work: Work) -> None:
         if self._closed:
             raise RuntimeError(f"{self._name} is closed")
         await self._room.acquire()
@@ -46,27 +47,27 @@ class KeyedLanes:
         self._idle.clear()
         lane = self._lanes.get(key)
         if lane is not None:
-            lane.append((job, correlation_id.get()))
+            lane.append((work, correlation_id.get()))
             return
-        self._lanes[key] = deque([(job, correlation_id.get())])
-        worker = asyncio.create_task(self._work(key), name=f"{self._name}:{key}")
+        self._lanes[key] = deque([(work, correlation_id.get())])
+        worker = asyncio.create_task(self._run_lane(key), name=f"{self._name}:{key}")
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
 
-    async def _work(self, key: Hashable) -> None:
+    async def _run_lane(self, key: Hashable) -> None:
         lane = self._lanes[key]
         try:
             while lane:
-                job, cid = lane[0]
+                work, cid = lane[0]
                 try:
                     async with self._running:
                         with correlated(cid):
-                            await job()
+                            await work()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     with correlated(cid):
-                        log.exception("job failed", extra={"lane": str(key)})
+                        log.exception("work failed", extra={"lane": str(key)})
                 finally:
                     lane.popleft()
                     self._pending -= 1
@@ -77,11 +78,11 @@ class KeyedLanes:
                 self._idle.set()
 
     async def join(self) -> None:
-        """Wait until every queued job has run."""
+        """Wait until every queued work item has run."""
         await self._idle.wait()
 
     async def close(self, timeout_seconds: float) -> None:
-        """Refuse new jobs, let queued ones finish for up to `timeout_seconds`, then
+        """Refuse new work, let queued items finish for up to `timeout_seconds`, then
         cancel what is left."""
         self._closed = True
         try:
@@ -91,10 +92,11 @@ class KeyedLanes:
                 await asyncio.wait_for(self.join(), timeout_seconds)
         except TimeoutError:
             log.warning(
-                "gave up waiting for jobs", extra={"lanes": self._name, "pending": self._pending}
+                "gave up waiting for pending work",
+                extra={"lanes": self._name, "pending": self._pending},
             )
         finally:
-            # Also when the caller gives up on us (its own deadline): no job outlives close.
+            # Also when the caller gives up on us (its own deadline): no work outlives close.
             workers = list(self._workers)
             for worker in workers:
                 worker.cancel()

@@ -332,14 +332,10 @@ def plan_recovery(
         return None
     if not interrupted and (job.next_run_at is None or job.next_run_at > now):
         return None
-    listed = [pending, *occurrences(job.schedule, pending, now, limit=max_missed_records - 1)]
-    latest = max(previous_occurrence(job.schedule, now) or pending, pending)
-    if latest > listed[-1]:
-        listed.append(latest)
-    grace = grace_window_seconds
+    listed, latest = _missed_occurrences(job.schedule, pending, now, max_missed_records)
 
     def within_grace(occurrence: datetime) -> bool:
-        return (now - occurrence).total_seconds() <= grace
+        return (now - occurrence).total_seconds() <= grace_window_seconds
 
     if interrupted and within_grace(pending):
         fire: datetime | None = pending
@@ -348,37 +344,70 @@ def plan_recovery(
     else:
         fire = None
     ask = latest if job.on_missed is OnMissed.ASK and fire != latest else None
-
-    runs: list[RunRecord] = []
-    for index, occurrence in enumerate(listed):
-        if occurrence == fire:
-            continue
-        if occurrence == pending and interrupted:
-            reason = "interrupted by a restart"
-        elif fire is not None:
-            reason = "missed while offline; coalesced into one catch-up run"
-        elif job.on_missed is OnMissed.RUN_ONCE:
-            reason = "missed while offline, beyond the grace window"
-        elif job.on_missed is OnMissed.ASK:
-            reason = "missed while offline; the user was asked"
-        else:
-            reason = "missed while offline; skipped by policy"
-        record = RunRecord.missed(job.id, occurrence, now, reason)
-        if index == len(listed) - 2 and len(listed) > max_missed_records:
-            # The occurrences between the last one listed and the latest (a long outage)
-            # share this record instead of one line each.
-            last_skipped = previous_occurrence(job.schedule, listed[-1] - _MICROSECOND)
-            if last_skipped is not None and last_skipped > occurrence:
-                record = replace(record, through=last_skipped)
-        runs.append(record)
-
-    if fire is not None:
-        moved = job.catch_up(now, fire)
-    else:
-        upcoming = next_occurrence(job.schedule, now)
-        base = job.interrupted(now) if interrupted else job
-        if ask is not None and upcoming is None:
-            moved = base.hold(now)
-        else:
-            moved = base.skip_to(now, upcoming)
+    runs = [
+        RunRecord.missed(
+            job.id,
+            occurrence,
+            now,
+            _miss_reason(job.on_missed, interrupted and occurrence == pending, fire),
+        )
+        for occurrence in listed
+        if occurrence != fire
+    ]
+    if len(listed) > max_missed_records:
+        runs = _fold_long_outage(job.schedule, runs, listed)
+    moved = _recovered(job, now, fire, ask, interrupted)
     return Recovery(job=moved, runs=tuple(runs), fire=fire, ask=ask)
+
+
+def _missed_occurrences(
+    schedule: Schedule, pending: datetime, now: datetime, max_missed_records: int
+) -> tuple[list[datetime], datetime]:
+    """The occurrences from the pending one up to `now` (at most `max_missed_records`,
+    always ending with the latest), and the latest."""
+    listed = [pending, *occurrences(schedule, pending, now, limit=max_missed_records - 1)]
+    latest = max(previous_occurrence(schedule, now) or pending, pending)
+    if latest > listed[-1]:
+        listed.append(latest)
+    return listed, latest
+
+
+def _miss_reason(on_missed: OnMissed, interrupted: bool, fire: datetime | None) -> str:
+    if interrupted:
+        return "interrupted by a restart"
+    if fire is not None:
+        return "missed while offline; coalesced into one catch-up run"
+    if on_missed is OnMissed.RUN_ONCE:
+        return "missed while offline, beyond the grace window"
+    if on_missed is OnMissed.ASK:
+        return "missed while offline; the user was asked"
+    return "missed while offline; skipped by policy"
+
+
+def _fold_long_outage(
+    schedule: Schedule, runs: list[RunRecord], listed: list[datetime]
+) -> list[RunRecord]:
+    # The occurrences between the last one listed before the latest and the latest (a
+    # long outage) share that one's record instead of one line each.
+    last_skipped = previous_occurrence(schedule, listed[-1] - _MICROSECOND)
+    if last_skipped is None:
+        return runs
+    return [
+        replace(run, through=last_skipped)
+        if run.occurrence == listed[-2] and last_skipped > run.occurrence
+        else run
+        for run in runs
+    ]
+
+
+def _recovered(
+    job: Job, now: datetime, fire: datetime | None, ask: datetime | None, interrupted: bool
+) -> Job:
+    """The job after recovery: firing `fire` now, or moved past `now`."""
+    if fire is not None:
+        return job.catch_up(now, fire)
+    upcoming = next_occurrence(job.schedule, now)
+    base = job.interrupted(now) if interrupted else job
+    if ask is not None and upcoming is None:
+        return base.hold(now)
+    return base.skip_to(now, upcoming)

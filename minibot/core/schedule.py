@@ -192,33 +192,48 @@ def _cron_next(schedule: Cron, after: datetime) -> datetime | None:
 def _cron_search(schedule: Cron, pivot: datetime, *, forward: bool) -> datetime | None:
     """Forward: the first instant > pivot. Backward: the last instant <= pivot."""
     fields = _cron_fields(schedule.expr)
-    tzinfo = zone(schedule.tz)
-    local_pivot = pivot.astimezone(tzinfo)
+    tz = zone(schedule.tz)
+    local_pivot = pivot.astimezone(tz)
     first_day = local_pivot.date()
     direction = 1 if forward else -1
     for offset in range(_MAX_CRON_SEARCH_DAYS):
         day = first_day + timedelta(days=offset * direction)
         if not _day_matches(fields, day):
             continue
-        best: datetime | None = None
-        for hour in fields.hours:
-            # DST moves a wall time by at most a few hours, so hours far on the wrong
-            # side of the pivot on its own day cannot match.
-            if offset == 0 and (
-                hour < local_pivot.hour - 3 if forward else hour > local_pivot.hour + 3
-            ):
-                continue
-            for minute in fields.minutes:
-                wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tzinfo)
-                for instant in _instants(wall, both_folds=fields.hour_is_wildcard):
-                    if forward:
-                        if instant > pivot and (best is None or instant < best):
-                            best = instant
-                    elif instant <= pivot and (best is None or instant > best):
-                        best = instant
+        hours = fields.hours if offset else _hours_near(fields.hours, local_pivot, forward=forward)
+        best = _closest_on_day(fields, day, tz, pivot, hours=hours, forward=forward)
         if best is not None:
             return best
     return None
+
+
+def _hours_near(hours: tuple[int, ...], local_pivot: datetime, *, forward: bool) -> tuple[int, ...]:
+    # DST moves a wall time by at most a few hours, so hours far on the wrong side of the
+    # pivot on its own day cannot match.
+    if forward:
+        return tuple(hour for hour in hours if hour >= local_pivot.hour - 3)
+    return tuple(hour for hour in hours if hour <= local_pivot.hour + 3)
+
+
+def _closest_on_day(
+    fields: _CronFields,
+    day: date,
+    tz: ZoneInfo,
+    pivot: datetime,
+    *,
+    hours: tuple[int, ...],
+    forward: bool,
+) -> datetime | None:
+    """The day's instant at one of `hours` nearest the pivot on the searched side, or None."""
+    best: datetime | None = None
+    for hour in hours:
+        for minute in fields.minutes:
+            wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+            for instant in _instants(wall, both_folds=fields.hour_is_wildcard):
+                on_side = instant > pivot if forward else instant <= pivot
+                if on_side and (best is None or (instant < best if forward else instant > best)):
+                    best = instant
+    return best
 
 
 def _instants(wall: datetime, *, both_folds: bool) -> tuple[datetime, ...]:

@@ -7,6 +7,7 @@ import enum
 import json
 import types
 import typing
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -36,31 +37,39 @@ def payload_types() -> list[type]:
 def sample(hint: Any, seed: int) -> Any:
     """A value of `hint` that differs from any default, so a field lost in transit shows."""
     origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        option = next(a for a in typing.get_args(hint) if a is not type(None))
-        return sample(option, seed)
-    if origin is tuple:
-        return (sample(typing.get_args(hint)[0], seed), sample(typing.get_args(hint)[0], seed + 1))
-    if origin is dict:
-        return {f"k{seed}": f"v{seed}"}
+    if origin is not None:
+        return _sample_generic(origin, typing.get_args(hint), seed)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return list(hint)[-1]
-    if hint is str:
-        # Lone surrogates and non-BMP text must survive as they are.
-        return f"text {seed} \ud800 ✓ 🎉"
-    if hint is bool:
-        return True
-    if hint is int:
-        return 2**63 + seed
-    if hint is float:
-        return seed + 0.25
-    if hint is datetime:
-        return datetime(2026, 3, 29, 1, 30, seed % 60, tzinfo=timezone(timedelta(hours=2)))
     if dataclasses.is_dataclass(hint):
         hints = typing.get_type_hints(hint)
         fields = dataclasses.fields(hint)
         return hint(**{f.name: sample(hints[f.name], seed + i) for i, f in enumerate(fields)})
+    if hint in _SCALAR_SAMPLES:
+        return _SCALAR_SAMPLES[hint](seed)
     raise AssertionError(f"no sample for {hint}")
+
+
+def _sample_generic(origin: Any, args: tuple[Any, ...], seed: int) -> Any:
+    if origin is typing.Union or origin is types.UnionType:
+        return sample(next(a for a in args if a is not type(None)), seed)
+    if origin is tuple:
+        return (sample(args[0], seed), sample(args[0], seed + 1))
+    if origin is dict:
+        return {f"k{seed}": f"v{seed}"}
+    raise AssertionError(f"no sample for {origin}{list(args)}")
+
+
+_SCALAR_SAMPLES: dict[type, Callable[[int], Any]] = {
+    # Lone surrogates and non-BMP text must survive as they are.
+    str: lambda seed: f"text {seed} \ud800 ✓ 🎉",
+    bool: lambda seed: True,
+    int: lambda seed: 2**63 + seed,
+    float: lambda seed: seed + 0.25,
+    datetime: lambda seed: datetime(
+        2026, 3, 29, 1, 30, seed % 60, tzinfo=timezone(timedelta(hours=2))
+    ),
+}
 
 
 @pytest.mark.parametrize("payload_type", payload_types(), ids=lambda t: t.__name__)

@@ -75,7 +75,9 @@ class Daemon:
 
 # Importing aiogram alone takes seconds, so a daemon start is costly: the tests that need
 # no particular config share one long-polling daemon (each on its own chats), and the rest
-# (webhook, streaming, crashes) start their own on their own fakes.
+# (webhook, streaming, crashes) start their own on their own fakes. Those that take more
+# than a few seconds (kills, restarts, waiting out Telegram's limits) are marked slow: the
+# same behaviour has a fast in-process test in tests/adapters/messaging/telegram.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -251,6 +253,7 @@ async def test_long_polling_answers_through_the_llm_with_one_correlation_id(
     assert len(received) == 1, "the dispatcher logs under the update's correlation id"
 
 
+@pytest.mark.slow
 async def test_webhook_answers_enforces_the_secret_and_polling_deletes_it_again(
     tmp_path: Path, fake_llm: FakeOpenAIServer, fake_tg: FakeTelegramServer, daemons: Any
 ) -> None:
@@ -432,6 +435,7 @@ async def test_flood_control_retries_after_retry_after(shared: Shared) -> None:
     assert log_lines(shared.daemon.log(), "telegram flood control: chat paused")
 
 
+@pytest.mark.slow
 async def test_a_rate_limit_outlasting_the_attempts_loses_no_reply(
     tmp_path: Path, fake_llm: FakeOpenAIServer, fake_tg: FakeTelegramServer, daemons: Any
 ) -> None:
@@ -459,6 +463,7 @@ async def test_a_rate_limit_outlasting_the_attempts_loses_no_reply(
     assert query(tmp_path, "SELECT count(*) FROM minibot_inbox WHERE NOT done") == [(0,)]
 
 
+@pytest.mark.slow
 async def test_a_reply_held_by_a_refused_token_is_sent_by_the_next_run(
     tmp_path: Path, fake_llm: FakeOpenAIServer, fake_tg: FakeTelegramServer, daemons: Any
 ) -> None:
@@ -492,6 +497,7 @@ def recorded_message_ids(tmp_path: Path) -> set[int]:
     return {int(row[0]) for row in query(tmp_path, "SELECT message_id FROM minibot_deliveries")}
 
 
+@pytest.mark.slow
 async def test_killed_during_a_burst_every_update_is_answered_once_in_order(
     tmp_path: Path, fake_llm: FakeOpenAIServer, fake_tg: FakeTelegramServer, daemons: Any
 ) -> None:
@@ -529,6 +535,7 @@ async def test_killed_during_a_burst_every_update_is_answered_once_in_order(
     assert log_lines(daemon.log(), "telegram pending updates republished")
 
 
+@pytest.mark.slow
 async def test_killed_mid_reply_resumes_at_the_first_unrecorded_chunk(
     tmp_path: Path, fake_llm: FakeOpenAIServer, fake_tg: FakeTelegramServer, daemons: Any
 ) -> None:

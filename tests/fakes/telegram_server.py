@@ -172,7 +172,7 @@ class FakeTelegramServer:
 
     def _add_routes(self, app: web.Application) -> None:
         """The routes beside the Bot API: the control endpoints (a subclass may swap them)."""
-        _add_control_routes(app, self)
+        _ControlRoutes(self).add_to(app)
 
     async def stop(self) -> None:
         self._closing.set()
@@ -621,41 +621,55 @@ async def _params(request: web.Request) -> dict[str, Any]:
     return params
 
 
-def _add_control_routes(app: web.Application, fake: FakeTelegramServer) -> None:
+class _ControlRoutes:
     """HTTP control endpoints, for driving the fake from another process."""
 
-    async def updates(request: web.Request) -> web.Response:
+    def __init__(self, fake: FakeTelegramServer) -> None:
+        self._fake = fake
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_post("/_control/updates", self.updates)
+        app.router.add_post("/_control/message", self.message)
+        app.router.add_get("/_control/sent", self.sent)
+        app.router.add_get("/_control/calls", self.calls)
+        app.router.add_post("/_control/fail", self.fail)
+        app.router.add_post("/_control/webhook", self.push)
+        app.router.add_post("/_control/hold", self.hold)
+        app.router.add_post("/_control/release", self.release)
+        app.router.add_get("/_control/state", self.state)
+
+    async def updates(self, request: web.Request) -> web.Response:
         body = await request.json()
         items = body if isinstance(body, list) else [body]
-        return web.json_response([fake.enqueue(item) for item in items])
+        return web.json_response([self._fake.enqueue(item) for item in items])
 
-    async def message(request: web.Request) -> web.Response:
+    async def message(self, request: web.Request) -> web.Response:
         body = await request.json()
-        update = fake.text_update(
+        update = self._fake.text_update(
             int(body["chat_id"]),
             int(body["user_id"]),
             body.get("text"),
             chat_type=body.get("chat_type"),
         )
-        return web.json_response(fake.enqueue(update))
+        return web.json_response(self._fake.enqueue(update))
 
-    async def sent(request: web.Request) -> web.Response:
+    async def sent(self, request: web.Request) -> web.Response:
         chat_id = request.query.get("chat_id")
 
         def pick(items: list[SentMessage]) -> list[dict[str, Any]]:
             chosen = [m for m in items if chat_id is None or str(m.chat_id) == chat_id]
             return [asdict(m) | {"visible_text": m.visible_text} for m in chosen]
 
-        return web.json_response({"sent": pick(fake.sent), "edits": pick(fake.edits)})
+        return web.json_response({"sent": pick(self._fake.sent), "edits": pick(self._fake.edits)})
 
-    async def calls(request: web.Request) -> web.Response:
+    async def calls(self, request: web.Request) -> web.Response:
         method = request.query.get("method")
-        chosen = [c for c in fake.calls if method is None or c.method == method]
+        chosen = [c for c in self._fake.calls if method is None or c.method == method]
         return web.json_response([asdict(c) for c in chosen])
 
-    async def fail(request: web.Request) -> web.Response:
+    async def fail(self, request: web.Request) -> web.Response:
         body = await request.json()
-        fake.fail(
+        self._fake.fail(
             body["method"],
             int(body.get("status", 500)),
             body.get("description", "Internal Server Error"),
@@ -664,41 +678,33 @@ def _add_control_routes(app: web.Application, fake: FakeTelegramServer) -> None:
         )
         return web.json_response({"ok": True})
 
-    async def push(request: web.Request) -> web.Response:
+    async def push(self, request: web.Request) -> web.Response:
         body = await request.json()
         secret = body.get("secret", CONFIGURED)
-        return web.json_response({"status": await fake.push_webhook(body["update"], secret=secret)})
-
-    async def hold(request: web.Request) -> web.Response:
-        body = await request.json()
-        fake.hold(body["method"], after=int(body.get("after", 0)))
-        return web.json_response({"ok": True})
-
-    async def release(request: web.Request) -> web.Response:
-        body = await request.json()
-        held = fake.held(body["method"])
-        fake.release(body["method"], drop=bool(body.get("drop", False)))
-        return web.json_response({"ok": True, "held": held})
-
-    async def state(request: web.Request) -> web.Response:
         return web.json_response(
-            {
-                "webhook": fake.webhook,
-                "pending_updates": fake.pending_updates,
-                "confirmed_offset": fake.confirmed_offset,
-                "commands": fake.commands,
-            }
+            {"status": await self._fake.push_webhook(body["update"], secret=secret)}
         )
 
-    app.router.add_post("/_control/updates", updates)
-    app.router.add_post("/_control/message", message)
-    app.router.add_get("/_control/sent", sent)
-    app.router.add_get("/_control/calls", calls)
-    app.router.add_post("/_control/fail", fail)
-    app.router.add_post("/_control/webhook", push)
-    app.router.add_post("/_control/hold", hold)
-    app.router.add_post("/_control/release", release)
-    app.router.add_get("/_control/state", state)
+    async def hold(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self._fake.hold(body["method"], after=int(body.get("after", 0)))
+        return web.json_response({"ok": True})
+
+    async def release(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        held = self._fake.held(body["method"])
+        self._fake.release(body["method"], drop=bool(body.get("drop", False)))
+        return web.json_response({"ok": True, "held": held})
+
+    async def state(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "webhook": self._fake.webhook,
+                "pending_updates": self._fake.pending_updates,
+                "confirmed_offset": self._fake.confirmed_offset,
+                "commands": self._fake.commands,
+            }
+        )
 
 
 def main() -> None:

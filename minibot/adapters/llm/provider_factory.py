@@ -72,23 +72,23 @@ class _RawStream:
         return Response({}, "raw", stream=True, stream_generator=events())
 
 
-class _OpenAI(_RawStream, OpenAIProvider):
+class _OpenAI(_RawStream, OpenAIProvider):  # type: ignore[misc]
     pass
 
 
-class _OpenRouter(_RawStream, OpenRouterProvider):
+class _OpenRouter(_RawStream, OpenRouterProvider):  # type: ignore[misc]
     pass
 
 
-class _Claude(_RawStream, ClaudeProvider):
+class _Claude(_RawStream, ClaudeProvider):  # type: ignore[misc]
     pass
 
 
-class _Google(_RawStream, GoogleProvider):
+class _Google(_RawStream, GoogleProvider):  # type: ignore[misc]
     pass
 
 
-class _OpenAIResponses(_RawStream, OpenAIResponsesProvider):
+class _OpenAIResponses(_RawStream, OpenAIResponsesProvider):  # type: ignore[misc]
     def _stream_responses_request(self, url: str, payload: dict[str, Any], headers: Any) -> Any:
         return self._stream_response(url, payload, headers)
 

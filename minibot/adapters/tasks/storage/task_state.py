@@ -168,32 +168,35 @@ class TaskState:
         record = decode_line(line)
         kind = record[0]
         if kind == SAVE:
-            if not is_lazy_save(record):
-                raise CorruptLine("not a save record")
-            job_id, owner_id, state, next_run = record[ID : NEXT + 1]
-            if state == RUNNING_CODE or job_id in self.stored or job_id in self.jobs:
-                # Built now: a later record merges its runs into the earlier ledger, and
-                # a running job is read by recovery at once anyway.
-                self._apply_save(record)
-                return
-            # The common case at start-up, kept lean: 100,000 of these take most of it.
-            self.stored[job_id] = line
-            if state == SCHEDULED_CODE:
-                self.waiting[job_id] = next_run
-            owned = self.by_owner.get(owner_id)
-            if owned is None:
-                owned = self.by_owner[owner_id] = {}
-            owned[job_id] = None
-            if (origin := origin_of(record)) is not None:
-                self.origins[origin] = job_id
-            if job_id.isdigit() and int(job_id) > self.last_id:
-                self.last_id = int(job_id)
+            self._replay_save(record, line)
         elif kind == START:
             self.start_run(record[1], from_us(record[2]))
         elif kind == TIMEZONE:
             self.timezones[record[1]] = record[2]
         elif kind == HEADER:
             self.last_id = max(self.last_id, int(record[2]))
+
+    def _replay_save(self, record: Record, line: bytes) -> None:
+        if not is_lazy_save(record):
+            raise CorruptLine("not a save record")
+        job_id, owner_id, state, next_run = record[ID : NEXT + 1]
+        if state == RUNNING_CODE or job_id in self.stored or job_id in self.jobs:
+            # Built now: a later record merges its runs into the earlier ledger, and
+            # a running job is read by recovery at once anyway.
+            self._apply_save(record)
+            return
+        # The common case at start-up, kept lean: 100,000 of these take most of it.
+        self.stored[job_id] = line
+        if state == SCHEDULED_CODE:
+            self.waiting[job_id] = next_run
+        owned = self.by_owner.get(owner_id)
+        if owned is None:
+            owned = self.by_owner[owner_id] = {}
+        owned[job_id] = None
+        if (origin := origin_of(record)) is not None:
+            self.origins[origin] = job_id
+        if job_id.isdigit() and int(job_id) > self.last_id:
+            self.last_id = int(job_id)
 
     def _apply_save(self, record: Record) -> None:
         job = self._decoder.job(record)
