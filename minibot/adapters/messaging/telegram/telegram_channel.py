@@ -33,6 +33,7 @@ from minibot.core.ports.bus import Bus
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
 from minibot.shared import fast_json
+from minibot.shared.background import watch
 from minibot.shared.lone_surrogates import without_lone_surrogates
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class TelegramChannel:
         )
         self._poller: LongPoller | None = None
         self._polling: asyncio.Task[None] | None = None
+        self._receiving = False
         self._webhook: WebhookServer | None = None
         self._notices: set[asyncio.Task[None]] = set()
 
@@ -182,10 +184,31 @@ class TelegramChannel:
                 health=self._health,
             )
             self._polling = asyncio.create_task(self._poller.run(), name="telegram-polling")
+            self._receiving = True
         self._health.started()
         log.info("telegram channel started", extra={"mode": settings.mode, "bot": me.username})
 
+    async def run(self) -> None:
+        """The long-polling loop, for the daemon's supervisor: returns once intake
+        closes, raises if the loop died, and a new `run` starts a new loop. (A webhook
+        has no loop of ours: aiohttp serves it, so `run` returns at once.)"""
+        while self._receiving and self._poller is not None:
+            polling = self._polling
+            if polling is None:
+                polling = self._polling = asyncio.create_task(
+                    self._poller.run(), name="telegram-polling"
+                )
+            try:
+                await watch(polling)
+            finally:
+                if polling.done() and self._polling is polling:
+                    self._polling = None  # the next run starts a new loop
+            if self._receiving:
+                # It never returns while intake is open: something cancelled it.
+                raise RuntimeError("telegram polling ended on its own")
+
     async def close_intake(self) -> None:
+        self._receiving = False
         # The daemon drains next: a reply waiting on a refused token would hold the drain
         # for nothing, so it is left for the restart now.
         self._throttle.drain()

@@ -321,3 +321,23 @@ async def test_lost_authorisation_is_an_error_degrades_health_and_is_retried_wit
     assert harness.channel.health == Health(HealthState.READY)
     first, second, third = (call.at for call in fake.calls_of("getUpdates")[:3])
     assert third - second > second - first >= 1.0, "each retry waits longer"
+
+
+async def test_a_polling_loop_that_died_is_reported_by_run_and_a_new_run_polls_again(
+    fake: FakeTelegramServer, start_channel: Start
+) -> None:
+    harness = await start_channel()
+    supervised = asyncio.create_task(harness.channel.run())
+    await asyncio.sleep(0)
+    polling = harness.channel._polling
+    assert polling is not None
+    polling.cancel()  # the loop ending while intake is open, whatever the cause
+    with pytest.raises(RuntimeError, match="polling ended"):
+        await asyncio.wait_for(supervised, 5)
+    # The supervisor's restart: a new loop, which receives and answers again.
+    supervised = asyncio.create_task(harness.channel.run())
+    fake.enqueue_text(CHAT, USER, "still there?")
+    [reply] = await fake.wait_for_messages(CHAT, 1)
+    assert reply.visible_text == "echo: still there?"
+    await harness.channel.close_intake()
+    assert await asyncio.wait_for(supervised, 5) is None
