@@ -18,11 +18,11 @@ from sqlalchemy import Connection, insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from minibot.adapters.memory.conversation_memory import SqlConversationMemory
-from minibot.adapters.memory.database import SqlDatabase
-from minibot.adapters.memory.inbox import SqlInbox
-from minibot.adapters.memory.note_store import SqlNoteStore
-from minibot.adapters.memory.tables import messages, notes
+from minibot.adapters.sql.conversation_memory import SqlConversationMemory
+from minibot.adapters.sql.database import SqlDatabase
+from minibot.adapters.sql.inbox import SqlInbox
+from minibot.adapters.sql.note_store import SqlNoteStore
+from minibot.adapters.sql.tables import messages, notes
 from minibot.core.conversation import ConversationKey
 from minibot.core.notes import title_key
 

@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from minibot.adapters.files.file_job_store import FileJobStore  # noqa: E402
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler  # noqa: E402
-from minibot.adapters.tasks.storage.file_task_store import FileTaskStore  # noqa: E402
-from minibot.app.tasks.recovery import recover  # noqa: E402
+from minibot.app.jobs.recovery import recover  # noqa: E402
 from minibot.core.conversation import ConversationKey  # noqa: E402
 from minibot.core.jobs import Action, ActionKind, Job, RunOutcome, RunRecord  # noqa: E402
 from minibot.core.schedule import OneShot  # noqa: E402
@@ -56,7 +56,7 @@ def make_job(job_id: str, at: datetime, now: datetime) -> Job:
 
 
 async def populate(directory: Path, count: int) -> float:
-    store = FileTaskStore(directory)
+    store = FileJobStore(directory)
     await store.start()
     now = datetime.now(UTC)
     started = time.perf_counter()
@@ -78,7 +78,7 @@ async def measure(directory: Path, idle_seconds: float) -> dict[str, float]:
     clock = SystemClock()
     lateness: list[float] = []
     finished = asyncio.Event()
-    store = FileTaskStore(directory)
+    store = FileJobStore(directory)
 
     async def fire(job: Job, run: RunRecord) -> None:
         # The scheduler saved the "started" records (fsync'd) before calling: the effect

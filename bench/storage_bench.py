@@ -17,13 +17,13 @@ from sqlalchemy import Connection, func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from minibot.adapters.memory.conversation_memory import SqlConversationMemory
-from minibot.adapters.memory.database import SqlDatabase
-from minibot.adapters.memory.delivery_ledger import SqlDeliveryLedger
-from minibot.adapters.memory.inbox import SqlInbox
-from minibot.adapters.memory.retention import StorageRetention
-from minibot.adapters.memory.tables import deliveries, inbox, messages, usage, usage_days
-from minibot.adapters.memory.usage_ledger import SqlUsageLedger
+from minibot.adapters.sql.conversation_memory import SqlConversationMemory
+from minibot.adapters.sql.database import SqlDatabase
+from minibot.adapters.sql.delivery_ledger import SqlDeliveryLedger
+from minibot.adapters.sql.inbox import SqlInbox
+from minibot.adapters.sql.retention import StorageRetention
+from minibot.adapters.sql.tables import deliveries, inbox, messages, usage, usage_days
+from minibot.adapters.sql.usage_ledger import SqlUsageLedger
 from minibot.core.conversation import ChatMessage, ConversationKey, Role
 from minibot.core.usage import UsageRecord
 

@@ -10,19 +10,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
 from minibot.adapters.config.schema import LLMSettings, Settings
+from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.llm.llm_async_model import LlmAsyncModel
 from minibot.adapters.llm.pricing import cost_usd
-from minibot.adapters.memory.approval_store import SqlApprovalStore
-from minibot.adapters.memory.conversation_memory import SqlConversationMemory
-from minibot.adapters.memory.database import SqlDatabase
-from minibot.adapters.memory.delivery_ledger import SqlDeliveryLedger
-from minibot.adapters.memory.inbox import SqlInbox
-from minibot.adapters.memory.note_store import SqlNoteStore
-from minibot.adapters.memory.retention import StorageRetention
-from minibot.adapters.memory.usage_ledger import SqlUsageLedger
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
-from minibot.adapters.tasks.storage.file_task_store import FileTaskStore
+from minibot.adapters.sql.approval_store import SqlApprovalStore
+from minibot.adapters.sql.conversation_memory import SqlConversationMemory
+from minibot.adapters.sql.database import SqlDatabase
+from minibot.adapters.sql.delivery_ledger import SqlDeliveryLedger
+from minibot.adapters.sql.inbox import SqlInbox
+from minibot.adapters.sql.note_store import SqlNoteStore
+from minibot.adapters.sql.retention import StorageRetention
+from minibot.adapters.sql.usage_ledger import SqlUsageLedger
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.basic_commands import BasicCommands
@@ -31,16 +31,16 @@ from minibot.app.conversation_service import ConversationService, TurnSettings
 from minibot.app.daemon import Daemon, ServiceSpec
 from minibot.app.dispatcher import Dispatcher
 from minibot.app.event_bus import EventBus
+from minibot.app.jobs.job_commands import JobCommands
+from minibot.app.jobs.job_runner import JobRunner, RetryPolicy
+from minibot.app.jobs.job_service import JobLimits, JobService
+from minibot.app.jobs.scheduler_service import SchedulerService
+from minibot.app.jobs.strategies import PromptStrategy, ReminderStrategy
 from minibot.app.memory_commands import MemoryCommands
 from minibot.app.reply_router import ReplyRouter
-from minibot.app.tasks.scheduler_service import SchedulerService
-from minibot.app.tasks.strategies import PromptStrategy, ReminderStrategy
-from minibot.app.tasks.task_commands import TaskCommands
-from minibot.app.tasks.task_runner import RetryPolicy, TaskRunner
-from minibot.app.tasks.task_service import TaskLimits, TaskService
+from minibot.app.tools.job_tools import JobTools
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
-from minibot.app.tools.task_tools import TaskTools
 from minibot.core.commands import Command, ShowDraft, ShowTyping
 from minibot.core.events import Event
 from minibot.core.identity import OwnerResolver
@@ -301,15 +301,15 @@ class Container:
         tools: ToolRegistry,
         commands: CommandRouter,
     ) -> tuple[list[ServiceSpec], list[ServiceSpec]]:
-        """The task store, scheduler and task service, with their commands and tools;
+        """The job store, scheduler and job service, with their commands and tools;
         returns the services to start before the channels and after them."""
         sch = self.settings.scheduler
-        store = FileTaskStore(
+        store = FileJobStore(
             sch.store_path,
             default_timezone=sch.timezone,
             compact_after_records=sch.compact_after_records,
         )
-        runner = TaskRunner(
+        runner = JobRunner(
             store,
             {
                 ActionKind.REMINDER: ReminderStrategy(bus.publish),
@@ -326,23 +326,23 @@ class Container:
             clock,
             stop_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
         )
-        tasks = TaskService(
+        jobs = JobService(
             store,
             scheduler,
             bus.publish,
             clock,
-            TaskLimits(
+            JobLimits(
                 max_jobs_per_owner=sch.max_jobs_per_owner,
                 max_jobs_created_per_run=sch.max_jobs_created_per_run,
                 grace_window_seconds=sch.grace_window_seconds,
             ),
         )
-        for tool in TaskTools(tasks).tools():
+        for tool in JobTools(jobs).tools():
             tools.add(tool)
-        TaskCommands(tasks).register(commands)
+        JobCommands(jobs).register(commands)
         return (
-            [ServiceSpec(tasks, critical=True)],
-            [ServiceSpec(SchedulerService(tasks, scheduler, bus.publish))],
+            [ServiceSpec(jobs, critical=True)],
+            [ServiceSpec(SchedulerService(jobs, scheduler, bus.publish))],
         )
 
     def _channels(

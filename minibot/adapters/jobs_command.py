@@ -1,4 +1,4 @@
-"""`minibot jobs upcoming`: reads a copy of the task store, never locking or writing it."""
+"""`minibot jobs upcoming`: reads a copy of the job store, never locking or writing it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from minibot.adapters.config.schema import SchedulerSettings
-from minibot.adapters.tasks.storage.file_task_store import FileTaskStore
-from minibot.app.tasks.upcoming import parse_until, render, upcoming
+from minibot.adapters.files.file_job_store import FileJobStore
+from minibot.app.jobs.upcoming import parse_until, render, upcoming
 from minibot.core.errors import StoreError
 from minibot.core.jobs import Job
 from minibot.shared.clock import SystemClock
@@ -31,7 +31,7 @@ async def read_store(directory: Path) -> tuple[list[Job], dict[str, str]]:
         if not await asyncio.to_thread(_copy, directory, Path(scratch)):
             return [], {}
         # The copy is thrown away, so its writes (none) need no fsync.
-        store = FileTaskStore(scratch, lock_timeout_seconds=0, fsync=lambda fd: None)
+        store = FileJobStore(scratch, lock_timeout_seconds=0, fsync=lambda fd: None)
         await store.start()
         try:
             jobs = await store.active_jobs()
@@ -58,7 +58,7 @@ def _copy(directory: Path, scratch: Path) -> bool:
         for copied in scratch.iterdir():
             copied.unlink()
         time.sleep(0.05)
-    raise StoreError(f"task store {directory} kept changing while being read; try again")
+    raise StoreError(f"job store {directory} kept changing while being read; try again")
 
 
 def _listing(directory: Path) -> dict[str, tuple[int, int]]:

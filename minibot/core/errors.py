@@ -85,7 +85,7 @@ class RunFailed(MinibotError):
     """A job's run did not produce its effect; it may be retried."""
 
 
-class TaskRefused(MinibotError):
+class JobRefused(MinibotError):
     """A job was not created or changed; the message says why and what to do."""
 
 

@@ -70,18 +70,18 @@ class JobMissed(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class TaskCreated(Event):
+class JobCreated(Event):
     job_id: str
     owner_id: str
 
 
 @dataclass(frozen=True, slots=True)
-class TaskUpdated(Event):
+class JobUpdated(Event):
     job_id: str
     owner_id: str
 
 
 @dataclass(frozen=True, slots=True)
-class TaskCancelled(Event):
+class JobCancelled(Event):
     job_id: str
     owner_id: str

@@ -81,7 +81,7 @@ class Job:
     for. They differ only while a failed run waits for its retry, so the retry keeps the
     occurrence, and with it the idempotency key of its effect. `origin` keys what created
     it (a command's turn, or one tool call of a turn): handling that again creates nothing
-    new (see `TaskService.create`).
+    new (see `JobService.create`).
     """
 
     id: str

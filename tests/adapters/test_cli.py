@@ -107,7 +107,7 @@ async def test_the_daemon_stops_on_sigterm_with_exit_0_in_reverse_order(
     assert stopped == [
         "approvals",
         "scheduler",
-        "tasks",
+        "jobs",
         "dispatcher",
         "reply-router",
         "bus",

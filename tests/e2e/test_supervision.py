@@ -33,7 +33,7 @@ if fault == "scheduler-loop-once":
 
     asyncio_scheduler.AsyncioScheduler._run_loop = run_loop
 elif fault == "writer-dies":
-    from minibot.adapters.memory import database
+    from minibot.adapters.sql import database
 
     original = database.SqlDatabase._write_loop
     after = float(os.environ["MINIBOT_TEST_FAULT_AFTER_SECONDS"])

@@ -7,8 +7,8 @@ import logging
 from datetime import datetime
 
 from minibot.core.jobs import Job, JobState
+from minibot.core.ports.job_store import JobStore
 from minibot.core.ports.scheduler import FireJob
-from minibot.core.ports.task_store import TaskStore
 from minibot.shared.background import watch
 from minibot.shared.clock import SleepingClock
 
@@ -27,7 +27,7 @@ class InMemoryScheduler:
 
     def __init__(
         self,
-        store: TaskStore,
+        store: JobStore,
         fire: FireJob,
         clock: SleepingClock,
         *,

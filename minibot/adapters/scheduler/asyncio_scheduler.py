@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from minibot.core.jobs import Job, JobState, RunRecord
+from minibot.core.ports.job_store import JobStore
 from minibot.core.ports.scheduler import FireJob
-from minibot.core.ports.task_store import TaskStore
 from minibot.shared.background import watch
 from minibot.shared.clock import SleepingClock
 
@@ -31,7 +31,7 @@ class AsyncioScheduler:
 
     def __init__(
         self,
-        store: TaskStore,
+        store: JobStore,
         fire: FireJob,
         clock: SleepingClock,
         *,

@@ -18,7 +18,7 @@ class Scheduler(Protocol):
     """Fires each scheduled job at its `next_run_at`, once per stored due time.
 
     Promises:
-    - `start()` loads every scheduled job's next run from the task store; jobs already due
+    - `start()` loads every scheduled job's next run from the job store; jobs already due
       fire at once (run missed-run recovery before starting it).
     - `schedule(job)` must follow every save that makes a job earlier or newly scheduled;
       it is idempotent and never blocks. Jobs moved later or finished need no call.

@@ -11,10 +11,10 @@ import pytest
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
 from minibot.core.jobs import Job, JobState, RunOutcome, RunRecord
 from minibot.core.schedule import Interval
-from tests.adapters.scheduler.job_runner import JobRunner
-from tests.adapters.tasks.builders import T0, reminder
+from tests.adapters.files.builders import T0, reminder
+from tests.adapters.scheduler.fire_recorder import FireRecorder
 from tests.fakes.clock import ManualClock
-from tests.fakes.task_store import InMemoryTaskStore
+from tests.fakes.job_store import InMemoryJobStore
 
 SECOND = timedelta(seconds=1)
 
@@ -31,13 +31,13 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store() -> InMemoryTaskStore:
-    return InMemoryTaskStore()
+def store() -> InMemoryJobStore:
+    return InMemoryJobStore()
 
 
 @pytest.fixture
-def runner(store: InMemoryTaskStore, clock: ManualClock) -> JobRunner:
-    return JobRunner(store, clock)
+def runner(store: InMemoryJobStore, clock: ManualClock) -> FireRecorder:
+    return FireRecorder(store, clock)
 
 
 Build = Callable[..., AsyncIterator[AsyncioScheduler]]
@@ -45,21 +45,21 @@ Build = Callable[..., AsyncIterator[AsyncioScheduler]]
 
 @pytest.fixture
 async def scheduler(
-    store: InMemoryTaskStore, clock: ManualClock, runner: JobRunner
+    store: InMemoryJobStore, clock: ManualClock, runner: FireRecorder
 ) -> AsyncIterator[AsyncioScheduler]:
     sched = AsyncioScheduler(store, runner.fire, clock, max_sleep_seconds=3600)
     yield sched
     await sched.stop()
 
 
-async def add(store: InMemoryTaskStore, scheduler: AsyncioScheduler, job: Job) -> Job:
+async def add(store: InMemoryJobStore, scheduler: AsyncioScheduler, job: Job) -> Job:
     await store.save(job)
     scheduler.schedule(job)
     return job
 
 
 async def test_a_job_fires_at_its_time_and_not_before(
-    store: InMemoryTaskStore, clock: ManualClock, runner: JobRunner, scheduler: AsyncioScheduler
+    store: InMemoryJobStore, clock: ManualClock, runner: FireRecorder, scheduler: AsyncioScheduler
 ) -> None:
     await store.save(reminder("1", at=T0 + 60 * SECOND))
     await scheduler.start()
@@ -81,7 +81,7 @@ async def test_a_job_fires_at_its_time_and_not_before(
 
 
 async def test_a_new_earlier_job_wakes_the_sleeping_scheduler(
-    store: InMemoryTaskStore, clock: ManualClock, runner: JobRunner, scheduler: AsyncioScheduler
+    store: InMemoryJobStore, clock: ManualClock, runner: FireRecorder, scheduler: AsyncioScheduler
 ) -> None:
     await store.save(reminder("1", at=T0 + timedelta(hours=3)))
     await scheduler.start()
@@ -110,7 +110,7 @@ async def test_an_idle_scheduler_wakes_once_per_cap(
 
 
 async def test_a_recurring_job_fires_at_each_occurrence(
-    store: InMemoryTaskStore, clock: ManualClock, runner: JobRunner, scheduler: AsyncioScheduler
+    store: InMemoryJobStore, clock: ManualClock, runner: FireRecorder, scheduler: AsyncioScheduler
 ) -> None:
     await store.save(reminder("1", schedule=Interval(60, T0 + 60 * SECOND, "UTC")))
     await scheduler.start()
@@ -124,7 +124,7 @@ async def test_a_recurring_job_fires_at_each_occurrence(
 
 
 async def test_jobs_due_together_fire_concurrently_within_the_bound(
-    store: InMemoryTaskStore, clock: ManualClock
+    store: InMemoryJobStore, clock: ManualClock
 ) -> None:
     gate = asyncio.Event()
     active = 0
@@ -157,9 +157,9 @@ async def test_jobs_due_together_fire_concurrently_within_the_bound(
 
 
 async def test_a_failing_fire_does_not_stop_the_scheduler(
-    store: InMemoryTaskStore,
+    store: InMemoryJobStore,
     clock: ManualClock,
-    runner: JobRunner,
+    runner: FireRecorder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def fire(job: Job, run: RunRecord) -> None:
@@ -184,7 +184,7 @@ async def test_a_failing_fire_does_not_stop_the_scheduler(
 
 
 async def test_cancelled_and_moved_jobs_fire_only_as_stored(
-    store: InMemoryTaskStore, clock: ManualClock, runner: JobRunner, scheduler: AsyncioScheduler
+    store: InMemoryJobStore, clock: ManualClock, runner: FireRecorder, scheduler: AsyncioScheduler
 ) -> None:
     cancelled = await add(store, scheduler, reminder("1", at=T0 + SECOND))
     moved = await add(store, scheduler, reminder("2", at=T0 + SECOND))
@@ -199,7 +199,7 @@ async def test_cancelled_and_moved_jobs_fire_only_as_stored(
     assert runner.fired == [("2", T0 + 5 * SECOND)]
 
 
-async def test_stop_waits_for_runs_in_flight(store: InMemoryTaskStore, clock: ManualClock) -> None:
+async def test_stop_waits_for_runs_in_flight(store: InMemoryJobStore, clock: ManualClock) -> None:
     release = asyncio.Event()
     finished: list[str] = []
 

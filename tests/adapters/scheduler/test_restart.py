@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
-from minibot.adapters.tasks.storage.file_task_store import FileTaskStore
 from minibot.core.jobs import JobState, OnMissed, Recovery, RunOutcome, idempotency_key
 from minibot.core.schedule import Interval
-from tests.adapters.scheduler.job_runner import JobRunner
-from tests.adapters.tasks.builders import T0, reminder
+from tests.adapters.files.builders import T0, reminder
+from tests.adapters.scheduler.fire_recorder import FireRecorder
 from tests.fakes.clock import ManualClock
 
 MINUTE = timedelta(minutes=1)
@@ -23,7 +23,7 @@ GRACE_SECONDS = 3600.0
 
 class Daemon:
     def __init__(
-        self, store: FileTaskStore, runner: JobRunner, scheduler: AsyncioScheduler
+        self, store: FileJobStore, runner: FireRecorder, scheduler: AsyncioScheduler
     ) -> None:
         self.store, self.runner, self.scheduler = store, runner, scheduler
         self.recovered: list[Recovery] = []
@@ -34,9 +34,9 @@ async def daemon(
     path: Path, clock: ManualClock, sent: dict[str, int], *, crash_after_delivery: bool = False
 ) -> AsyncIterator[Daemon]:
     """Start in the order the composition root does: store, recovery, scheduler."""
-    store = FileTaskStore(path)
+    store = FileJobStore(path)
     await store.start()
-    runner = JobRunner(store, clock, sent, crash_after_delivery=crash_after_delivery)
+    runner = FireRecorder(store, clock, sent, crash_after_delivery=crash_after_delivery)
     # A crashing daemon does not wait for its runs: stop() cuts them short.
     scheduler = AsyncioScheduler(
         store, runner.fire, clock, stop_timeout_seconds=0 if crash_after_delivery else 5

@@ -1,6 +1,6 @@
 """The Scheduler promises, checked against the in-memory fake and the asyncio adapter.
 
-Both run on a manual clock and an in-memory task store; `JobRunner` plays the task
+Both run on a manual clock and an in-memory task store; `FireRecorder` plays the task
 service's fire callback (it records the outcome and the next occurrence).
 """
 
@@ -16,11 +16,11 @@ from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
 from minibot.core.jobs import Job, JobState, RunRecord
 from minibot.core.ports.scheduler import FireJob, Scheduler
 from minibot.core.schedule import Interval
-from tests.adapters.scheduler.job_runner import JobRunner
-from tests.adapters.tasks.builders import T0, reminder
+from tests.adapters.files.builders import T0, reminder
+from tests.adapters.scheduler.fire_recorder import FireRecorder
 from tests.fakes.clock import ManualClock
+from tests.fakes.job_store import InMemoryJobStore
 from tests.fakes.scheduler import InMemoryScheduler
-from tests.fakes.task_store import InMemoryTaskStore
 
 SECOND = timedelta(seconds=1)
 IMPLEMENTATIONS: dict[str, Callable[..., Scheduler]] = {
@@ -31,7 +31,7 @@ IMPLEMENTATIONS: dict[str, Callable[..., Scheduler]] = {
 Build = Callable[[FireJob], Scheduler]
 
 
-class RecordingStore(InMemoryTaskStore):
+class RecordingStore(InMemoryJobStore):
     """Counts the writes that start runs, to see which runs shared one."""
 
     def __init__(self) -> None:
@@ -64,8 +64,8 @@ def store() -> RecordingStore:
 
 
 @pytest.fixture
-def runner(store: RecordingStore, clock: ManualClock) -> JobRunner:
-    return JobRunner(store, clock)
+def runner(store: RecordingStore, clock: ManualClock) -> FireRecorder:
+    return FireRecorder(store, clock)
 
 
 @pytest.fixture(params=list(IMPLEMENTATIONS))
@@ -86,23 +86,23 @@ async def build(
 
 
 @pytest.fixture
-async def scheduler(build: Build, runner: JobRunner) -> Scheduler:
+async def scheduler(build: Build, runner: FireRecorder) -> Scheduler:
     return build(runner.fire)
 
 
-async def add(store: InMemoryTaskStore, scheduler: Scheduler, job: Job) -> Job:
+async def add(store: InMemoryJobStore, scheduler: Scheduler, job: Job) -> Job:
     """Save then schedule, as the task service does for a new or earlier job."""
     await store.save(job)
     scheduler.schedule(job)
     return job
 
 
-def fired_ids(runner: JobRunner) -> list[str]:
+def fired_ids(runner: FireRecorder) -> list[str]:
     return [job_id for job_id, _ in runner.fired]
 
 
 async def test_a_job_fires_at_its_time_and_not_before(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await scheduler.start()
     await add(store, scheduler, reminder("1", at=T0 + 60 * SECOND))
@@ -117,7 +117,7 @@ async def test_a_job_fires_at_its_time_and_not_before(
 
 
 async def test_start_loads_the_stored_jobs_and_fires_those_already_due(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await store.save(reminder("late", at=T0 - 60 * SECOND, now=T0 - 3600 * SECOND))
     await store.save(reminder("soon", at=T0 + 10 * SECOND))
@@ -130,7 +130,7 @@ async def test_start_loads_the_stored_jobs_and_fires_those_already_due(
 
 
 async def test_a_job_scheduled_in_the_past_fires_at_once(
-    store: RecordingStore, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await scheduler.start()
     await add(store, scheduler, reminder("1", at=T0 + 3600 * SECOND))
@@ -141,7 +141,7 @@ async def test_a_job_scheduled_in_the_past_fires_at_once(
 
 
 async def test_runs_due_together_fire_once_each_in_order_of_their_time(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await scheduler.start()
     for job_id, seconds in (("c", 30), ("a", 10), ("b", 20)):
@@ -156,7 +156,7 @@ async def test_runs_due_together_fire_once_each_in_order_of_their_time(
 
 
 async def test_the_fired_job_is_already_running_with_an_open_run(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, build: Build
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, build: Build
 ) -> None:
     seen: list[tuple[JobState, JobState | None, list[RunRecord]]] = []
 
@@ -177,7 +177,7 @@ async def test_the_fired_job_is_already_running_with_an_open_run(
 
 
 async def test_scheduling_the_same_job_again_fires_it_once(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await scheduler.start()
     job = await add(store, scheduler, reminder("1", at=T0 + SECOND))
@@ -192,7 +192,7 @@ async def test_scheduling_the_same_job_again_fires_it_once(
 
 
 async def test_a_job_cancelled_before_it_is_due_never_fires(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await scheduler.start()
     job = await add(store, scheduler, reminder("1", at=T0 + SECOND))
@@ -205,7 +205,7 @@ async def test_a_job_cancelled_before_it_is_due_never_fires(
 
 
 async def test_a_job_moved_later_fires_only_at_its_new_time(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await scheduler.start()
     job = await add(store, scheduler, reminder("1", at=T0 + SECOND))
@@ -221,7 +221,7 @@ async def test_a_job_moved_later_fires_only_at_its_new_time(
 
 
 async def test_a_job_moved_earlier_fires_at_its_new_time(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await scheduler.start()
     job = await add(store, scheduler, reminder("1", at=T0 + 3600 * SECOND))
@@ -234,7 +234,7 @@ async def test_a_job_moved_earlier_fires_at_its_new_time(
 
 
 async def test_a_recurring_job_fires_at_each_next_occurrence(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await store.save(reminder("1", schedule=Interval(60, T0 + 60 * SECOND, "UTC")))
     await scheduler.start()
@@ -251,7 +251,7 @@ async def test_a_recurring_job_fires_at_each_next_occurrence(
 async def test_a_failing_fire_is_logged_and_the_next_job_still_fires(
     store: RecordingStore,
     clock: ManualClock,
-    runner: JobRunner,
+    runner: FireRecorder,
     build: Build,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -302,7 +302,7 @@ async def test_stop_waits_for_the_run_in_flight(
 
 
 async def test_nothing_fires_after_stop(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await scheduler.start()
     await add(store, scheduler, reminder("1", at=T0 + SECOND))
@@ -317,7 +317,7 @@ async def test_nothing_fires_after_stop(
 
 
 async def test_run_raises_when_the_loop_dies_and_a_new_run_fires_again(
-    store: RecordingStore, clock: ManualClock, runner: JobRunner, scheduler: Scheduler
+    store: RecordingStore, clock: ManualClock, runner: FireRecorder, scheduler: Scheduler
 ) -> None:
     await scheduler.start()
     watcher = asyncio.create_task(scheduler.run())

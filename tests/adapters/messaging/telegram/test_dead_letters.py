@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, select
 
-from minibot.adapters.memory.database import SqlDatabase
-from minibot.adapters.memory.inbox import SqlInbox
-from minibot.adapters.memory.tables import inbox as inbox_table
+from minibot.adapters.sql.database import SqlDatabase
+from minibot.adapters.sql.inbox import SqlInbox
+from minibot.adapters.sql.tables import inbox as inbox_table
 from minibot.core.errors import EntryRejected
 from minibot.core.ports.inbox import InboxEntry
 from minibot.shared import fast_json

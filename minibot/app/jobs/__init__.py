@@ -1,0 +1,1 @@
+"""Reminders and scheduled prompts: the job service, its strategies and its surfaces."""

@@ -1,1 +1,0 @@
-"""Reminders and scheduled prompts: the task service, its strategies and its surfaces."""
