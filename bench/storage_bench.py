@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness.results import write_result
 from minibot.adapters.sql.conversation_memory import SqlConversationMemory
 from minibot.adapters.sql.database import SqlDatabase
 from minibot.adapters.sql.delivery_ledger import SqlDeliveryLedger
@@ -197,12 +198,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="minibot-bench-") as tmp:
         result = asyncio.run(run(mode, Path(tmp)))
     print_table(result)
-    out_dir = Path(__file__).resolve().parent / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = out_dir / f"storage_bench-{mode}-{stamp}.json"
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    print(f"wrote {write_result('storage_bench', mode, result)}")
 
 
 if __name__ == "__main__":
