@@ -1,5 +1,4 @@
-"""The `minibot` command: the daemon, `console`, `check-config`, `jobs upcoming`, `backup`,
-`restore` and `export`."""
+"""The `minibot` command: the daemon, console, check-config, jobs, backup, restore, export."""
 
 from __future__ import annotations
 

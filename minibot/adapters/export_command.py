@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import enum
 import json
+import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,8 +105,7 @@ def _rows(conn: Connection, table: Table, owner_id: str) -> list[dict[str, Any]]
 def _where(conn: Connection, table: Table, condition: Any) -> list[dict[str, Any]]:
     if not _exists(conn, table):
         return []
-    order = [column for column in table.primary_key.columns]
-    result = conn.execute(select(table).where(condition).order_by(*order))
+    result = conn.execute(select(table).where(condition).order_by(*table.primary_key.columns))
     return [_row(dict(row._mapping)) for row in result]
 
 
@@ -158,9 +158,7 @@ def _read_sqlite(database: str, operation: Callable[[Connection], T]) -> T:
         engine.dispose()
 
 
-def _connect(target: str) -> Any:
-    import sqlite3
-
+def _connect(target: str) -> sqlite3.Connection:
     return sqlite3.connect(target, uri=True, timeout=30, check_same_thread=False)
 
 

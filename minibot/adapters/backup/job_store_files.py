@@ -1,5 +1,4 @@
-"""The file job store in a backup: copied from a private, opened copy, restored by a
-directory swap."""
+"""The file job store in a backup: taken from a private copy, put back by a directory swap."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What a backup holds (the memory database, a separate notes database, the job store)
-and where each part lives under the current configuration."""
+"""What a backup holds (databases, job store) and where each part lives in the configuration."""
 
 from __future__ import annotations
 

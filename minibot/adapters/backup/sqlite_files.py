@@ -1,5 +1,4 @@
-"""SQLite files for backup and restore: an online copy, the schema revision, whether
-another process has the database open, and putting a copy in place."""
+"""SQLite database files in a backup: copied online, checked for other users, put back."""
 
 from __future__ import annotations
 
