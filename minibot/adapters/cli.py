@@ -1,4 +1,4 @@
-"""The `minibot` command: the daemon, `console`, `check-config` and `jobs upcoming`."""
+"""The `minibot` command: the daemon, console, check-config, jobs, backup, restore, export."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from minibot.adapters.backup.restore import restore_backup
+from minibot.adapters.backup.snapshot import take_backup
 from minibot.adapters.config.loader import find_config_path, load_settings
 from minibot.adapters.config.schema import Settings
 from minibot.adapters.container import Container, Mode
+from minibot.adapters.export_command import export_user, render
 from minibot.adapters.jobs_command import jobs_upcoming
 from minibot.adapters.logging.redaction import Redactor
 from minibot.adapters.logging.setup import configure_logging
@@ -48,6 +52,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--user", help="only this owner id, e.g. telegram:123")
     up.add_argument("--until", default="+7d", help="+7d (default), +12h, +2w or an ISO date")
+    backup = commands.add_parser(
+        "backup",
+        help="copy the databases and the job store into DIR (while the daemon runs)",
+        parents=[common],
+    )
+    backup.add_argument("directory", metavar="DIR", help="a new or empty directory")
+    restore = commands.add_parser(
+        "restore",
+        help="verify the backup in DIR, then put it in place (the daemon stopped)",
+        parents=[common],
+    )
+    restore.add_argument("directory", metavar="DIR", help="a directory written by minibot backup")
+    export = commands.add_parser(
+        "export", help="one person's history, notes, jobs and usage as JSON", parents=[common]
+    )
+    export.add_argument("--user", required=True, help="their owner id, e.g. telegram:123")
+    export.add_argument("--out", help="write to this file instead of stdout")
     return parser
 
 
@@ -68,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "jobs":
         return _jobs(settings, args)
+    if args.command in ("backup", "restore", "export"):
+        return _store_command(settings, args)
     mode: Mode = "console" if args.command == "console" else "daemon"
     return asyncio.run(_run(settings, mode))
 
@@ -77,6 +100,33 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
         print(asyncio.run(jobs_upcoming(settings.scheduler, args.user, args.until)))
     except (ValueError, MinibotError) as exc:
         print(f"minibot: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _store_command(settings: Settings, args: argparse.Namespace) -> int:
+    """backup, restore, export: one line on stderr and exit 1 when refused."""
+    try:
+        if args.command == "backup":
+            manifest = asyncio.run(take_backup(settings, Path(args.directory)))
+            size = sum(entry.size for entry in manifest.files)
+            print(f"backup written to {args.directory}: {len(manifest.files)} files, {size} bytes")
+        elif args.command == "restore":
+            restored = asyncio.run(restore_backup(settings, Path(args.directory)))
+            kept = ", ".join(str(path) for path in restored.kept) or "nothing"
+            print(
+                f"restored the backup of {restored.manifest.created_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"from {args.directory}; the replaced files are kept as {kept}"
+            )
+        else:
+            text = render(asyncio.run(export_user(settings, args.user)))
+            if args.out:
+                Path(args.out).write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+    except (OSError, MinibotError) as exc:
+        line = " ".join(f"minibot: {args.command} refused: {exc}".split())
+        print(Redactor()(line), file=sys.stderr)
         return 1
     return 0
 

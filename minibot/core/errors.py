@@ -67,6 +67,16 @@ class EntryRejected(StoreError):
     range), not for want of space or a connection: the same write would fail again."""
 
 
+class BackupRefused(StoreError):
+    """A backup, restore or export that cannot be done as asked (a corrupt or partial
+    backup, a store in use, a backend it does not copy); nothing was changed. `path`
+    names the file at fault, when there is one."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class NotFound(MinibotError):
     """The thing asked for does not exist (or is not visible to this owner)."""
 

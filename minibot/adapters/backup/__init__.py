@@ -1,0 +1,1 @@
+"""`minibot backup` and `minibot restore`: a consistent copy of every store, and its return."""
