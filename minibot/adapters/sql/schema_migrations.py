@@ -177,8 +177,7 @@ def _missing_search_objects(conn: Connection) -> list[str]:
     if conn.dialect.name == "postgresql":
         found = conn.execute(
             text(
-                "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() "
-                "AND indexname = :name"
+                "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = :name"
             ),
             {"name": PG_NOTES_FTS_INDEX},
         ).first()

@@ -215,4 +215,3 @@ PG_NOTE_VECTOR = (
     "setweight(to_tsvector('simple', tags), 'B') || "
     "setweight(to_tsvector('simple', content), 'D'))"
 )
-

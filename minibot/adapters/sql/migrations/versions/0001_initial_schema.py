@@ -8,6 +8,8 @@ no row is touched.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -47,7 +49,7 @@ _INDEXES = [
 ]
 
 
-def _tables() -> list[tuple[str, list[sa.SchemaItem]]]:
+def _tables() -> list[tuple[str, list[Any]]]:
     string = sa.String
     at = sa.DateTime
     return [
