@@ -7,7 +7,7 @@ import re
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Connection, Constraint, Index, Table, inspect, text
+from sqlalchemy import Column, Connection, Constraint, Index, MetaData, Table, inspect, text
 
 from minibot.adapters.sql.tables import (
     NOTES_FTS,
@@ -147,13 +147,13 @@ def _ours(name: str | None, type_: str, parent_names: Any) -> bool:
     return True
 
 
-def differences(conn: Connection) -> list[str]:
+def differences(conn: Connection, target: MetaData = metadata) -> list[str]:
     """How the database differs from the tables in code (empty: they match), one line each."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
     context = MigrationContext.configure(conn, opts=migration_options(conn.dialect.name))
-    found = [_describe(diff) for diff in compare_metadata(context, metadata)]
+    found = [_describe(diff) for diff in compare_metadata(context, target)]
     return found + _missing_search_objects(conn)
 
 
@@ -170,7 +170,7 @@ def _describe(diff: Any) -> str:
             names.append(f"{item.table.name}.{item.name}")
         elif isinstance(item, Table | Index | Constraint):
             names.append(str(item.name))
-    return f"{kind} {' '.join(names) or rest!r}"
+    return f"{kind} {' '.join(names) or repr(rest)}"
 
 
 def _missing_search_objects(conn: Connection) -> list[str]:
