@@ -1,4 +1,5 @@
-"""The `minibot` command: the daemon, console, check-config, jobs, backup, restore, export."""
+"""The `minibot` command: the daemon, `console`, `check-config`, `jobs`, `db`, `backup`,
+`restore` and `export`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from minibot.adapters import db_command
 from minibot.adapters.backup.restore import restore_backup
 from minibot.adapters.backup.snapshot import take_backup
 from minibot.adapters.config.loader import find_config_path, load_settings
@@ -69,7 +73,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--user", required=True, help="their owner id, e.g. telegram:123")
     export.add_argument("--out", help="write to this file instead of stdout")
+    _db_parser(commands, common)
     return parser
+
+
+def _db_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    db = commands.add_parser(
+        "db", help="the database schema ([memory], and [kv_memory] if separate)", parents=[common]
+    )
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="migrate to the head", parents=[common])
+    db_commands.add_parser(
+        "current", help="print the revision and whether it is the head", parents=[common]
+    )
+    db_commands.add_parser(
+        "check", help="exit 0 when the schema matches the code, else 1", parents=[common]
+    )
+    down = db_commands.add_parser("downgrade", help="migrate back to REV", parents=[common])
+    down.add_argument("revision", metavar="REV", help="a revision, or `base` for none")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,8 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "jobs":
         return _jobs(settings, args)
+    if args.command == "db":
+        return asyncio.run(_db(settings, args))
     if args.command in ("backup", "restore", "export"):
         return _store_command(settings, args)
+    if not settings.memory.auto_migrate:
+        refusal = asyncio.run(_refusal(settings))
+        if refusal is not None:
+            print(Redactor()(f"minibot: {refusal}"), file=sys.stderr)
+            return EXIT_CONFIG
     mode: Mode = "console" if args.command == "console" else "daemon"
     return asyncio.run(_run(settings, mode))
 
@@ -129,6 +157,33 @@ def _store_command(settings: Settings, args: argparse.Namespace) -> int:
         print(Redactor()(line), file=sys.stderr)
         return 1
     return 0
+
+
+async def _db(settings: Settings, args: argparse.Namespace) -> int:
+    from alembic.util import CommandError  # alembic loads only for these commands
+
+    try:
+        if args.db_command == "upgrade":
+            code, lines = await db_command.upgrade(settings)
+        elif args.db_command == "current":
+            code, lines = await db_command.current(settings)
+        elif args.db_command == "check":
+            code, lines = await db_command.check(settings)
+        else:
+            code, lines = await db_command.downgrade(settings, args.revision)
+    except (SQLAlchemyError, MinibotError, CommandError) as exc:
+        print(Redactor()(" ".join(f"minibot: {exc}".split())), file=sys.stderr)
+        return 1
+    for line in lines:
+        print(Redactor()(line), file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+async def _refusal(settings: Settings) -> str | None:
+    try:
+        return await db_command.refusal(settings)
+    except (SQLAlchemyError, MinibotError) as exc:
+        return f"cannot read the database schema: {exc}"
 
 
 async def _run(settings: Settings, mode: Mode) -> int:

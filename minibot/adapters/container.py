@@ -156,7 +156,9 @@ class Container:
         )
 
     def _storage(self, clock: SystemClock) -> _Storage:
-        database = SqlDatabase(self.settings.memory.url)
+        database = SqlDatabase(
+            self.settings.memory.url, auto_migrate=self.settings.memory.auto_migrate
+        )
         usage = SqlUsageLedger(database)
         return _Storage(
             database,
@@ -188,7 +190,11 @@ class Container:
         """The note store (in its own database when one is configured), its tools and
         commands."""
         kv = self.settings.kv_memory
-        notes_db = SqlDatabase(kv.url) if kv.url else storage.database
+        notes_db = (
+            SqlDatabase(kv.url, auto_migrate=self.settings.memory.auto_migrate)
+            if kv.url
+            else storage.database
+        )
         if notes_db is not storage.database:
             storage.specs.append(ServiceSpec(_Named("notes-database", notes_db), critical=True))
         notes = SqlNoteStore(notes_db)

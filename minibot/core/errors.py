@@ -77,6 +77,16 @@ class BackupRefused(StoreError):
         self.path = path
 
 
+class SchemaBehind(StoreError):
+    """The database's schema is not the one this code needs, and migrating it is not
+    allowed here (`[memory] auto_migrate = false`) or not possible (a newer release's)."""
+
+    def __init__(self, message: str, *, current: str | None, head: str) -> None:
+        super().__init__(message)
+        self.current = current
+        self.head = head
+
+
 class NotFound(MinibotError):
     """The thing asked for does not exist (or is not visible to this owner)."""
 

@@ -65,6 +65,10 @@ class LLMSettings(Section):
 
 class MemorySettings(Section):
     url: str = "sqlite+aiosqlite:///./data/minibot.db"
+    # Migrate the schema to this release's at start-up; false: a database that is behind
+    # stops the daemon (exit 2) until `minibot db upgrade` is run. Applies to
+    # [kv_memory] url too.
+    auto_migrate: bool = True
     # SQLite: sync the log to disk before an update is confirmed to Telegram, so that
     # confirmed updates survive a power loss too (not only a crash of the process).
     sync_before_confirm: bool = False

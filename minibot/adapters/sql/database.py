@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool, StaticPool
 
-from minibot.adapters.sql.tables import create_schema
+from minibot.adapters.sql.schema_migrations import prepare
 from minibot.adapters.sql.write_failure import classified
 from minibot.core.errors import StoreError, StoreUnavailable
 from minibot.core.health import Health, HealthBoard
@@ -77,6 +77,7 @@ class SqlDatabase:
         url: str = DEFAULT_URL,
         *,
         schema: str | None = None,
+        auto_migrate: bool = True,
         read_pool_size: int = 8,
         max_batch: int = 256,
         busy_timeout_ms: int = 10_000,
@@ -85,6 +86,7 @@ class SqlDatabase:
         self._url = make_url(url)
         self._max_log_bytes = max_log_bytes
         self._schema = schema
+        self._auto_migrate = auto_migrate
         self._read_pool_size = read_pool_size
         self._max_batch = max_batch
         self._busy_timeout_ms = busy_timeout_ms
@@ -126,7 +128,8 @@ class SqlDatabase:
         return database in ("", ":memory:") or "mode=memory" in str(self._url)
 
     async def start(self) -> None:
-        """Opens the engines and creates missing tables; a second call does nothing.
+        """Opens the engines and migrates the schema to the head (with `auto_migrate`
+        false, raises `SchemaBehind` when it is not there); a second call does nothing.
 
         Every adapter sharing this database calls it, possibly concurrently: the lock makes
         each of them wait until the schema exists."""
@@ -161,14 +164,14 @@ class SqlDatabase:
         try:
             if self.dialect == "sqlite":
                 self._start_sqlite_engines()
-                self.full_text_search = await self.write(create_schema)
+                self.full_text_search = await self.write(self._prepare_schema)
             else:
                 self._start_server_engine()
                 assert self._server is not None
                 async with self._server.begin() as conn:
                     if self._schema and self.dialect == "postgresql":
                         await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"'))
-                    self.full_text_search = await conn.run_sync(create_schema)
+                    self.full_text_search = await conn.run_sync(self._prepare_schema)
         except (SQLAlchemyError, StoreError) as exc:
             await self.stop()
             if isinstance(exc, StoreError):
@@ -177,6 +180,9 @@ class SqlDatabase:
         except BaseException:
             await self.stop()
             raise
+
+    def _prepare_schema(self, conn: Connection) -> bool:
+        return prepare(conn, migrate=self._auto_migrate)
 
     def _start_sqlite_engines(self) -> None:
         # The stdlib driver in our own threads: aiosqlite would pay a thread hop (and

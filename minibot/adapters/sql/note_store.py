@@ -24,6 +24,18 @@ from minibot.core.notes import (
 
 # The fallback scans at most this many of the owner's LIKE-matching notes to rank them.
 _FALLBACK_CANDIDATES = 500
+# Raw full-text queries (checked against the migrated schema by tests/adapters/sql/test_raw_sql.py).
+_SQLITE_SEARCH = (
+    "SELECT n.* FROM minibot_notes_fts f JOIN minibot_notes n ON n.id = f.rowid "
+    "WHERE minibot_notes_fts MATCH :match AND n.owner_id = :owner "
+    "ORDER BY bm25(minibot_notes_fts, 10.0, 1.0, 5.0), n.id DESC LIMIT :limit"
+)
+_PG_SEARCH = (
+    f"SELECT * FROM minibot_notes WHERE owner_id = :owner "
+    f"AND {PG_NOTE_VECTOR} @@ to_tsquery('simple', :match) "
+    f"ORDER BY ts_rank({PG_NOTE_VECTOR}, to_tsquery('simple', :match)) DESC, "
+    "id DESC LIMIT :limit"
+)
 
 
 class SqlNoteStore:
@@ -115,20 +127,11 @@ class SqlNoteStore:
         if not terms or limit <= 0:
             return []
         if self._db.full_text_search and self._db.dialect == "sqlite":
-            statement = text(
-                "SELECT n.* FROM minibot_notes_fts f JOIN minibot_notes n ON n.id = f.rowid "
-                "WHERE minibot_notes_fts MATCH :match AND n.owner_id = :owner "
-                "ORDER BY bm25(minibot_notes_fts, 10.0, 1.0, 5.0), n.id DESC LIMIT :limit"
-            ).columns(*notes.c)
+            statement = text(_SQLITE_SEARCH).columns(*notes.c)
             # Each term is quoted (a phrase) with a prefix star: operators cannot appear.
             match = " OR ".join(f'"{term}"*' for term in terms)
         elif self._db.full_text_search and self._db.dialect == "postgresql":
-            statement = text(
-                f"SELECT * FROM minibot_notes WHERE owner_id = :owner "
-                f"AND {PG_NOTE_VECTOR} @@ to_tsquery('simple', :match) "
-                f"ORDER BY ts_rank({PG_NOTE_VECTOR}, to_tsquery('simple', :match)) DESC, "
-                "id DESC LIMIT :limit"
-            ).columns(*notes.c)
+            statement = text(_PG_SEARCH).columns(*notes.c)
             match = " | ".join(f"{term}:*" for term in terms)
         else:
             return await self._fallback_search(owner_id, terms, limit)

@@ -1,4 +1,4 @@
-"""The SQL schema of every memory table, in one place so migrations can take it over later."""
+"""The SQL schema of every memory table: the one description migrations are checked against."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Connection,
     DateTime,
     Dialect,
     Float,
@@ -21,10 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    inspect,
-    text,
 )
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
 
 
@@ -51,7 +47,17 @@ class UtcDateTime(TypeDecorator[datetime]):
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
-metadata = MetaData()
+# Constraints and indexes get predictable names, so a later migration can drop or alter them
+# by name on both backends (SQLite's batch mode recreates a table and needs the names).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 messages = Table(
     "minibot_messages",
@@ -196,23 +202,12 @@ notes = Table(
     Index("ix_minibot_notes_owner_origin", "owner_id", "prov_origin"),
 )
 
-# SQLite full-text index over notes, kept in step by triggers (external-content FTS5).
-_SQLITE_FTS = [
-    "CREATE VIRTUAL TABLE IF NOT EXISTS minibot_notes_fts USING fts5("
-    "title, content, tags, content='minibot_notes', content_rowid='id', "
-    "tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER IF NOT EXISTS minibot_notes_ai AFTER INSERT ON minibot_notes BEGIN "
-    "INSERT INTO minibot_notes_fts(rowid, title, content, tags) "
-    "VALUES (new.id, new.title, new.content, new.tags); END",
-    "CREATE TRIGGER IF NOT EXISTS minibot_notes_ad AFTER DELETE ON minibot_notes BEGIN "
-    "INSERT INTO minibot_notes_fts(minibot_notes_fts, rowid, title, content, tags) "
-    "VALUES ('delete', old.id, old.title, old.content, old.tags); END",
-    "CREATE TRIGGER IF NOT EXISTS minibot_notes_au AFTER UPDATE ON minibot_notes BEGIN "
-    "INSERT INTO minibot_notes_fts(minibot_notes_fts, rowid, title, content, tags) "
-    "VALUES ('delete', old.id, old.title, old.content, old.tags); "
-    "INSERT INTO minibot_notes_fts(rowid, title, content, tags) "
-    "VALUES (new.id, new.title, new.content, new.tags); END",
-]
+# Objects the migrations make beside these tables, which autogenerate cannot see: the SQLite
+# external-content FTS5 index over notes (a virtual table, its shadow tables and triggers)
+# and the PostgreSQL GIN index over PG_NOTE_VECTOR.
+NOTES_FTS = "minibot_notes_fts"
+NOTES_FTS_TRIGGERS = ("minibot_notes_ai", "minibot_notes_ad", "minibot_notes_au")
+PG_NOTES_FTS_INDEX = "ix_minibot_notes_fts"
 
 # The weighted document vector of a note on PostgreSQL; the index and queries must match it.
 PG_NOTE_VECTOR = (
@@ -220,46 +215,3 @@ PG_NOTE_VECTOR = (
     "setweight(to_tsvector('simple', tags), 'B') || "
     "setweight(to_tsvector('simple', content), 'D'))"
 )
-
-
-def create_schema(conn: Connection) -> bool:
-    """Creates missing tables and search indexes; True when full-text search is available."""
-    metadata.create_all(conn)
-    _add_note_origin(conn)
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        conn.execute(
-            text(
-                "CREATE INDEX IF NOT EXISTS ix_minibot_notes_fts ON minibot_notes "
-                f"USING gin ({PG_NOTE_VECTOR})"
-            )
-        )
-        return True
-    if dialect != "sqlite":
-        return False
-    existed = conn.execute(
-        text("SELECT 1 FROM sqlite_master WHERE name = 'minibot_notes_fts'")
-    ).first()
-    try:
-        for statement in _SQLITE_FTS:
-            conn.execute(text(statement))
-    except OperationalError:
-        # An SQLite built without FTS5: search falls back to the portable ranking.
-        return False
-    if existed is None:
-        # Notes written before the index existed must be indexed too.
-        conn.execute(text("INSERT INTO minibot_notes_fts(minibot_notes_fts) VALUES ('rebuild')"))
-    return True
-
-
-def _add_note_origin(conn: Connection) -> None:
-    """Adds `prov_origin` and its index to a notes table made before they existed."""
-    columns = {column["name"] for column in inspect(conn).get_columns("minibot_notes")}
-    if "prov_origin" not in columns:
-        conn.execute(text("ALTER TABLE minibot_notes ADD COLUMN prov_origin VARCHAR(512)"))
-    conn.execute(
-        text(
-            "CREATE INDEX IF NOT EXISTS ix_minibot_notes_owner_origin "
-            "ON minibot_notes (owner_id, prov_origin)"
-        )
-    )

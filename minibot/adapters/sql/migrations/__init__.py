@@ -1,0 +1,1 @@
+"""alembic's migrations of the SQL schema: one linear history for SQLite and PostgreSQL."""
