@@ -1,4 +1,4 @@
-"""`minibot jobs upcoming`: reads a copy of the job store, never locking or writing it."""
+"""`minibot jobs upcoming`: reads the job store (a copy of a file store), never writing it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 
 from minibot.adapters.config.schema import SchedulerSettings
 from minibot.adapters.files.file_job_store import FileJobStore
+from minibot.adapters.sql.database import SqlDatabase
+from minibot.adapters.sql.job_store import SqlJobStore
 from minibot.app.jobs.upcoming import parse_until, render, upcoming
 from minibot.core.errors import StoreError
 from minibot.core.jobs import Job
@@ -73,10 +75,29 @@ def _listing(directory: Path) -> dict[str, tuple[int, int]]:
     return listing
 
 
-async def jobs_upcoming(settings: SchedulerSettings, user: str | None, until_text: str) -> str:
+async def read_sql_store(url: str) -> tuple[list[Job], dict[str, str]]:
+    """The active jobs of the SQL job store at `url` and their owners' zones (a SQL store
+    is read beside a running daemon, no copy needed)."""
+    database = SqlDatabase(url)
+    store = SqlJobStore(database)
+    try:
+        await store.start()
+        jobs = await store.active_jobs()
+        zones = {job.owner_id: await store.get_timezone(job.owner_id) for job in jobs}
+    finally:
+        await database.stop()
+    return jobs, zones
+
+
+async def jobs_upcoming(
+    settings: SchedulerSettings, user: str | None, until_text: str, memory_url: str = ""
+) -> str:
     now = SystemClock().now()
     until = parse_until(until_text, now)
-    jobs, timezones = await read_store(Path(settings.store_path))
+    if settings.store == "sql":
+        jobs, timezones = await read_sql_store(settings.url or memory_url)
+    else:
+        jobs, timezones = await read_store(Path(settings.store_path))
     if user is not None:
         jobs = [job for job in jobs if job.owner_id == user]
     items = upcoming(jobs, now, until)
