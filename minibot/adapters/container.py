@@ -307,7 +307,7 @@ class Container:
         """The job store, scheduler and job service, with their commands and tools;
         returns the services to start before the channels and after them."""
         sch = self.settings.scheduler
-        store, store_specs = self._job_store(storage, clock)
+        store, leases = self._job_store(storage, clock)
         runner = JobRunner(
             store,
             {
@@ -336,6 +336,10 @@ class Container:
                 grace_window_seconds=sch.grace_window_seconds,
             ),
         )
+        store_specs = []
+        if leases is not None:
+            leases.schedule = scheduler.schedule  # lapsed claims go back to this scheduler
+            store_specs.append(ServiceSpec(leases))
         for tool in JobTools(jobs).tools():
             tools.add(tool)
         JobCommands(jobs).register(commands)
@@ -346,9 +350,9 @@ class Container:
 
     def _job_store(
         self, storage: _Storage, clock: SystemClock
-    ) -> tuple[FileJobStore | SqlJobStore, list[ServiceSpec]]:
-        """The configured job store, and the services it needs beside it: for SQL, the
-        renewal of its claims (and its own database when `url` names one)."""
+    ) -> tuple[FileJobStore | SqlJobStore, JobLeaseKeeper | None]:
+        """The configured job store, and for SQL the service keeping its claims (and its
+        own database when `url` names one, started with the other databases)."""
         sch = self.settings.scheduler
         if sch.store == "file":
             store = FileJobStore(
@@ -356,14 +360,14 @@ class Container:
                 default_timezone=sch.timezone,
                 compact_after_records=sch.compact_after_records,
             )
-            return store, []
+            return store, None
         database = SqlDatabase(sch.url) if sch.url else storage.database
         if database is not storage.database:
             storage.specs.append(ServiceSpec(_Named("jobs-database", database), critical=True))
         sql_store = SqlJobStore(
             database, default_timezone=sch.timezone, lease_seconds=sch.lease_seconds
         )
-        return sql_store, [ServiceSpec(JobLeaseKeeper(sql_store, clock.now))]
+        return sql_store, JobLeaseKeeper(sql_store, clock.now)
 
     def _channels(
         self, bus: Bus, database: SqlDatabase, commands: CommandRouter

@@ -81,7 +81,7 @@ async def read_sql_store(url: str) -> tuple[list[Job], dict[str, str]]:
     database = SqlDatabase(url)
     store = SqlJobStore(database)
     try:
-        await store.start()
+        await database.start()  # the store's own start prepares writes, not needed here
         jobs = await store.active_jobs()
         zones = {job.owner_id: await store.get_timezone(job.owner_id) for job in jobs}
     finally:

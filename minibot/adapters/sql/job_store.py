@@ -303,6 +303,25 @@ class SqlJobStore:
 
         return await self._db.write(operation)
 
+    async def release_lapsed(self, now: datetime) -> list[Job]:
+        """Moves every running job whose lease ended by `now` (whoever held it) back to
+        scheduled for the same occurrence, due at once (`Job.interrupted`), and returns
+        them, for a scheduler that never read them (one running since before another
+        process claimed them) to schedule."""
+        lapsed = (
+            select(jobs)
+            .where(jobs.c.state == _RUNNING, jobs.c.lease_until <= now)
+            .with_for_update(skip_locked=True)
+        )
+
+        def operation(conn: Connection) -> list[Job]:
+            moved = [job_from_row(row).interrupted(now) for row in conn.execute(lapsed)]
+            if moved:
+                conn.execute(self._upsert_released, [job_row(job) for job in moved])
+            return moved
+
+        return await self._db.write(operation)
+
     async def set_timezone(self, owner_id: str, tz: str) -> None:
         zone(tz)  # raises ValueError for an unknown zone before anything is written
         insert = self._db.insert(job_timezones).values(owner_id=owner_id, tz=tz)

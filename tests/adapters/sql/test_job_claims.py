@@ -163,3 +163,26 @@ async def test_jobs_claimed_by_a_killed_process_fire_once_after_the_lease(
             assert (run.outcome, run.attempts) == (RunOutcome.DELIVERED, 2)
             assert run.started_at is not None
             assert run.started_at >= now + timedelta(seconds=1), "taken over after the lease"
+
+
+async def test_a_lapsed_claim_is_released_to_any_scheduler_for_the_same_occurrence(
+    backend: Backend,
+) -> None:
+    async with backend() as (url, schema), _stores(url, schema, 2, lease_seconds=30) as stores:
+        dead, alive = stores
+        await dead.save(reminder("1", at=T0))
+        await dead.save(reminder("2", at=T0))
+        assert len(await dead.start_runs(["1"], T0)) == 1
+        assert len(await alive.start_runs(["2"], T0)) == 1
+        await alive.renew_leases(T0 + timedelta(seconds=20))
+        assert await alive.release_lapsed(T0 + timedelta(seconds=29)) == []
+
+        at = T0 + timedelta(seconds=31)
+        [released] = await alive.release_lapsed(at)
+        assert (released.id, released.state) == ("1", JobState.SCHEDULED)
+        assert (released.next_run_at, released.occurrence) == (at, T0)
+        assert await alive.release_lapsed(at) == [], "released once"
+        assert (await alive.get("2")).state is JobState.RUNNING  # type: ignore[union-attr]
+        [(again, run)] = await alive.start_runs(["1"], at)
+        assert (again.attempts, run.occurrence, run.attempts) == (2, T0, 2)
+        assert len(await alive.runs("1")) == 1, "one ledger row for the occurrence"
