@@ -9,24 +9,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, delete, literal, or_, select, union_all, update
+from sqlalchemy import Connection, and_, or_, select, union_all, update
 
 from minibot.adapters.sql.database import SqlDatabase
-from minibot.adapters.sql.job_rows import (
-    CLAIM_COLUMNS,
-    job_from_row,
-    job_row,
-    run_from_row,
-    run_row,
-)
-from minibot.adapters.sql.tables import UtcDateTime, job_ids, job_runs, job_timezones, jobs
+from minibot.adapters.sql.job_rows import job_from_row, job_row, run_from_row, run_row
+from minibot.adapters.sql.job_statements import RUNNING, SCHEDULED, JobStatements
+from minibot.adapters.sql.tables import job_ids, job_runs, job_timezones, jobs
 from minibot.core.errors import IllegalTransition
 from minibot.core.health import Health
 from minibot.core.jobs import Job, JobState, RunRecord
 from minibot.core.schedule import zone
 
-_SCHEDULED = JobState.SCHEDULED.value
-_RUNNING = JobState.RUNNING.value
 _COUNTER = "jobs"
 
 
@@ -69,6 +62,12 @@ class SqlJobStore:
         # The counter of ids is known to be at least this: saving a job with a larger
         # numeric id (copied in, or made elsewhere) moves the counter past it.
         self._counter_floor = 0
+        self._sql = JobStatements(
+            database.insert,
+            claimer=self.claimer,
+            lease=self.lease,
+            max_runs_per_job=max_runs_per_job,
+        )
 
     @property
     def health(self) -> Health:
@@ -76,7 +75,6 @@ class SqlJobStore:
 
     async def start(self) -> None:
         await self._db.start()
-        self._prepare()
         counter = (
             self._db.insert(job_ids)
             .values(name=_COUNTER, last_id=0)
@@ -92,45 +90,13 @@ class SqlJobStore:
     async def _warm_up(self) -> None:
         """Runs the claim once on no job, so the first burst of due jobs does not pay for
         compiling its statements (tens of milliseconds)."""
-        claim, open_runs = self._claim([""], datetime.now(UTC))
+        claim, open_runs = self._sql.claim([""], datetime.now(UTC))
 
         def operation(conn: Connection) -> None:
             conn.execute(claim)
             conn.execute(open_runs)
 
         await self._db.write(operation)
-
-    def _prepare(self) -> None:
-        """Builds the upserts once, to run with parameters: compiling an INSERT of a
-        thousand rows' values costs more than running it."""
-        job = self._db.insert(jobs)
-        replaced = {
-            c.name: job.excluded[c.name]
-            for c in jobs.c
-            if not c.primary_key and c.name not in CLAIM_COLUMNS
-        }
-        key = [jobs.c.id]
-        self._upsert_running = job.on_conflict_do_update(index_elements=key, set_=replaced)
-        released = {**replaced, **dict.fromkeys(CLAIM_COLUMNS)}
-        self._upsert_released = job.on_conflict_do_update(index_elements=key, set_=released)
-        run = self._db.insert(job_runs)
-        run_key = [job_runs.c.job_id, job_runs.c.occurrence]
-        self._upsert_runs = run.on_conflict_do_update(
-            index_elements=run_key,
-            set_={c.name: run.excluded[c.name] for c in job_runs.c if not c.primary_key},
-        )
-
-    def _restart_runs_from(self, claimed: Select[Any]) -> Any:
-        """Open runs for the (job id, occurrence, attempts, started at) rows `claimed`
-        selects; a run started again (a retry, a claim taken over) keeps an outcome if it
-        has one."""
-        columns = ["job_id", "occurrence", "attempts", "started_at"]
-        insert = self._db.insert(job_runs).from_select(columns, claimed)
-        return insert.on_conflict_do_update(
-            index_elements=[job_runs.c.job_id, job_runs.c.occurrence],
-            set_={"attempts": insert.excluded.attempts, "started_at": insert.excluded.started_at},
-            where=job_runs.c.outcome.is_(None),
-        )
 
     async def stop(self) -> None:
         # The database is shared; its owner (the composition root) stops it.
@@ -182,25 +148,15 @@ class SqlJobStore:
 
     def _write_job(self, conn: Connection, job: Job, runs: Sequence[RunRecord]) -> None:
         running = job.state is JobState.RUNNING
-        conn.execute(self._upsert_running if running else self._upsert_released, job_row(job))
+        sql = self._sql
+        conn.execute(sql.upsert_running if running else sql.upsert_released, job_row(job))
         fresh = self._new_runs(conn, job.id, runs)
         if not fresh:
             return
-        conn.execute(self._upsert_runs, [run_row(run) for run in fresh])
+        conn.execute(sql.upsert_runs, [run_row(run) for run in fresh])
         if job.recurring:
-            # Only the newest `max_runs_per_job` occurrences are kept (a one-shot job has
-            # one occurrence, and never comes near).
-            cutoff = (
-                select(job_runs.c.occurrence)
-                .where(job_runs.c.job_id == job.id)
-                .order_by(job_runs.c.occurrence.desc())
-                .offset(self.max_runs_per_job - 1)
-                .limit(1)
-                .scalar_subquery()
-            )
-            conn.execute(
-                delete(job_runs).where(job_runs.c.job_id == job.id, job_runs.c.occurrence < cutoff)
-            )
+            # Only the newest occurrences are kept (a one-shot job has one occurrence).
+            conn.execute(sql.trim_runs(job.id))
 
     @staticmethod
     def _new_runs(conn: Connection, job_id: str, runs: Sequence[RunRecord]) -> list[RunRecord]:
@@ -208,15 +164,8 @@ class SqlJobStore:
         which rolls the whole write back); the same outcome again is a no-op."""
         if not runs:
             return []
-        known = {
-            row.occurrence: row.outcome
-            for row in conn.execute(
-                select(job_runs.c.occurrence, job_runs.c.outcome).where(
-                    job_runs.c.job_id == job_id,
-                    job_runs.c.occurrence.in_([run.occurrence for run in runs]),
-                )
-            )
-        }
+        query = JobStatements.outcomes(job_id, [run.occurrence for run in runs])
+        known = {row.occurrence: row.outcome for row in conn.execute(query)}
         fresh: dict[datetime, RunRecord] = {}
         for run in runs:
             outcome = known.get(run.occurrence)
@@ -232,7 +181,7 @@ class SqlJobStore:
         if not job_ids:
             return []
         wanted = list(dict.fromkeys(job_ids))
-        claim, open_runs = self._claim(wanted, now)
+        claim, open_runs = self._sql.claim(wanted, now)
 
         def operation(conn: Connection) -> list[tuple[Job, RunRecord]]:
             started = [job_from_row(row) for row in conn.execute(claim)]
@@ -244,59 +193,10 @@ class SqlJobStore:
         order = {job_id: n for n, job_id in enumerate(wanted)}
         return sorted(pairs, key=lambda pair: order[pair[0].id])
 
-    def _claim(self, wanted: list[str], now: datetime) -> tuple[Any, Any]:
-        """The UPDATE claiming those of `wanted` that are due at `now` (or whose lease
-        ended), returning them, and the INSERT of their open runs."""
-        claimable = or_(
-            and_(
-                jobs.c.state == _SCHEDULED,
-                jobs.c.next_run_at <= now,
-                jobs.c.occurrence.is_not(None),
-            ),
-            and_(jobs.c.state == _RUNNING, jobs.c.lease_until <= now),
-        )
-        # SKIP LOCKED: rows another claimer is taking are passed over, not waited for;
-        # SQLite renders no locking clause and runs one writer at a time anyway.
-        chosen = (
-            select(jobs.c.id)
-            .where(jobs.c.id.in_(wanted), claimable)
-            .with_for_update(skip_locked=True)
-        )
-        claim = (
-            update(jobs)
-            .where(jobs.c.id.in_(chosen), claimable)
-            .values(
-                state=_RUNNING,
-                attempts=jobs.c.attempts + 1,
-                updated_at=now,
-                claimed_by=self.claimer,
-                lease_until=now + self.lease,
-            )
-            .returning(*jobs.c)
-        )
-
-        # The open runs are copied from the rows just claimed, inside the database: a
-        # thousand rows' parameters would cost more than the claim itself.
-        open_runs = self._restart_runs_from(
-            select(
-                jobs.c.id, jobs.c.occurrence, jobs.c.attempts, literal(now, UtcDateTime())
-            ).where(
-                jobs.c.id.in_(wanted),
-                jobs.c.state == _RUNNING,
-                jobs.c.claimed_by == self.claimer,
-                jobs.c.updated_at == now,
-            )
-        )
-        return claim, open_runs
-
     async def renew_leases(self, now: datetime) -> int:
         """Extends every claim this store holds to `lease_seconds` from `now`; returns
         how many jobs it holds."""
-        renew = (
-            update(jobs)
-            .where(jobs.c.claimed_by == self.claimer, jobs.c.state == _RUNNING)
-            .values(lease_until=now + self.lease)
-        )
+        renew = self._sql.renew(now)
 
         def operation(conn: Connection) -> int:
             return int(conn.execute(renew).rowcount)
@@ -308,16 +208,12 @@ class SqlJobStore:
         scheduled for the same occurrence, due at once (`Job.interrupted`), and returns
         them, for a scheduler that never read them (one running since before another
         process claimed them) to schedule."""
-        lapsed = (
-            select(jobs)
-            .where(jobs.c.state == _RUNNING, jobs.c.lease_until <= now)
-            .with_for_update(skip_locked=True)
-        )
+        lapsed = self._sql.lapsed(now)
 
         def operation(conn: Connection) -> list[Job]:
             moved = [job_from_row(row).interrupted(now) for row in conn.execute(lapsed)]
             if moved:
-                conn.execute(self._upsert_released, [job_row(job) for job in moved])
+                conn.execute(self._sql.upsert_released, [job_row(job) for job in moved])
             return moved
 
         return await self._db.write(operation)
@@ -354,11 +250,11 @@ class SqlJobStore:
     async def list_jobs(self, owner_id: str, *, include_finished: bool = False) -> list[Job]:
         query = select(jobs).where(jobs.c.owner_id == owner_id)
         if not include_finished:
-            query = query.where(jobs.c.state.in_([_SCHEDULED, _RUNNING]))
+            query = query.where(jobs.c.state.in_([SCHEDULED, RUNNING]))
         return sorted(await self._jobs(query), key=Job.soonest_first)
 
     async def active_jobs(self) -> list[Job]:
-        return await self._jobs(select(jobs).where(jobs.c.state.in_([_SCHEDULED, _RUNNING])))
+        return await self._jobs(select(jobs).where(jobs.c.state.in_([SCHEDULED, RUNNING])))
 
     async def due_jobs(self, until: datetime) -> list[Job]:
         """Scheduled jobs due by `until`, and running ones whose run no live claim covers
@@ -366,9 +262,9 @@ class SqlJobStore:
         another process is running is not this caller's to recover."""
         query = select(jobs).where(
             or_(
-                and_(jobs.c.state == _SCHEDULED, jobs.c.next_run_at <= until),
+                and_(jobs.c.state == SCHEDULED, jobs.c.next_run_at <= until),
                 and_(
-                    jobs.c.state == _RUNNING,
+                    jobs.c.state == RUNNING,
                     or_(jobs.c.lease_until.is_(None), jobs.c.lease_until <= until),
                 ),
             )
@@ -378,10 +274,10 @@ class SqlJobStore:
     async def scheduled_times(self) -> list[tuple[datetime, str]]:
         query = union_all(
             select(jobs.c.next_run_at, jobs.c.id).where(
-                jobs.c.state == _SCHEDULED, jobs.c.next_run_at.is_not(None)
+                jobs.c.state == SCHEDULED, jobs.c.next_run_at.is_not(None)
             ),
             select(jobs.c.lease_until, jobs.c.id).where(
-                jobs.c.state == _RUNNING, jobs.c.lease_until.is_not(None)
+                jobs.c.state == RUNNING, jobs.c.lease_until.is_not(None)
             ),
         )
 
