@@ -1,8 +1,11 @@
 """Scheduler benchmark: start-up, memory, idle cost and lateness with many pending jobs.
 
 Run `.venv/bin/python bench/scheduler_bench.py` (10,000 jobs, 3 s idle) or `--full`
-(100,000 jobs, 10 s idle). The measured daemon runs in a fresh process so its resident
-memory is not inflated by the set-up; results go to bench/results/ as JSON.
+(100,000 jobs, 10 s idle). `--store sql` measures the SQL job store on SQLite, and with
+`--url postgresql+asyncpg://...` on PostgreSQL (in a schema of its own, dropped after),
+where it also counts claims per second with three claimers. The measured daemon runs in
+a fresh process so its resident memory is not inflated by the set-up; results go to
+bench/results/ as JSON.
 """
 
 from __future__ import annotations
@@ -12,20 +15,27 @@ import asyncio
 import contextlib
 import gc
 import json
+import random
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from minibot.adapters.files.file_job_store import FileJobStore  # noqa: E402
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler  # noqa: E402
+from minibot.adapters.sql.database import SqlDatabase  # noqa: E402
+from minibot.adapters.sql.job_rows import job_row  # noqa: E402
+from minibot.adapters.sql.job_store import SqlJobStore  # noqa: E402
+from minibot.adapters.sql.tables import jobs as jobs_table  # noqa: E402
 from minibot.app.jobs.recovery import recover  # noqa: E402
 from minibot.core.conversation import ConversationKey  # noqa: E402
 from minibot.core.jobs import Action, ActionKind, Job, RunOutcome, RunRecord  # noqa: E402
@@ -41,6 +51,12 @@ TARGETS = {
     "lateness_p99_ms": 50.0,
     "missed": 0,
 }
+# The SQL store's lateness targets (its "started" records are a SQL transaction).
+SQL_LATENESS_P99_MS = {"sqlite": 100.0, "postgresql": 250.0}
+CLAIMERS = 3
+CLAIM_JOBS = 10_000
+CLAIM_BATCH = 500
+MIN_CLAIMS_PER_SECOND = 2000.0
 
 
 def make_job(job_id: str, at: datetime, now: datetime) -> Job:
@@ -55,7 +71,49 @@ def make_job(job_id: str, at: datetime, now: datetime) -> Job:
     )
 
 
-async def populate(directory: Path, count: int) -> float:
+class Target:
+    """Which store the benchmark measures: a file store directory, or a SQL database."""
+
+    def __init__(self, directory: Path, url: str = "", schema: str = "") -> None:
+        self.directory, self.url, self.schema = directory, url, schema
+
+    def open(self) -> tuple[Any, SqlDatabase | None]:
+        if not self.url:
+            return FileJobStore(self.directory), None
+        database = SqlDatabase(self.url, schema=self.schema or None)
+        return SqlJobStore(database), database
+
+    @property
+    def dialect(self) -> str:
+        return SqlDatabase(self.url).dialect
+
+
+async def populate_sql(target: Target, count: int, *, due: bool = False) -> float:
+    """Bulk-inserted rows (the set-up, not what is measured); the last job is saved
+    through the store, which moves its id counter past them all."""
+    store, database = target.open()
+    assert database is not None
+    await store.start()
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    try:
+        for first in range(1, count + 1, 5000):
+            rows = [
+                job_row(make_job(str(n), now if due else now + timedelta(days=30, seconds=n), now))
+                for n in range(first, min(first + 5000, count + 1))
+            ]
+            await database.write(lambda conn, rows=rows: conn.execute(jobs_table.insert(), rows))
+        last = make_job(str(count + 1), now + timedelta(days=60), now)
+        await store.save(last)
+    finally:
+        await database.stop()
+    return time.perf_counter() - started
+
+
+async def populate(target: Target, count: int) -> float:
+    if target.url:
+        return await populate_sql(target, count)
+    directory = target.directory
     store = FileJobStore(directory)
     await store.start()
     now = datetime.now(UTC)
@@ -71,14 +129,14 @@ async def populate(directory: Path, count: int) -> float:
     return elapsed
 
 
-async def measure(directory: Path, idle_seconds: float) -> dict[str, float]:
+async def measure(target: Target, idle_seconds: float) -> dict[str, float]:
     import psutil
 
     process = psutil.Process()
     clock = SystemClock()
     lateness: list[float] = []
     finished = asyncio.Event()
-    store = FileJobStore(directory)
+    store, database = target.open()
 
     async def fire(job: Job, run: RunRecord) -> None:
         # The scheduler saved the "started" records (fsync'd) before calling: the effect
@@ -109,18 +167,21 @@ async def measure(directory: Path, idle_seconds: float) -> dict[str, float]:
     idle_cpu = sum(process.cpu_times()[:2]) - cpu_before
     idle_wakeups = scheduler.wakeups - wakeups_before
 
+    ids = [await store.new_job_id() for _ in range(BURST)]
     due = clock.now() + timedelta(seconds=1.5)
-    burst = [make_job(await store.new_job_id(), due, clock.now()) for _ in range(BURST)]
+    burst = [make_job(job_id, due, clock.now()) for job_id in ids]
     await asyncio.gather(*(store.save(job) for job in burst))
     for job in burst:
         scheduler.schedule(job)
-    batches_before = store.fsync_batches
+    batches_before = getattr(store, "fsync_batches", 0)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(finished.wait(), 30)
-    burst_fsyncs = store.fsync_batches - batches_before
+    burst_fsyncs = getattr(store, "fsync_batches", 0) - batches_before
     await scheduler.stop()
     outcomes = [r.outcome for job in burst for r in await store.runs(job.id)]
     await store.stop()
+    if database is not None:
+        await database.stop()
     ordered = sorted(lateness) or [float("nan")]
     return {
         "pending_jobs": pending,
@@ -140,9 +201,51 @@ async def measure(directory: Path, idle_seconds: float) -> dict[str, float]:
     }
 
 
-def report(figures: dict[str, float], populate_seconds: float) -> None:
-    print(f"\nscheduler benchmark: {figures['pending_jobs']:,} pending jobs in the file store")
-    print(f"(populating them took {populate_seconds:.1f} s with group commit)\n")
+async def claims_per_second(target: Target) -> float:
+    """CLAIM_JOBS due jobs, CLAIMERS stores (each its own engine, as separate daemons)
+    each asking for all of them in its own order, CLAIM_BATCH per `start_runs`: jobs
+    claimed per second until all are."""
+    await populate_sql(target, CLAIM_JOBS, due=True)
+    stores = [target.open() for _ in range(CLAIMERS)]
+    for store, _ in stores:
+        await store.start()
+    ids = [str(n) for n in range(1, CLAIM_JOBS + 1)]
+    now = datetime.now(UTC)
+
+    async def claim(store: SqlJobStore, seed: int) -> int:
+        order = ids[:]
+        random.Random(seed).shuffle(order)
+        won = 0
+        for first in range(0, len(order), CLAIM_BATCH):
+            won += len(await store.start_runs(order[first : first + CLAIM_BATCH], now))
+        return won
+
+    started = time.perf_counter()
+    won = await asyncio.gather(*(claim(store, n) for n, (store, _) in enumerate(stores)))
+    elapsed = time.perf_counter() - started
+    for _, database in stores:
+        assert database is not None
+        await database.stop()
+    if sum(won) != CLAIM_JOBS:
+        raise SystemExit(f"claimed {sum(won)} of {CLAIM_JOBS} jobs: a claim was lost or doubled")
+    return CLAIM_JOBS / elapsed
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        await engine.dispose()
+
+
+def report(figures: dict[str, float], populate_seconds: float, store: str) -> None:
+    print(f"\nscheduler benchmark: {figures['pending_jobs']:,} pending jobs in the {store}")
+    print(f"(populating them took {populate_seconds:.1f} s)\n")
     print(f"{'measure':<28}{'value':>12}  {'target':>10}  ok")
     rows = [
         ("start-up (replay + heap)", "startup_seconds", "{:.3f} s"),
@@ -155,8 +258,15 @@ def report(figures: dict[str, float], populate_seconds: float) -> None:
         ("lateness max", "lateness_max_ms", "{:.1f} ms"),
         ("missed", "missed", "{:.0f}"),
     ]
+    if "claims_per_second" in figures:
+        rows.append((f"claims/s ({CLAIMERS} claimers)", "claims_per_second", "{:.0f}"))
     for label, key, fmt in rows:
-        target = TARGETS.get(key)
+        target = figures.get(f"target_{key}", TARGETS.get(key))
+        if key == "claims_per_second":
+            ok = "yes" if figures[key] >= MIN_CLAIMS_PER_SECOND else "NO"
+            shown = f">= {MIN_CLAIMS_PER_SECOND:g}"
+            print(f"{label:<28}{fmt.format(figures[key]):>12}  {shown:>10}  {ok}")
+            continue
         ok = "" if target is None else ("yes" if figures[key] <= target else "NO")
         shown = "" if target is None else f"<= {target:g}"
         print(f"{label:<28}{fmt.format(figures[key]):>12}  {shown:>10}  {ok}")
@@ -165,12 +275,18 @@ def report(figures: dict[str, float], populate_seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="100,000 jobs and 10 s idle")
+    parser.add_argument("--store", choices=["file", "sql"], default="file")
+    parser.add_argument(
+        "--url", default="", help="the SQL store's database (default: SQLite in a scratch dir)"
+    )
     parser.add_argument("--phase", choices=["all", "measure"], default="all")
     parser.add_argument("--dir", type=Path)
+    parser.add_argument("--schema", default="")
     parser.add_argument("--idle-seconds", type=float)
     args = parser.parse_args()
     if args.phase == "measure":
-        print(json.dumps(asyncio.run(measure(args.dir, args.idle_seconds))))
+        target = Target(args.dir, args.url, args.schema)
+        print(json.dumps(asyncio.run(measure(target, args.idle_seconds))))
         return
 
     jobs = 100_000 if args.full else 10_000
@@ -178,21 +294,44 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     # On the results disk, not /tmp: a tmpfs would make every fsync free.
     directory = Path(tempfile.mkdtemp(prefix="store-", dir=RESULTS))
+    url, schema = "", ""
+    if args.store == "sql":
+        url = args.url or f"sqlite+aiosqlite:///{directory / 'jobs.db'}"
+    if url.startswith("postgresql"):
+        schema = f"minibot_bench_{uuid.uuid4().hex[:8]}"
+    target = Target(directory, url, schema)
     try:
-        populate_seconds = asyncio.run(populate(directory, jobs))
+        populate_seconds = asyncio.run(populate(target, jobs))
         measured = subprocess.run(
             [sys.executable, __file__, "--phase", "measure", "--dir", str(directory),
-             "--idle-seconds", str(idle)],
+             "--url", url, "--schema", schema, "--idle-seconds", str(idle)],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
         figures = json.loads(measured.stdout.strip().splitlines()[-1])
+        if url:
+            figures["target_lateness_p99_ms"] = SQL_LATENESS_P99_MS[target.dialect]
+        if schema:
+            asyncio.run(drop_schema(url, schema))
+            claims = Target(directory, url, f"minibot_bench_{uuid.uuid4().hex[:8]}")
+            try:
+                figures["claims_per_second"] = asyncio.run(claims_per_second(claims))
+            finally:
+                asyncio.run(drop_schema(url, claims.schema))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    report(figures, populate_seconds)
+        if schema:
+            asyncio.run(drop_schema(url, schema))
+    where = "file store" if not url else f"SQL store on {target.dialect}"
+    report(figures, populate_seconds, where)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"scheduler-{'full' if args.full else 'short'}-{stamp}.json"
+    size = "full" if args.full else "short"
+    kind = "file" if not url else target.dialect
+    out = RESULTS / f"scheduler-{kind}-{size}-{stamp}.json"
     out.write_text(
-        json.dumps({"jobs": jobs, "populate_seconds": populate_seconds, **figures}, indent=2)
+        json.dumps(
+            {"jobs": jobs, "store": where, "populate_seconds": populate_seconds, **figures},
+            indent=2,
+        )
     )
     print(f"\nwritten to {out.relative_to(ROOT)}")
 

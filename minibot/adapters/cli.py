@@ -125,7 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        print(asyncio.run(jobs_upcoming(settings.scheduler, args.user, args.until)))
+        print(
+            asyncio.run(
+                jobs_upcoming(settings.scheduler, args.user, args.until, settings.memory.url)
+            )
+        )
     except (ValueError, MinibotError) as exc:
         print(f"minibot: {exc}", file=sys.stderr)
         return 1

@@ -20,6 +20,8 @@ from minibot.adapters.sql.conversation_memory import SqlConversationMemory
 from minibot.adapters.sql.database import SqlDatabase
 from minibot.adapters.sql.delivery_ledger import SqlDeliveryLedger
 from minibot.adapters.sql.inbox import SqlInbox
+from minibot.adapters.sql.job_leases import JobLeaseKeeper
+from minibot.adapters.sql.job_store import SqlJobStore
 from minibot.adapters.sql.note_store import SqlNoteStore
 from minibot.adapters.sql.retention import StorageRetention
 from minibot.adapters.sql.usage_ledger import SqlUsageLedger
@@ -126,7 +128,7 @@ class Container:
         task_specs: tuple[list[ServiceSpec], list[ServiceSpec]] = ([], [])
         if s.scheduler.enabled:
             task_specs = self._scheduler(
-                bus, clock, self._scheduled_turns(bus, turns), tools, commands
+                bus, clock, self._scheduled_turns(bus, turns), tools, commands, storage
             )
         approval_buttons = ApprovalButtons(approvals, conversation)
         approval_buttons.register(commands)
@@ -306,15 +308,12 @@ class Container:
         scheduled_turns: ConversationService,
         tools: ToolRegistry,
         commands: CommandRouter,
+        storage: _Storage,
     ) -> tuple[list[ServiceSpec], list[ServiceSpec]]:
         """The job store, scheduler and job service, with their commands and tools;
         returns the services to start before the channels and after them."""
         sch = self.settings.scheduler
-        store = FileJobStore(
-            sch.store_path,
-            default_timezone=sch.timezone,
-            compact_after_records=sch.compact_after_records,
-        )
+        store, leases = self._job_store(storage, clock)
         runner = JobRunner(
             store,
             {
@@ -343,13 +342,38 @@ class Container:
                 grace_window_seconds=sch.grace_window_seconds,
             ),
         )
+        store_specs = []
+        if leases is not None:
+            leases.schedule = scheduler.schedule  # lapsed claims go back to this scheduler
+            store_specs.append(ServiceSpec(leases))
         for tool in JobTools(jobs).tools():
             tools.add(tool)
         JobCommands(jobs).register(commands)
         return (
-            [ServiceSpec(jobs, critical=True)],
+            [ServiceSpec(jobs, critical=True), *store_specs],
             [ServiceSpec(SchedulerService(jobs, scheduler, bus.publish))],
         )
+
+    def _job_store(
+        self, storage: _Storage, clock: SystemClock
+    ) -> tuple[FileJobStore | SqlJobStore, JobLeaseKeeper | None]:
+        """The configured job store, and for SQL the service keeping its claims (and its
+        own database when `url` names one, started with the other databases)."""
+        sch = self.settings.scheduler
+        if sch.store == "file":
+            store = FileJobStore(
+                sch.store_path,
+                default_timezone=sch.timezone,
+                compact_after_records=sch.compact_after_records,
+            )
+            return store, None
+        database = SqlDatabase(sch.url) if sch.url else storage.database
+        if database is not storage.database:
+            storage.specs.append(ServiceSpec(_Named("jobs-database", database), critical=True))
+        sql_store = SqlJobStore(
+            database, default_timezone=sch.timezone, lease_seconds=sch.lease_seconds
+        )
+        return sql_store, JobLeaseKeeper(sql_store, clock.now)
 
     def _channels(
         self, bus: Bus, database: SqlDatabase, commands: CommandRouter

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAIServer, Script
@@ -139,6 +140,31 @@ async def test_jobs_upcoming_lists_future_times_across_dst_while_the_daemon_runs
     nobody = await run_minibot("jobs", "upcoming", "--config", str(config), "--user", "telegram:1")
     assert nobody.returncode == 0 and nobody.stdout.startswith("No job is due for telegram:1")
     assert fake_llm.requests == []
+
+
+async def test_with_the_sql_store_a_reminder_fires_and_is_listed_from_the_database(
+    tmp_path: Path, fake_llm: FakeOpenAIServer
+) -> None:
+    config = write_config(tmp_path, fake_llm.base_url, 'store = "sql"\nlease_seconds = 3\n')
+    console = await Console.open(config)
+    try:
+        await console.send("/remind in 2 seconds stretch")
+        assert "job 1" in await console.reply_containing("set for")
+        await console.send("/remind every sunday 9:00 call mum")
+        await console.reply_containing("call mum")
+        fired = await console.reply_containing("[Done]", limit_seconds=15)
+        assert fired.startswith("stretch")
+        upcoming = await run_minibot("jobs", "upcoming", "--config", str(config), "--until", "+8d")
+    finally:
+        assert await console.close() == 0
+    assert upcoming.returncode == 0, upcoming.stderr
+    assert "job 2  console:local" in upcoming.stdout and "job 1" not in upcoming.stdout
+    assert not (tmp_path / "tasks").exists(), "no file store was made"
+    with sqlite3.connect(tmp_path / "minibot.db") as db:
+        rows = db.execute("SELECT id, state FROM minibot_jobs ORDER BY id").fetchall()
+        runs = db.execute("SELECT job_id, outcome FROM minibot_job_runs").fetchall()
+    assert rows == [("1", "completed"), ("2", "scheduled")]
+    assert runs == [("1", "delivered")]
 
 
 def _tool_results(body: dict) -> list[str]:

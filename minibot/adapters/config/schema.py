@@ -146,7 +146,14 @@ class ChannelsSettings(Section):
 
 class SchedulerSettings(Section):
     enabled: bool = True
+    # Where jobs are kept: the file store (one process) or SQL (several may share it).
+    store: Literal["file", "sql"] = "file"
     store_path: str = "./data/tasks"
+    # The SQL store's database; empty: the [memory] database.
+    url: str = ""
+    # How long a claim on a running job holds before another process may take it over;
+    # the holder renews it every third of this while it runs.
+    lease_seconds: float = Field(60.0, gt=0)
     timezone: str = "UTC"
     grace_window_seconds: float = Field(3600.0, ge=0)
     max_attempts: int = Field(3, ge=1)

@@ -202,6 +202,71 @@ notes = Table(
     Index("ix_minibot_notes_owner_origin", "owner_id", "prov_origin"),
 )
 
+# Scheduled jobs (minibot/core/jobs.py), one row each; `claimed_by` and `lease_until` name
+# the process running it and until when its claim holds, so several processes may share
+# the table and a claim whose process died is taken over (see adapters/sql/job_store.py).
+jobs = Table(
+    "minibot_jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner_id", String(255), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("chat_id", String(255), nullable=False),
+    Column("action_kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("schedule_kind", String(16), nullable=False),  # once, interval, cron
+    Column("schedule_tz", String(64), nullable=False),
+    Column("schedule_at", UtcDateTime),  # once: when; interval: its start
+    Column("schedule_every_seconds", Integer),
+    Column("schedule_cron", String(255)),
+    Column("state", String(16), nullable=False),
+    Column("next_run_at", UtcDateTime),
+    Column("occurrence", UtcDateTime),
+    Column("on_missed", String(16), nullable=False),
+    Column("notify", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("origin", String(512)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("claimed_by", String(255)),
+    Column("lease_until", UtcDateTime),
+    # Claims and start-up read scheduled jobs by next run, running ones by lease.
+    Index("ix_minibot_jobs_state_next_run", "state", "next_run_at"),
+    Index("ix_minibot_jobs_owner", "owner_id"),
+    Index("ix_minibot_jobs_origin", "origin"),
+)
+
+# The run ledger: one row per occurrence of a job, open while running, then one outcome.
+job_runs = Table(
+    "minibot_job_runs",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("occurrence", UtcDateTime, primary_key=True),
+    Column("outcome", String(16)),
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("started_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("through", UtcDateTime),
+)
+
+job_timezones = Table(
+    "minibot_job_timezones",
+    metadata,
+    Column("owner_id", String(255), primary_key=True),
+    Column("tz", String(64), nullable=False),
+)
+
+# The last job id handed out (one row, name "jobs"): ids stay short decimal numbers,
+# never repeated, whichever process asks.
+job_ids = Table(
+    "minibot_job_ids",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+)
+
 # Objects the migrations make beside these tables, which autogenerate cannot see: the SQLite
 # external-content FTS5 index over notes (a virtual table, its shadow tables and triggers)
 # and the PostgreSQL GIN index over PG_NOTE_VECTOR.

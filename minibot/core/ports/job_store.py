@@ -19,12 +19,15 @@ class JobStore(Protocol):
       from disk. A write whose caller is cancelled still completes.
     - `save(job, runs)` is atomic: after a crash either the job and all of `runs` are
       kept, or none of them.
-    - Reads reflect every write that has begun, in call order, and never touch the disk.
+    - Reads reflect every write that has returned (the file store: every write that has
+      begun, in call order, without touching the disk).
     - A ledger outcome, once recorded for an occurrence, never changes: saving a
       different one raises IllegalTransition (saving the same one again is a no-op).
     - "Not found" is None (`get`) or an empty list; nothing raises NotFound.
-    - `start()` refuses (StoreError naming the path) a store another process holds or one
-      on a network file system; `stop()` is safe to call twice and after a failed start.
+    - `start()` of the file store refuses (StoreError naming the path) a store another
+      process holds or one on a network file system; the SQL store may be shared by
+      several processes, each running what it claimed (`start_runs`). `stop()` is safe
+      to call twice and after a failed start.
     """
 
     async def start(self) -> None: ...
@@ -49,7 +52,10 @@ class JobStore(Protocol):
         """Start the run of each listed job that is scheduled and due at `now`: the job
         becomes RUNNING (`job.start(now)`) with an open ledger entry, all in one durable
         write. Returns (running job, open run) for those started, in order; jobs no longer
-        due are left alone."""
+        due are left alone. A store shared by several processes claims each job started
+        for a lease: of several callers naming the same due job one starts it, and a
+        running job whose lease ran out (its process died) is started again, for the
+        same occurrence."""
         ...
 
     async def get(self, job_id: str) -> Job | None: ...
@@ -67,13 +73,16 @@ class JobStore(Protocol):
         ...
 
     async def due_jobs(self, until: datetime) -> list[Job]:
-        """Scheduled jobs with next_run_at <= until, plus every running job."""
+        """Scheduled jobs with next_run_at <= until, plus every running job (with leases:
+        every one no live claim covers)."""
         ...
 
     async def scheduled_times(self) -> list[tuple[datetime, str]]:
         """(next_run_at, job id) of every scheduled job with a next run, in no order, as a
         new list the caller may reorder: all a scheduler needs at start-up, and cheaper
-        than `active_jobs()` for a large store."""
+        than `active_jobs()` for a large store. A store with leases adds (lease end, job
+        id) of each claimed running job, so a claim left by a dead process is asked for
+        again when it ends."""
         ...
 
     async def runs(self, job_id: str) -> list[RunRecord]:

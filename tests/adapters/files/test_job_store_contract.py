@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -10,26 +11,53 @@ from pathlib import Path
 import pytest
 
 from minibot.adapters.files.file_job_store import FileJobStore
+from minibot.adapters.sql.database import SqlDatabase
+from minibot.adapters.sql.job_store import SqlJobStore
 from minibot.core.errors import IllegalTransition
 from minibot.core.jobs import JobState, RunOutcome, RunRecord
 from minibot.core.ports.job_store import JobStore
 from minibot.core.schedule import Cron
 from tests.adapters.files.builders import T0, reminder
 from tests.fakes.job_store import InMemoryJobStore
+from tests.services import POSTGRES_URL
+from tests.sql_schemas import postgres_schema
 
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "file", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
     impl: JobStore
     if request.param == "memory":
         impl = InMemoryJobStore(default_timezone="Europe/Madrid")
-    else:
+    elif request.param == "file":
         impl = FileJobStore(tmp_path / "tasks", default_timezone="Europe/Madrid")
+    elif request.param == "sqlite":
+        database = SqlDatabase(f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}")
+        async with _sql_store(database) as impl:
+            yield impl
+        return
+    else:
+        async with (
+            postgres_schema() as schema,
+            _sql_store(SqlDatabase(POSTGRES_URL, schema=schema)) as impl,
+        ):
+            yield impl
+        return
     await impl.start()
     yield impl
     await impl.stop()
+
+
+@asynccontextmanager
+async def _sql_store(database: SqlDatabase) -> AsyncIterator[SqlJobStore]:
+    impl = SqlJobStore(database, default_timezone="Europe/Madrid")
+    try:
+        await impl.start()
+        yield impl
+        await impl.stop()
+    finally:
+        await database.stop()
 
 
 async def test_ids_are_short_and_never_repeat(store: JobStore) -> None:

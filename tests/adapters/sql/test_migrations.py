@@ -152,9 +152,15 @@ _OLD_SQLITE_FTS = [
 ]
 
 
+# The tables of that release: everything but what later revisions added (the SQL job store).
+_OLD_RELEASE_TABLES = [
+    table for table in tables.metadata.sorted_tables if not table.name.startswith("minibot_job")
+]
+
+
 def _old_release_schema(*, with_origin: bool, with_search: bool) -> Callable[[Connection], None]:
     def build(conn: Connection) -> None:
-        tables.metadata.create_all(conn)
+        tables.metadata.create_all(conn, tables=_OLD_RELEASE_TABLES)
         if not with_origin:
             # The notes table of the release before `prov_origin` existed.
             conn.execute(text("DROP INDEX ix_minibot_notes_owner_origin"))
@@ -265,8 +271,8 @@ def _rows_everywhere(conn: Connection) -> None:
 
 def _counts(conn: Connection) -> dict[str, int]:
     return {
-        name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-        for name, table in tables.metadata.tables.items()
+        table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+        for table in _OLD_RELEASE_TABLES
     }
 
 
