@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import json
 import secrets
 import types
@@ -14,6 +15,15 @@ from typing import Any
 
 # Bump when the JSON form changes in a way an older process could not read.
 ENVELOPE_VERSION = 1
+
+# Message ids: a random prefix per process and a counter, unique across processes without
+# a system call per message (the in-process bus wraps several messages per reply).
+_PROCESS_PREFIX = secrets.token_hex(6)
+_next_number = itertools.count(1).__next__
+
+
+def new_message_id() -> str:
+    return f"{_PROCESS_PREFIX}-{_next_number():x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +54,7 @@ class Envelope:
     ) -> Envelope:
         return cls(
             payload=payload,
-            message_id=secrets.token_hex(8),
+            message_id=new_message_id(),
             created_at=now or datetime.now(UTC),
             correlation_id=correlation_id,
             traceparent=traceparent,

@@ -116,3 +116,9 @@ def test_a_payload_of_the_wrong_shape_is_refused() -> None:
     body["payload"]["occurrence"] = 12
     with pytest.raises((TypeError, ValueError)):
         codec.loads(json.dumps(body))
+
+
+def test_every_envelope_gets_its_own_message_id() -> None:
+    job_due = events.JobDue("j1", datetime.now(UTC))
+    ids = {Envelope.wrap(job_due).message_id for _ in range(1000)}
+    assert len(ids) == 1000
