@@ -1,5 +1,5 @@
-"""The `minibot` command: the daemon, `console`, `check-config`, `jobs`, `db`, `backup`,
-`restore` and `export`."""
+"""The `minibot` command: the daemon, `console`, `check-config`, `jobs` (upcoming,
+migrate), `db`, `backup`, `restore` and `export`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from minibot.adapters.config.schema import Settings
 from minibot.adapters.container import Container, Mode
 from minibot.adapters.export_command import export_user, render
 from minibot.adapters.jobs_command import jobs_upcoming
+from minibot.adapters.jobs_migration.migrate_command import STORE_KINDS, migrate_jobs
 from minibot.adapters.logging.redaction import Redactor
 from minibot.adapters.logging.setup import configure_logging
 from minibot.core.errors import ConfigError, MinibotError
@@ -47,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the daemon (the default)", parents=[common])
     commands.add_parser("console", help="chat in this terminal", parents=[common])
     commands.add_parser("check-config", help="validate and print the config", parents=[common])
-    jobs = commands.add_parser("jobs", help="scheduled jobs (read-only)", parents=[common])
+    jobs = commands.add_parser(
+        "jobs", help="scheduled jobs: list them, move them between stores", parents=[common]
+    )
     jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
     up = jobs_commands.add_parser(
         "upcoming",
@@ -56,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--user", help="only this owner id, e.g. telegram:123")
     up.add_argument("--until", default="+7d", help="+7d (default), +12h, +2w or an ISO date")
+    migrate = jobs_commands.add_parser(
+        "migrate",
+        help="copy every job, its ledger, time zones and the id counter to the other store "
+        "(the daemon stopped; running it again changes nothing)",
+        parents=[common],
+    )
+    migrate.add_argument("--from", dest="source", required=True, choices=STORE_KINDS)
+    migrate.add_argument("--to", dest="target", required=True, choices=STORE_KINDS)
     backup = commands.add_parser(
         "backup",
         help="copy the databases and the job store into DIR (while the daemon runs)",
@@ -124,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _jobs(settings: Settings, args: argparse.Namespace) -> int:
+    if args.jobs_command == "migrate":
+        return _jobs_migrate(settings, args)
     try:
         print(
             asyncio.run(
@@ -132,6 +145,16 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
         )
     except (ValueError, MinibotError) as exc:
         print(f"minibot: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _jobs_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        print(asyncio.run(migrate_jobs(settings, args.source, args.target)))
+    except (OSError, MinibotError) as exc:
+        line = " ".join(f"minibot: jobs migrate refused: {exc}".split())
+        print(Redactor()(line), file=sys.stderr)
         return 1
     return 0
 

@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from minibot.adapters.config.schema import Settings
 from minibot.adapters.files.store_copy import opened_copy
 from minibot.adapters.sql import tables
+from minibot.adapters.sql.job_rows import job_from_row, run_from_row
+from minibot.core.jobs import Job
 from minibot.core.speakers import SPEAKER
 
 T = TypeVar("T")
@@ -39,7 +41,13 @@ async def export_user(settings: Settings, owner_id: str) -> dict[str, Any]:
     notes = await _read(notes_url, lambda conn: _rows(conn, tables.notes, owner_id))
     noted_in = {row["prov_conversation"] for row in notes if row.get("prov_conversation")}
     export = await _read(memory_url, lambda conn: _memory_rows(conn, owner_id, noted_in))
-    jobs, timezone = await _jobs(Path(settings.scheduler.store_path), owner_id)
+    sch = settings.scheduler
+    if sch.store == "sql":
+        jobs, timezone = await _read(
+            sch.url or memory_url, lambda conn: _sql_jobs(conn, owner_id, sch.timezone)
+        )
+    else:
+        jobs, timezone = await _jobs(Path(sch.store_path), owner_id)
     return {
         "format": FORMAT,
         "owner_id": owner_id,
@@ -169,6 +177,29 @@ async def _jobs(directory: Path, owner_id: str) -> tuple[list[dict[str, Any]], s
         jobs = await store.list_jobs(owner_id, include_finished=True)
         out = [{**plain(job), "runs": plain(await store.runs(job.id))} for job in jobs]
         return out, await store.get_timezone(owner_id)
+
+
+def _sql_jobs(
+    conn: Connection, owner_id: str, default_timezone: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The owner's jobs (finished ones too) with their ledgers, and their time zone,
+    from the SQL job store's tables: the same shape as from the file store."""
+    if not _exists(conn, tables.jobs):
+        return [], None
+    query = select(tables.jobs).where(tables.jobs.c.owner_id == owner_id)
+    jobs = sorted((job_from_row(row) for row in conn.execute(query)), key=Job.soonest_first)
+    out = []
+    for job in jobs:
+        runs = tables.job_runs
+        ledger = conn.execute(
+            select(runs).where(runs.c.job_id == job.id).order_by(runs.c.occurrence)
+        )
+        out.append({**plain(job), "runs": plain([run_from_row(row) for row in ledger])})
+    zones = tables.job_timezones
+    stored = conn.execute(
+        select(zones.c.tz).where(zones.c.owner_id == owner_id)
+    ).scalar_one_or_none()
+    return out, stored or default_timezone
 
 
 def plain(value: Any) -> Any:

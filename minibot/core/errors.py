@@ -77,6 +77,16 @@ class BackupRefused(StoreError):
         self.path = path
 
 
+class MigrationRefused(StoreError):
+    """`minibot jobs migrate` cannot copy as asked (a daemon holds a store, the target
+    holds a different version of a job); nothing was written. `store` names the store
+    at fault (`file` or `sql`)."""
+
+    def __init__(self, message: str, *, store: str) -> None:
+        super().__init__(message)
+        self.store = store
+
+
 class SchemaBehind(StoreError):
     """The database's schema is not the one this code needs, and migrating it is not
     allowed here (`[memory] auto_migrate = false`) or not possible (a newer release's)."""

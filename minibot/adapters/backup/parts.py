@@ -1,4 +1,5 @@
-"""What a backup holds (databases, job store) and where each part lives in the configuration."""
+"""What a backup holds (databases, the file job store) and where each part lives in the
+configuration."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ PartKind = Literal["sqlite", "job-store"]
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """`name` is the part's name in the backup (`memory.db`, `notes.db`, `jobs/`);
+    """`name` is the part's name in the backup (`memory.db`, `notes.db`, `jobs/` for the
+    file job store, `jobs.db` for a SQL job store in its own SQLite file);
     `location` the database file or store directory it is copied from and restored to."""
 
     name: str
@@ -34,8 +36,14 @@ def parts_of(settings: Settings) -> list[Part]:
         notes = sqlite_file(kv_url, "kv_memory.url")
         if notes.resolve() != memory.location.resolve():
             parts.append(Part("notes", "sqlite", notes, "kv_memory.url"))
-    store = Path(settings.scheduler.store_path)
-    parts.append(Part("jobs", "job-store", store, "scheduler.store_path"))
+    sch = settings.scheduler
+    if sch.store == "file":
+        parts.append(Part("jobs", "job-store", Path(sch.store_path), "scheduler.store_path"))
+    elif sch.url:
+        # A SQL job store on the memory or notes database is inside that part already.
+        jobs = sqlite_file(sch.url, "scheduler.url")
+        if jobs.resolve() not in {part.location.resolve() for part in parts}:
+            parts.append(Part("jobs", "sqlite", jobs, "scheduler.url"))
     return parts
 
 

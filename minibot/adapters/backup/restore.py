@@ -29,16 +29,8 @@ async def restore_backup(settings: Settings, directory: Path) -> Restored:
     manifest = await asyncio.to_thread(load_manifest, directory)
     await asyncio.to_thread(verify, directory, manifest)
     parts = _matching_parts(settings, manifest)
-    store = next(part.location for part in parts if part.kind == "job-store")
-    store.mkdir(parents=True, exist_ok=True)
-    # Held through the restore: a daemon starting meanwhile waits for it, then fails.
-    lock = filelock.FileLock(store / "lock", thread_local=False)
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        raise BackupRefused(
-            f"job store {store} is locked: a minibot is running; stop it first", path=str(store)
-        ) from None
+    store = next((part.location for part in parts if part.kind == "job-store"), None)
+    lock = _lock_store(store) if store is not None else None
     try:
         for part in parts:
             if part.kind == "sqlite" and in_use(part.location):
@@ -49,8 +41,23 @@ async def restore_backup(settings: Settings, directory: Path) -> Restored:
                 )
         kept = [await asyncio.to_thread(_install, part, directory, manifest) for part in parts]
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
     return Restored(manifest, tuple(path for path in kept if path is not None))
+
+
+def _lock_store(store: Path) -> filelock.BaseFileLock:
+    """The file job store's lock, held through the restore: a daemon starting meanwhile
+    waits for it, then fails."""
+    store.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(store / "lock", thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise BackupRefused(
+            f"job store {store} is locked: a minibot is running; stop it first", path=str(store)
+        ) from None
+    return lock
 
 
 def _matching_parts(settings: Settings, manifest: Manifest) -> list[Part]:

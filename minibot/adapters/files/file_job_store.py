@@ -14,6 +14,7 @@ import filelock
 
 from minibot.adapters.files.codec import (
     encode_line,
+    header_record,
     save_record,
     start_record,
     timezone_record,
@@ -177,6 +178,18 @@ class FileJobStore:
         self._state.timezones[owner_id] = tz
         await self._append(encode_line(timezone_record(owner_id, tz)), 1)
 
+    async def advance_job_ids(self, last_id: int) -> None:
+        """Makes `new_job_id` hand out only ids past `last_id` (a store copied in had
+        given those out), durably: a header record in the log, which replay takes as
+        the counter's floor."""
+        if last_id <= self._state.last_id:
+            return
+        await self._ensure_writable()
+        writer = self._writer
+        assert writer is not None
+        self._state.last_id = last_id
+        await self._append(encode_line(header_record(writer.generation, last_id)), 1)
+
     async def _ensure_writable(self) -> None:
         writer = self._writer
         if writer is None:
@@ -282,6 +295,21 @@ class FileJobStore:
 
     async def get_timezone(self, owner_id: str) -> str:
         return self._state.timezones.get(owner_id, self.default_timezone)
+
+    # -- the whole store, for `minibot jobs migrate` ------------------------------------
+
+    async def all_jobs(self) -> list[Job]:
+        """Every job, finished ones included, in no order."""
+        ids = [*self._state.jobs, *self._state.stored]
+        return [job for job in map(self._state.job, ids) if job is not None]
+
+    async def timezones(self) -> dict[str, str]:
+        """Each owner's stored time zone (owners on the default are not listed)."""
+        return dict(self._state.timezones)
+
+    async def last_job_id(self) -> int:
+        """The newest id handed out or saved (0 for none)."""
+        return self._state.last_id
 
     @property
     def fsync_batches(self) -> int:

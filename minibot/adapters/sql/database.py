@@ -46,6 +46,8 @@ _CHECKPOINT_EVERY_COMMITS = 500
 # its start, and it grows by every commit (~60 kB a message); truncating holds the
 # writer off while it copies what came since the passive pass, a few milliseconds.
 DEFAULT_MAX_LOG_BYTES = 64 * 1024 * 1024
+# How a daemon's connections name themselves to a PostgreSQL server (pg_stat_activity).
+APPLICATION_NAME = "minibot"
 # How long a write submitted `later` waits for another commit to join before it is
 # committed on its own.
 _LATER_SECONDS = 0.0005
@@ -82,8 +84,10 @@ class SqlDatabase:
         max_batch: int = 256,
         busy_timeout_ms: int = 10_000,
         max_log_bytes: int = DEFAULT_MAX_LOG_BYTES,
+        application_name: str = APPLICATION_NAME,
     ) -> None:
         self._url = make_url(url)
+        self._application_name = application_name
         self._max_log_bytes = max_log_bytes
         self._schema = schema
         self._auto_migrate = auto_migrate
@@ -271,8 +275,12 @@ class SqlDatabase:
         from sqlalchemy.ext.asyncio import create_async_engine
 
         connect_args: dict[str, Any] = {}
-        if self._schema and self.dialect == "postgresql":
-            connect_args["server_settings"] = {"search_path": self._schema}
+        if self.dialect == "postgresql":
+            # The name lets `minibot jobs migrate` see a daemon connected to the database.
+            settings = {"application_name": self._application_name}
+            if self._schema:
+                settings["search_path"] = self._schema
+            connect_args["server_settings"] = settings
         self._server = create_async_engine(
             self._url, pool_size=self._read_pool_size, connect_args=connect_args
         )

@@ -218,6 +218,21 @@ class SqlJobStore:
 
         return await self._db.write(operation)
 
+    async def advance_job_ids(self, last_id: int) -> None:
+        """Makes `new_job_id` hand out only ids past `last_id` (a store copied in had
+        given those out)."""
+        advance = (
+            update(job_ids)
+            .where(job_ids.c.name == _COUNTER, job_ids.c.last_id < last_id)
+            .values(last_id=last_id)
+        )
+
+        def operation(conn: Connection) -> None:
+            conn.execute(advance)
+
+        await self._db.write(operation)
+        self._counter_floor = max(self._counter_floor, last_id)
+
     async def set_timezone(self, owner_id: str, tz: str) -> None:
         zone(tz)  # raises ValueError for an unknown zone before anything is written
         insert = self._db.insert(job_timezones).values(owner_id=owner_id, tz=tz)
@@ -301,3 +316,37 @@ class SqlJobStore:
             return conn.execute(query).scalar_one_or_none()
 
         return await self._db.read(operation, quick=True) or self.default_timezone
+
+    # -- the whole store, for `minibot jobs migrate` ------------------------------------
+
+    async def all_jobs(self) -> list[Job]:
+        """Every job, finished ones included, in no order."""
+        return await self._jobs(select(jobs))
+
+    async def timezones(self) -> dict[str, str]:
+        """Each owner's stored time zone (owners on the default are not listed)."""
+        query = select(job_timezones.c.owner_id, job_timezones.c.tz)
+
+        def operation(conn: Connection) -> dict[str, str]:
+            return {owner_id: tz for owner_id, tz in conn.execute(query)}
+
+        return await self._db.read(operation)
+
+    async def last_job_id(self) -> int:
+        """The newest id handed out (0 for none)."""
+        query = select(job_ids.c.last_id).where(job_ids.c.name == _COUNTER)
+
+        def operation(conn: Connection) -> int:
+            return int(conn.execute(query).scalar_one_or_none() or 0)
+
+        return await self._db.read(operation)
+
+    async def live_claims(self, now: datetime) -> list[str]:
+        """Ids of running jobs whose claim's lease has not ended at `now`: a process
+        (a daemon) is running them and renewing their leases."""
+        query = select(jobs.c.id).where(jobs.c.state == RUNNING, jobs.c.lease_until > now)
+
+        def operation(conn: Connection) -> list[str]:
+            return [job_id for (job_id,) in conn.execute(query)]
+
+        return await self._db.read(operation)

@@ -1,0 +1,1 @@
+"""`minibot jobs migrate`: moving every job between the file and the SQL job store."""
