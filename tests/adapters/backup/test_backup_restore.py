@@ -109,6 +109,8 @@ async def test_a_backup_taken_during_a_burst_of_writes_restores_everything_commi
     assert contents == [f"message {n}" for n in range(len(contents))]
     assert len(contents) < committed, "what came after the backup is not"
     assert (tmp_path / "minibot.db.pre-restore").exists(), "the replaced database is kept"
+    schema = await run_minibot("db", "check", "--config", str(config))
+    assert schema.returncode == 0, schema.stderr  # the restored schema matches the code
     jobs = FileJobStore(tmp_path / "tasks")
     await jobs.start()
     try:
