@@ -299,7 +299,9 @@ class SqlDatabase:
         if self._checkpoint_thread is not None:
             self._checkpoint_thread.shutdown(wait=True)
         if self._read_threads is not None:
-            self._read_threads.shutdown(wait=False)
+            # Wait for reads in flight (queued ones are dropped): closing a connection
+            # while a reader thread still uses it can crash SQLite (seen once, as SIGSEGV).
+            self._read_threads.shutdown(wait=True, cancel_futures=True)
         self._read_threads, self._checkpoint_thread, self._checkpointing = None, None, None
         if self._checkpoint_conn is not None:
             self._checkpoint_conn.close()
