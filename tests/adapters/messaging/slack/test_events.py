@@ -11,9 +11,10 @@ import pytest
 
 from minibot.adapters.messaging.slack import SlackChannel
 from minibot.app.event_bus import EventBus
+from minibot.core.conversation import ConversationKey
 from minibot.core.delivery import TurnRef
-from minibot.core.events import MessageReceived
-from minibot.core.messages import IncomingMessage, OutgoingMessage
+from minibot.core.events import ButtonPressed, MessageReceived
+from minibot.core.messages import Button, IncomingMessage, OutgoingMessage
 from tests.app.channels.channel_drivers import SLACK_DM, SLACK_USER, slack_settings
 from tests.fakes.memory import InMemoryDeliveryLedger, InMemoryInbox
 from tests.fakes.slack_server import FakeSlackServer, SignedEventSender
@@ -221,3 +222,42 @@ async def test_a_mention_in_a_channel_is_answered_and_other_talk_is_not(slack: H
     await until(lambda: len(slack.shown("C0000001")) == 1)
     assert slack.shown("C0000001") == ["echo: what time is it?"]
     assert [m.text for m in slack.received] == ["what time is it?"]
+
+
+async def test_a_button_press_is_stored_and_published_once(slack: Harness) -> None:
+    presses: list[ButtonPressed] = []
+
+    async def on_press(event: ButtonPressed) -> None:
+        presses.append(event)
+
+    slack.bus.subscribe(ButtonPressed, on_press, name="buttons")
+    await slack.start()
+    assert slack.events is not None
+    payload = slack.events.press(
+        "job:done:j1", user=SLACK_USER, channel=SLACK_DM, message_ts="1700000001.000100"
+    )
+    for _ in range(2):
+        status, _ = await slack.events.interaction(payload)
+        assert status == 200
+    # A message after both: once it is answered, both presses were through the intake.
+    await slack.events.event(slack.events.message("after", user=SLACK_USER, channel=SLACK_DM))
+    await until(lambda: slack.shown() == ["echo: after"] and len(presses) >= 1)
+    [press] = presses
+    assert press.action == "job:done:j1"
+    assert press.sender.user_id == SLACK_USER
+    assert press.inbox_id is not None
+
+
+async def test_buttons_go_out_as_a_block_kit_actions_block(slack: Harness) -> None:
+    await slack.start()
+    assert slack.channel is not None
+    reply = OutgoingMessage(
+        ConversationKey("slack", SLACK_DM),
+        "Reminder: water the plants",
+        turn_id="slack:D#reminder-1",
+        buttons=(Button("Snooze", "job:snooze:j1"), Button("Done", "job:done:j1")),
+    )
+    await slack.channel.deliver(reply)
+    [posted] = slack.fake.posted
+    assert posted.button_actions == ["job:snooze:j1", "job:done:j1"]
+    assert posted.visible_text == "Reminder: water the plants"
