@@ -108,6 +108,9 @@ class Container:
             s.llm.api_key.get_secret_value(),
             s.channels.telegram.bot_token.get_secret_value(),
             s.channels.telegram.secret_token.get_secret_value(),
+            s.channels.slack.bot_token.get_secret_value(),
+            s.channels.slack.signing_secret.get_secret_value(),
+            s.channels.slack.app_token.get_secret_value(),
         ]
 
     def build(self) -> Daemon:
@@ -403,10 +406,20 @@ class Container:
                 commands.commands,
             )
             specs.append(ServiceSpec(telegram, critical=False))
+        if s.channels.slack.enabled:
+            from minibot.adapters.messaging.slack import SlackChannel
+
+            slack = SlackChannel(
+                s.channels.slack,
+                bus,
+                SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
+                SqlDeliveryLedger(database),
+            )
+            specs.append(ServiceSpec(slack, critical=False))
         if not specs:
             log.warning(
-                "no channel is enabled: set [channels.telegram] enabled = true and a "
-                "bot_token, or chat with `minibot console`"
+                "no channel is enabled: set [channels.telegram] or [channels.slack] "
+                "enabled = true with its tokens, or chat with `minibot console`"
             )
         return specs
 

@@ -138,10 +138,46 @@ class NotYetImplemented(Section):
     enabled: Literal[False] = False
 
 
+class SlackSettings(Section):
+    enabled: bool = False
+    bot_token: SecretStr = SecretStr("")
+    signing_secret: SecretStr = SecretStr("")
+    # Socket Mode's app-level token (xapp-...), used only with mode = "socket".
+    app_token: SecretStr = SecretStr("")
+    mode: Literal["events", "socket"] = "events"
+    # Slack's Web API; any other base points the client at a fake or a proxy.
+    api_base: str = "https://slack.com/api/"
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(3000, ge=0, le=65535)
+    events_path: str = "/slack/events"
+    allowed_user_ids: list[str] = Field(default_factory=list)
+    allowed_channel_ids: list[str] = Field(default_factory=list)
+    open_mode: bool = False
+    channel_reply: Literal["mention_or_thread", "always"] = "mention_or_thread"
+    max_message_chars: int = Field(4000, ge=100, le=40000)
+    stream_edits: bool = False
+    edit_interval_seconds: float = Field(1.0, gt=0)
+    max_send_attempts: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _credentials_for_mode(self) -> SlackSettings:
+        if not self.enabled:
+            return self
+        if not self.bot_token.get_secret_value():
+            raise ValueError("bot_token: is required when slack is enabled")
+        if self.mode == "events" and not self.signing_secret.get_secret_value():
+            raise ValueError("signing_secret: is required in events mode")
+        if self.mode == "socket" and not self.app_token.get_secret_value():
+            raise ValueError("app_token: is required in socket mode")
+        if not self.events_path.startswith("/"):
+            raise ValueError("events_path: must start with /")
+        return self
+
+
 class ChannelsSettings(Section):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
-    slack: NotYetImplemented = Field(default_factory=NotYetImplemented)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
 
 class SchedulerSettings(Section):

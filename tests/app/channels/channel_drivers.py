@@ -7,8 +7,10 @@ import io
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from minibot.adapters.config.schema import SlackSettings
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
 from minibot.adapters.messaging.console.console_sender import PROMPT_REPLY
+from minibot.adapters.messaging.slack import SlackChannel
 from minibot.adapters.messaging.telegram import TelegramChannel
 from minibot.app.event_bus import EventBus
 from minibot.core.delivery import TurnRef
@@ -17,6 +19,7 @@ from minibot.core.messages import IncomingMessage, OutgoingMessage
 from minibot.core.ports.channel import Channel
 from tests.adapters.messaging.telegram.conftest import CHAT, USER, settings_for
 from tests.fakes.memory import InMemoryDeliveryLedger, InMemoryInbox
+from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlackServer, SignedEventSender
 from tests.fakes.telegram_server import FakeTelegramServer
 
 Answer = Callable[[str], str]
@@ -207,6 +210,78 @@ class ConsoleDriver(_Base):
             elif shown and line.startswith(indent):
                 shown[-1] += "\n" + line.removeprefix(indent)
         return shown
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self._open()
+
+
+SLACK_USER = "U0000042"
+SLACK_DM = "D0000042"
+
+
+def slack_settings(fake: FakeSlackServer, **overrides: Any) -> SlackSettings:
+    values: dict[str, Any] = {
+        "enabled": True,
+        "bot_token": BOT_TOKEN,
+        "signing_secret": SIGNING_SECRET,
+        "api_base": fake.base_url,
+        "listen_port": 0,
+        "allowed_user_ids": [SLACK_USER],
+        "max_send_attempts": 3,
+    }
+    values.update(overrides)
+    return SlackSettings(**values)
+
+
+class SlackDriver(_Base):
+    """The Slack channel over the loopback fake Web API, its events posted signed."""
+
+    name = "slack"
+    max_chunk_chars = 4000
+
+    def __init__(self, fake: FakeSlackServer) -> None:
+        super().__init__()
+        self.fake = fake
+        self._allowed = [SLACK_USER]
+        self._sent: dict[str, dict[str, Any]] = {}
+        self.events: SignedEventSender | None = None
+
+    async def start(self, *, answer: Answer, sender_allowed: bool = True) -> None:
+        self.answer = answer
+        self._allowed = [SLACK_USER] if sender_allowed else ["U_SOMEONE_ELSE"]
+        await self._open()
+
+    async def _open(self) -> None:
+        bus = await self._start_bus()
+        settings = slack_settings(self.fake, allowed_user_ids=self._allowed)
+        self.slack = SlackChannel(settings, bus, self.inbox, self.ledger)
+        self.channel = self.slack
+        await self.slack.start()
+        url = f"http://127.0.0.1:{self.slack.events_port}/slack/events"
+        self.events = SignedEventSender(url)
+
+    async def send(self, text: str, *, platform_id: str | None = None) -> str:
+        assert self.events is not None
+        if platform_id is not None:
+            # Slack retrying the same event (same event_id), as it does without a 200.
+            status, _ = await self.events.event(self._sent[platform_id], retry_num=1)
+            assert status == 200
+            return platform_id
+        body = self.events.message(text, user=SLACK_USER, channel=SLACK_DM)
+        self._sent[body["event_id"]] = body
+        status, _ = await self.events.event(body)
+        assert status == 200
+        return str(body["event_id"])
+
+    async def send_malformed(self) -> None:
+        assert self.events is not None
+        body = {"type": "event_callback", "event": {"type": "message", "text": 7}}
+        status, _ = await self.events.event(body)
+        assert status == 200
+
+    def shown(self) -> list[str]:
+        return [message.visible_text for message in self.fake.messages_in(SLACK_DM)]
 
     async def restart(self) -> None:
         await self.stop()

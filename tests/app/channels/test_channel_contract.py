@@ -12,20 +12,30 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from tests.app.channels.channel_drivers import ChannelDriver, ConsoleDriver, TelegramDriver
+from tests.app.channels.channel_drivers import (
+    ChannelDriver,
+    ConsoleDriver,
+    SlackDriver,
+    TelegramDriver,
+)
+from tests.fakes.slack_server import FakeSlackServer
 from tests.fakes.telegram_server import FakeTelegramServer
 
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(params=["telegram", "console"])
+@pytest.fixture(params=["telegram", "slack", "console"])
 async def channel(request: pytest.FixtureRequest) -> AsyncIterator[ChannelDriver]:
     driver: ChannelDriver
-    fake: FakeTelegramServer | None = None
+    fake: FakeTelegramServer | FakeSlackServer | None = None
     if request.param == "telegram":
         fake = FakeTelegramServer()
         await fake.start()
         driver = TelegramDriver(fake)
+    elif request.param == "slack":
+        fake = FakeSlackServer()
+        await fake.start()
+        driver = SlackDriver(fake)
     else:
         driver = ConsoleDriver()
     yield driver

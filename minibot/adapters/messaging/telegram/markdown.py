@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import re
 
-from minibot.shared.text_split import split_text, utf16_length
+from minibot.shared.markdown_split import split_markdown
+
+__all__ = ["MAX_MESSAGE_CHARS", "render_html", "split_markdown"]
 
 MAX_MESSAGE_CHARS = 4096
 
@@ -26,8 +28,6 @@ _INLINE = re.compile(
     re.VERBOSE,
 )
 _SAFE_URL = re.compile(r"^(https?://|tg://|mailto:)", re.IGNORECASE)
-# Room kept free in each chunk for the fence lines added when a code block is cut.
-_FENCE_RESERVE = 48
 
 
 def escape(text: str) -> str:
@@ -110,34 +110,3 @@ def _inline_tag(match: re.Match[str]) -> str:
         if groups[name] is not None:
             return f"<{tag}>{render_inline(groups[name])}</{tag}>"
     return escape(match.group(0))
-
-
-def split_markdown(markdown: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Split Markdown source into chunks that each render on their own within `limit`
-    visible characters (UTF-16 units). A code block cut in two is closed at the end of
-    one chunk and reopened, with its language, at the start of the next."""
-    if utf16_length(markdown) <= limit:
-        return [markdown] if markdown.strip() else []
-    pieces = split_text(markdown, max(limit - _FENCE_RESERVE, 1), measure=utf16_length)
-    chunks: list[str] = []
-    open_fence: tuple[str, str] | None = None
-    for piece in pieces:
-        if open_fence is not None:
-            piece = f"{open_fence[0]}{open_fence[1]}\n{piece}"
-        open_fence = _fence_open_at_end(piece)
-        if open_fence is not None:
-            piece = f"{piece}\n{open_fence[0]}"
-        chunks.append(piece)
-    return chunks
-
-
-def _fence_open_at_end(markdown: str) -> tuple[str, str] | None:
-    """The (marker, language) of a code block still open at the end of `markdown`."""
-    open_fence: tuple[str, str] | None = None
-    for line in markdown.split("\n"):
-        if open_fence is None:
-            if match := _FENCE.match(line):
-                open_fence = (match.group(1), match.group(2))
-        elif _closes(line, open_fence[0]):
-            open_fence = None
-    return open_fence

@@ -1,0 +1,236 @@
+"""The Slack channel: wires slack-bolt and slack_sdk, the shared intake and delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from minibot.adapters.config.schema import SlackSettings
+from minibot.adapters.messaging.slack.api_errors import call_api, describe
+from minibot.adapters.messaging.slack.event_parser import CHANNEL, SlackEventParser
+from minibot.adapters.messaging.slack.events_server import SlackEventsServer
+from minibot.adapters.messaging.slack.slack_sender import SlackSender
+from minibot.app.channels.allowlist import Allowlist
+from minibot.app.channels.channel_intake import ChannelIntake
+from minibot.app.channels.chat_throttle import ChatThrottle
+from minibot.app.channels.reply_delivery import ReplyDelivery
+from minibot.core.conversation import ConversationKey
+from minibot.core.errors import ChannelError, ConfigError
+from minibot.core.health import Health, HealthBoard
+from minibot.core.messages import OutgoingMessage
+from minibot.core.ports.bus import Bus
+from minibot.core.ports.delivery_ledger import DeliveryLedger
+from minibot.core.ports.inbox import Inbox
+from minibot.shared.lone_surrogates import without_lone_surrogates
+
+log = logging.getLogger(__name__)
+
+# At stop, how long chunks already on their way to Slack may take to finish.
+_SEND_GRACE_SECONDS = 5.0
+_TOKEN_REFUSED = (
+    "Slack refuses the bot token (invalid_auth): replies wait until it is accepted again "
+    "(check channels.slack.bot_token)"
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Identity:
+    """Who the bot is in its workspace, from auth.test."""
+
+    user_id: str
+    bot_id: str
+    team_id: str | None
+
+
+class SlackChannel:
+    """The Channel port over Slack: the Events API served by a slack-bolt `AsyncApp`
+    (every request's signature checked by bolt; a missing, wrong or stale one gets 401
+    and touches nothing). The allowlist, the durable inbox and the ledgered delivery are
+    the app layer's (`ChannelIntake`, `ReplyDelivery`); Slack gives its parser
+    (`SlackEventParser`), its sender (`SlackSender`) and the transport.
+
+    `start` asks auth.test who the bot is (a refused token fails the start), publishes
+    again the inbox items a previous run left unanswered, then listens. Each event is
+    stored before its 200 (bolt runs our middleware before it answers:
+    `process_before_response`), so Slack's retries of an event not yet stored find it
+    again, and those of one stored are dropped by its `event_id`. `health` is degraded
+    while Slack refuses the token for sending (condition "delivery")."""
+
+    name = CHANNEL
+
+    def __init__(
+        self, settings: SlackSettings, bus: Bus, inbox: Inbox, ledger: DeliveryLedger
+    ) -> None:
+        self._settings = settings
+        self._bus = bus
+        self._inbox = inbox
+        self._ledger = ledger
+        self._health = HealthBoard()
+        self._throttle = ChatThrottle(
+            settings.max_send_attempts,
+            self._health,
+            platform=CHANNEL,
+            token_refused_reason=_TOKEN_REFUSED,
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._delivery: ReplyDelivery | None = None
+        self._server: SlackEventsServer | None = None
+        self._notices: set[asyncio.Task[None]] = set()
+
+    @property
+    def health(self) -> Health:
+        return self._health.health
+
+    @property
+    def events_port(self) -> int | None:
+        """The port the events server listens on (useful when configured as 0)."""
+        return self._server.port if self._server is not None else None
+
+    async def start(self) -> None:
+        settings = self._settings
+        if settings.mode == "socket":
+            raise ConfigError("channels.slack.mode", "socket mode is not available yet")
+        self._session = aiohttp.ClientSession()
+        client = AsyncWebClient(
+            token=settings.bot_token.get_secret_value(),
+            base_url=settings.api_base,
+            session=self._session,
+            # One attempt per call: waiting and retrying are the throttle's.
+            retry_handlers=[],
+        )
+        try:
+            await self._begin(client)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _begin(self, client: AsyncWebClient) -> None:
+        settings = self._settings
+        try:
+            answer = await call_api("", client.auth_test)
+        except ChannelError as exc:
+            raise ChannelError(f"slack auth.test failed: {exc}", chat_id="") from exc
+        me = _Identity(
+            str(answer["user_id"]), str(answer.get("bot_id") or ""), answer.get("team_id")
+        )
+        sender = SlackSender(client, settings.max_message_chars)
+        self._delivery = ReplyDelivery(
+            channel=CHANNEL,
+            sender=sender,
+            throttle=self._throttle,
+            ledger=self._ledger,
+            inbox=self._inbox,
+        )
+        parser = SlackEventParser(me.user_id, always_in_channels=settings.channel_reply == "always")
+        intake = ChannelIntake(
+            channel=CHANNEL,
+            parser=parser,
+            sender=sender,
+            allowlist=Allowlist(
+                settings.allowed_user_ids,
+                settings.allowed_channel_ids,
+                open_mode=settings.open_mode,
+            ),
+            inbox=self._inbox,
+            bus=self._bus,
+            notify=self._notify,
+        )
+        await intake.republish_pending()
+        app = self._bolt_app(client, me, intake)
+        self._server = SlackEventsServer(
+            app,
+            host=settings.listen_host,
+            port=settings.listen_port,
+            path=settings.events_path,
+        )
+        await self._server.start()
+        self._health.started()
+        log.info("slack channel started", extra={"mode": settings.mode, "bot": me.user_id})
+
+    def _bolt_app(self, client: AsyncWebClient, me: _Identity, intake: ChannelIntake) -> AsyncApp:
+        async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+            # Who we are was asked once at start: bolt's own auth.test on a request
+            # could fail and answer 200, and that event would be lost.
+            return AuthorizeResult(
+                enterprise_id=enterprise_id,
+                team_id=team_id or me.team_id,
+                bot_user_id=me.user_id,
+                bot_id=me.bot_id,
+                bot_token=self._settings.bot_token.get_secret_value(),
+            )
+
+        async def store(body: dict[str, Any]) -> BoltResponse:
+            # Stored (or set aside) before the 200; an exception makes bolt answer 500,
+            # and Slack retries the event.
+            await intake.handle(body)
+            return BoltResponse(status=200, body="")
+
+        app = AsyncApp(
+            client=client,
+            signing_secret=self._settings.signing_secret.get_secret_value(),
+            authorize=authorize,
+            process_before_response=True,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        app.use(store)
+        return app
+
+    async def run(self) -> None:
+        """Nothing to supervise: aiohttp serves the events."""
+
+    async def close_intake(self) -> None:
+        # The daemon drains next: a reply waiting on a refused token would hold the drain
+        # for nothing, so it is left for the restart now.
+        self._throttle.drain()
+        if self._server is not None:
+            server, self._server = self._server, None
+            await server.stop()
+
+    async def stop(self) -> None:
+        await self.close_intake()
+        self._throttle.close()
+        self._health.stopped()
+        if self._notices:
+            await asyncio.wait(self._notices, timeout=5.0)
+        if self._delivery is not None:
+            await self._delivery.close(_SEND_GRACE_SECONDS)
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def deliver(self, reply: OutgoingMessage) -> None:
+        text = without_lone_surrogates(reply.text)
+        if text is not reply.text:
+            reply = dataclasses.replace(reply, text=text)
+        await self._require_delivery().deliver(reply)
+
+    async def show_draft(self, conversation: ConversationKey, turn_id: str, text: str) -> None:
+        """Streamed drafts are not shown on Slack yet: the full reply comes at the end."""
+
+    async def show_typing(self, conversation: ConversationKey) -> None:
+        """Slack's Web API has no typing indicator for bots."""
+
+    async def _notify(self, notice: OutgoingMessage) -> None:
+        # Notices go out beside intake, so a slow or rate-limited channel never holds it.
+        task = asyncio.create_task(self._send_notice(notice))
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
+
+    async def _send_notice(self, notice: OutgoingMessage) -> None:
+        try:
+            await self._require_delivery().deliver(notice)
+        except Exception as exc:
+            log.warning("slack notice not delivered", extra={"error": describe(exc)})
+
+    def _require_delivery(self) -> ReplyDelivery:
+        if self._delivery is None:
+            raise ChannelError("slack channel is not started", chat_id="")
+        return self._delivery

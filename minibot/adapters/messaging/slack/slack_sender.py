@@ -1,0 +1,113 @@
+"""Slack's side of sending a reply: Web API calls, its message limit, mrkdwn, Block Kit."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from minibot.adapters.messaging.slack import mrkdwn
+from minibot.adapters.messaging.slack.api_errors import call_api, describe
+from minibot.core.channel_update import ChannelUpdate
+from minibot.core.conversation import ConversationKey
+from minibot.core.errors import ChannelError
+from minibot.core.messages import Button
+
+log = logging.getLogger(__name__)
+
+# Block Kit's limit for one section's text.
+_SECTION_CHARS = 3000
+
+
+class SlackSender:
+    """The `ChannelSender` over Slack's Web API: chunks of at most `max_chunk_chars`,
+    Markdown rendered as mrkdwn (plain text, `mrkdwn: false`, as the fallback), buttons
+    as a Block Kit `actions` block whose values are the buttons' actions. Every call goes
+    through `call_api`, so only core errors come out."""
+
+    def __init__(self, client: AsyncWebClient, max_chunk_chars: int) -> None:
+        self._client = client
+        self._max_chunk_chars = max_chunk_chars
+
+    @property
+    def max_chunk_chars(self) -> int:
+        return self._max_chunk_chars
+
+    def split(self, text: str) -> list[str]:
+        return mrkdwn.split(text, self._max_chunk_chars)
+
+    def render(self, chunk: str) -> str:
+        return mrkdwn.render_mrkdwn(chunk)
+
+    async def send_chunk(
+        self,
+        conversation: ConversationKey,
+        text: str,
+        *,
+        formatted: bool,
+        buttons: tuple[Button, ...] = (),
+        reply_to: str | None = None,
+    ) -> str:
+        channel = conversation.chat_id
+        request: dict[str, Any] = {"channel": channel, "text": text, "mrkdwn": formatted}
+        if buttons:
+            request["blocks"] = _blocks(text, buttons, formatted)
+        answer = await call_api(channel, lambda: self._client.chat_postMessage(**request))
+        return str(answer["ts"])
+
+    async def edit_chunk(
+        self,
+        conversation: ConversationKey,
+        message_id: str,
+        text: str,
+        *,
+        formatted: bool,
+        buttons: tuple[Button, ...] = (),
+    ) -> None:
+        channel = conversation.chat_id
+        # chat.update keeps the old blocks unless told otherwise: none means none.
+        blocks = _blocks(text, buttons, formatted) if buttons else []
+        await call_api(
+            channel,
+            lambda: self._client.chat_update(
+                channel=channel, ts=message_id, text=text, blocks=blocks
+            ),
+        )
+
+    async def take_draft(self, turn_id: str) -> str | None:
+        return None
+
+    async def answer_press(self, update: ChannelUpdate, notice: str | None) -> None:
+        # The press itself is acknowledged by the HTTP answer; a notice is shown to the
+        # presser alone.
+        if notice is None:
+            return
+        channel = update.conversation.chat_id
+        try:
+            await call_api(
+                channel,
+                lambda: self._client.chat_postEphemeral(
+                    channel=channel, user=update.sender.user_id, text=notice
+                ),
+            )
+        except ChannelError as exc:
+            log.warning("slack press notice not shown", extra={"error": describe(exc)})
+
+
+def _blocks(text: str, buttons: tuple[Button, ...], formatted: bool) -> list[dict[str, Any]]:
+    kind = "mrkdwn" if formatted else "plain_text"
+    sections = [
+        {"type": "section", "text": {"type": kind, "text": text[i : i + _SECTION_CHARS]}}
+        for i in range(0, len(text), _SECTION_CHARS)
+    ]
+    elements = [
+        {
+            "type": "button",
+            "action_id": f"minibot-{number}",
+            "text": {"type": "plain_text", "text": button.label},
+            "value": button.action,
+        }
+        for number, button in enumerate(buttons)
+    ]
+    return [*sections, {"type": "actions", "block_id": "minibot-actions", "elements": elements}]

@@ -1,0 +1,381 @@
+"""A loopback fake of the Slack Web API and a signed Events API sender, for slack-bolt and
+slack_sdk over real HTTP in tests."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import html
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-1111-2222-fakeSlackBotTokenValue"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_USER_ID = "UBOT0001"
+BOT_ID = "BBOT0001"
+TEAM_ID = "T0001"
+
+_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>")
+_MARKS = re.compile(r"(?<![\w*_~`])[*_~`]+|[*_~`]+(?![\w*_~`])")
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A chat.postMessage or chat.update the fake accepted, as the bot sent it."""
+
+    method: str
+    channel: str
+    ts: str
+    text: str
+    mrkdwn: bool
+    thread_ts: str | None
+    blocks: list[dict[str, Any]] | None
+    at: float
+
+    @property
+    def visible_text(self) -> str:
+        return visible_text(self.text, self.mrkdwn)
+
+    @property
+    def button_actions(self) -> list[str]:
+        actions: list[str] = []
+        for block in self.blocks or ():
+            for element in block.get("elements", ()):
+                if element.get("type") == "button":
+                    actions.append(element["value"])
+        return actions
+
+
+@dataclass(slots=True)
+class Fault:
+    error: str
+    status: int = 200
+    retry_after: int | None = None
+    times: int = 1
+
+
+@dataclass(slots=True)
+class Hold:
+    """Calls of one method wait until released (a slow or stuck Slack)."""
+
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: int = 0
+
+
+def visible_text(text: str, mrkdwn: bool) -> str:
+    """What a person sees: mrkdwn's marks and link syntax gone, its escapes undone."""
+    if mrkdwn:
+        text = _LINK.sub(r"\2", text)
+        text = _MARKS.sub("", text)
+    return html.unescape(text)
+
+
+class FakeSlackServer:
+    """aiohttp server on 127.0.0.1 serving `/api/<method>` like Slack's Web API:
+    `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `users.info`,
+    `conversations.info`. A call without the bot token gets `invalid_auth`. `fail` makes
+    the next calls of a method fail (a Slack error such as `channel_not_found`, a 429 with
+    Retry-After, a 5xx); `hold` makes them wait. Every accepted message is kept in
+    `posted` (and, per channel, `messages_in`)."""
+
+    def __init__(self, *, token: str = BOT_TOKEN) -> None:
+        self.token = token
+        self.posted: list[Posted] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._faults: dict[str, list[Fault]] = {}
+        self._holds: dict[str, Hold] = {}
+        self._ts = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._call)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for hold in self._holds.values():
+            hold.released.set()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    def fail(
+        self,
+        method: str,
+        error: str,
+        *,
+        status: int = 200,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        self._faults.setdefault(method, []).append(Fault(error, status, retry_after, times))
+
+    def hold(self, method: str) -> Hold:
+        hold = self._holds[method] = Hold()
+        return hold
+
+    def release(self, method: str) -> None:
+        hold = self._holds.pop(method, None)
+        if hold is not None:
+            hold.released.set()
+
+    def messages_in(self, channel: str, thread_ts: str | None = None) -> list[Posted]:
+        """The messages as they show now in a channel (an update replaces its message),
+        in the order they were first posted; with `thread_ts`, that thread's only."""
+        shown: dict[str, Posted] = {}
+        for message in self.posted:
+            if message.channel != channel:
+                continue
+            if message.method == "chat.update":
+                if message.ts in shown:
+                    shown[message.ts] = Posted(
+                        message.method,
+                        message.channel,
+                        message.ts,
+                        message.text,
+                        message.mrkdwn,
+                        shown[message.ts].thread_ts,
+                        message.blocks,
+                        message.at,
+                    )
+                continue
+            shown[message.ts] = message
+        messages = list(shown.values())
+        if thread_ts is not None:
+            messages = [m for m in messages if m.thread_ts == thread_ts]
+        return messages
+
+    def count(self, method: str) -> int:
+        return sum(1 for name, _ in self.calls if name == method)
+
+    async def _call(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        self.calls.append((method, params))
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return _error(
+                "not_authed" if "Authorization" not in request.headers else "invalid_auth"
+            )
+        hold = self._holds.get(method)
+        if hold is not None:
+            hold.waiting += 1
+            await hold.released.wait()
+        fault = self._next_fault(method)
+        if fault is not None:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else None
+            return _error(fault.error, status=fault.status, headers=headers)
+        handler: Callable[[dict[str, Any]], web.Response] | None = getattr(
+            self, "_" + method.replace(".", "_"), None
+        )
+        if handler is None:
+            return _error("unknown_method")
+        return handler(params)
+
+    def _next_fault(self, method: str) -> Fault | None:
+        faults = self._faults.get(method)
+        if not faults:
+            return None
+        fault = faults[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            faults.pop(0)
+        return fault
+
+    def _auth_test(self, params: dict[str, Any]) -> web.Response:
+        return _ok(user_id=BOT_USER_ID, bot_id=BOT_ID, team_id=TEAM_ID, user="minibot")
+
+    def _chat_postMessage(self, params: dict[str, Any]) -> web.Response:
+        return self._post("chat.postMessage", params, f"{1700000000 + next(self._ts)}.000100")
+
+    def _chat_postEphemeral(self, params: dict[str, Any]) -> web.Response:
+        self._post("chat.postEphemeral", params, f"{1700000000 + next(self._ts)}.000200")
+        return _ok(message_ts="1.0")
+
+    def _chat_update(self, params: dict[str, Any]) -> web.Response:
+        ts = str(params.get("ts", ""))
+        if not any(m.ts == ts for m in self.posted):
+            return _error("message_not_found")
+        return self._post("chat.update", params, ts)
+
+    def _post(self, method: str, params: dict[str, Any], ts: str) -> web.Response:
+        channel = str(params.get("channel", ""))
+        text = params.get("text")
+        if not channel:
+            return _error("channel_not_found")
+        if not isinstance(text, str) or not text:
+            return _error("no_text")
+        blocks = params.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        mrkdwn = params.get("mrkdwn", True) not in (False, "false", "0")
+        thread_ts = params.get("thread_ts")
+        posted = Posted(method, channel, ts, text, mrkdwn, thread_ts, blocks, time.monotonic())
+        self.posted.append(posted)
+        return _ok(channel=channel, ts=ts, message={"text": text, "ts": ts})
+
+    def _users_info(self, params: dict[str, Any]) -> web.Response:
+        user = str(params.get("user", ""))
+        return _ok(user={"id": user, "name": user.lower(), "real_name": f"Person {user}"})
+
+    def _conversations_info(self, params: dict[str, Any]) -> web.Response:
+        channel = str(params.get("channel", ""))
+        is_im = channel.startswith("D")
+        return _ok(channel={"id": channel, "is_im": is_im, "is_channel": not is_im})
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json()
+        if isinstance(body, dict):
+            params.update(body)
+    elif request.can_read_body:
+        params.update(await request.post())
+    return params
+
+
+def _ok(**fields: Any) -> web.Response:
+    return web.json_response({"ok": True, **fields})
+
+
+def _error(error: str, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The Events API signature: HMAC-SHA256 of `v0:{timestamp}:{body}`."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+class SignedEventSender:
+    """Posts to the app's Request URL as Slack does: a JSON event or a form-encoded
+    interaction, signed with the signing secret (or not, or badly, or stale)."""
+
+    def __init__(self, url: str, secret: str = SIGNING_SECRET) -> None:
+        self.url = url
+        self.secret = secret
+        self._ids = itertools.count(1)
+        self._ts = itertools.count(1)
+
+    async def post(
+        self,
+        body: bytes,
+        *,
+        content_type: str = "application/json",
+        timestamp: int | None = None,
+        sign: bool = True,
+        secret: str | None = None,
+        retry_num: int | None = None,
+    ) -> tuple[int, str]:
+        moment = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {"Content-Type": content_type}
+        if sign:
+            headers["X-Slack-Request-Timestamp"] = moment
+            headers["X-Slack-Signature"] = signature(secret or self.secret, moment, body)
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(self.url, data=body, headers=headers) as response,
+        ):
+            return response.status, await response.text()
+
+    async def event(self, event: dict[str, Any], **options: Any) -> tuple[int, str]:
+        return await self.post(json.dumps(event).encode(), **options)
+
+    async def interaction(self, payload: dict[str, Any], **options: Any) -> tuple[int, str]:
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, content_type="application/x-www-form-urlencoded", **options)
+
+    def next_ts(self) -> str:
+        return f"{1690000000 + next(self._ts)}.000001"
+
+    def message(
+        self,
+        text: str,
+        *,
+        user: str,
+        channel: str,
+        channel_type: str = "im",
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        event_id: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """An `event_callback` carrying one `message` event."""
+        event: dict[str, Any] = {
+            "type": "message",
+            "channel": channel,
+            "user": user,
+            "text": text,
+            "ts": ts or self.next_ts(),
+            "channel_type": channel_type,
+            **extra,
+        }
+        if thread_ts is not None:
+            event["thread_ts"] = thread_ts
+        return {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0001",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(self._ids):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+        }
+
+    def press(
+        self,
+        action: str,
+        *,
+        user: str,
+        channel: str,
+        message_ts: str,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """A `block_actions` interaction: a person pressed a button carrying `action`."""
+        message: dict[str, Any] = {"ts": message_ts, "type": "message"}
+        if thread_ts is not None:
+            message["thread_ts"] = thread_ts
+        return {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": {"id": user, "name": user.lower()},
+            "api_app_id": "A0001",
+            "token": "legacy-verification-token",
+            "trigger_id": f"trigger-{next(self._ids)}",
+            "channel": {"id": channel},
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "message": message,
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": "minibot-button",
+                    "block_id": "actions",
+                    "value": action,
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
