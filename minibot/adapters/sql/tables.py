@@ -280,3 +280,24 @@ PG_NOTE_VECTOR = (
     "setweight(to_tsvector('simple', tags), 'B') || "
     "setweight(to_tsvector('simple', content), 'D'))"
 )
+
+# The full-text objects as the head revision has them, for a database made fresh at the head
+# without alembic (see schema_migrations.create_at_head); the migrations keep frozen copies,
+# and tests/adapters/sql/test_migrations.py checks both ways make the same schema.
+SQLITE_NOTES_FTS = (
+    f"CREATE VIRTUAL TABLE {NOTES_FTS} USING fts5("
+    "title, content, tags, content='minibot_notes', content_rowid='id', "
+    "tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER minibot_notes_ai AFTER INSERT ON minibot_notes BEGIN "
+    f"INSERT INTO {NOTES_FTS}(rowid, title, content, tags) "
+    "VALUES (new.id, new.title, new.content, new.tags); END",
+    "CREATE TRIGGER minibot_notes_ad AFTER DELETE ON minibot_notes BEGIN "
+    f"INSERT INTO {NOTES_FTS}({NOTES_FTS}, rowid, title, content, tags) "
+    "VALUES ('delete', old.id, old.title, old.content, old.tags); END",
+    "CREATE TRIGGER minibot_notes_au AFTER UPDATE ON minibot_notes BEGIN "
+    f"INSERT INTO {NOTES_FTS}({NOTES_FTS}, rowid, title, content, tags) "
+    "VALUES ('delete', old.id, old.title, old.content, old.tags); "
+    f"INSERT INTO {NOTES_FTS}(rowid, title, content, tags) "
+    "VALUES (new.id, new.title, new.content, new.tags); END",
+)
+PG_NOTES_FTS = f"CREATE INDEX {PG_NOTES_FTS_INDEX} ON minibot_notes USING gin ({PG_NOTE_VECTOR})"

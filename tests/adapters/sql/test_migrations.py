@@ -301,3 +301,40 @@ async def test_a_database_of_the_release_before_migrations_is_taken_over_with_ev
     assert await backend.run(_counts) == before
     assert await backend.run(schema.stored_revision) == schema.head_revision()
     assert await backend.run(schema.differences) == []
+
+
+def _schema_objects(conn: Connection) -> set[tuple[str, ...]]:
+    """What a database holds beyond its tables' columns: every object's kind and name, the
+    full-text objects' definitions (SQLite) and every index's definition (PostgreSQL)."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(
+            text("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        )
+        found: set[tuple[str, ...]] = set()
+        for kind, name, sql in rows:
+            if kind == "trigger" or name == tables.NOTES_FTS:
+                sql = " ".join((sql or "").replace("IF NOT EXISTS ", "").split())
+            else:
+                sql = ""  # CREATE TABLE text differs in layout only; `differences` compares
+            found.add((kind, name, sql))
+        return found
+    rows = conn.execute(
+        text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+    )
+    return {(name, definition.split(" ON ", 1)[1]) for name, definition in rows}
+
+
+async def test_a_fresh_database_made_at_the_head_is_the_one_the_migrations_make(
+    backend: Backend,
+) -> None:
+    database = backend.database()
+    await database.start()  # an empty database: made at the head without alembic
+    await database.stop()
+    assert await backend.run(schema.stored_revision) == schema.head_revision()
+    assert await backend.run(schema.differences) == []
+    fresh = await backend.run(_schema_objects)
+
+    await backend.run(lambda conn: schema.downgrade(conn, "base"), commit=True)
+    await backend.run(schema.upgrade, commit=True)
+
+    assert await backend.run(_schema_objects) == fresh
