@@ -15,20 +15,20 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from minibot.adapters import db_command
-from minibot.adapters.backup.restore import restore_backup
-from minibot.adapters.backup.snapshot import take_backup
 from minibot.adapters.config.loader import find_config_path, load_settings
 from minibot.adapters.config.schema import Settings
 from minibot.adapters.container import Container, Mode
-from minibot.adapters.export_command import export_user, render
-from minibot.adapters.jobs_command import jobs_upcoming
-from minibot.adapters.jobs_migration.migrate_command import STORE_KINDS, migrate_jobs
 from minibot.adapters.logging.redaction import Redactor
 from minibot.adapters.logging.setup import configure_logging
 from minibot.core.errors import ConfigError, MinibotError
 
 EXIT_CONFIG = 2
+
+# The job stores `jobs migrate` moves between (the `[scheduler] store` values).
+STORE_KINDS = ("file", "sql")
+
+# The tools beside the daemon (jobs, db, backup, restore, export) import their modules when
+# they run: the daemon never loads them (they cost it start-up time and memory).
 
 log = logging.getLogger("minibot")
 
@@ -137,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     if args.jobs_command == "migrate":
         return _jobs_migrate(settings, args)
+    from minibot.adapters.jobs_command import jobs_upcoming
+
     try:
         print(
             asyncio.run(
@@ -150,6 +152,8 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _jobs_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from minibot.adapters.jobs_migration.migrate_command import migrate_jobs
+
     try:
         print(asyncio.run(migrate_jobs(settings, args.source, args.target)))
     except (OSError, MinibotError) as exc:
@@ -161,6 +165,10 @@ def _jobs_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _store_command(settings: Settings, args: argparse.Namespace) -> int:
     """backup, restore, export: one line on stderr and exit 1 when refused."""
+    from minibot.adapters.backup.restore import restore_backup
+    from minibot.adapters.backup.snapshot import take_backup
+    from minibot.adapters.export_command import export_user, render
+
     try:
         if args.command == "backup":
             manifest = asyncio.run(take_backup(settings, Path(args.directory)))
@@ -189,6 +197,8 @@ def _store_command(settings: Settings, args: argparse.Namespace) -> int:
 async def _db(settings: Settings, args: argparse.Namespace) -> int:
     from alembic.util import CommandError  # alembic loads only for these commands
 
+    from minibot.adapters import db_command
+
     try:
         if args.db_command == "upgrade":
             code, lines = await db_command.upgrade(settings)
@@ -207,6 +217,8 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _refusal(settings: Settings) -> str | None:
+    from minibot.adapters import db_command
+
     try:
         return await db_command.refusal(settings)
     except (SQLAlchemyError, MinibotError) as exc:

@@ -19,7 +19,6 @@ from minibot.core.errors import MigrationRefused, StoreError
 from minibot.shared.clock import SystemClock
 
 StoreKind = Literal["file", "sql"]
-STORE_KINDS: tuple[StoreKind, ...] = ("file", "sql")
 # Not minibot's own name: the check for a connected daemon must not count this process.
 _APPLICATION_NAME = "minibot-jobs-migrate"
 
