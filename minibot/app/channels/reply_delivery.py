@@ -52,7 +52,21 @@ class ReplyDelivery:
         self._ledger = ledger
         self._inbox = inbox
         self._sending: set[asyncio.Task[None]] = set()
+        self._notices: set[asyncio.Task[None]] = set()
         self._closed = False
+
+    async def notify(self, notice: OutgoingMessage) -> None:
+        """Sends a notice (a refusal, "storage is full") beside intake, never holding it up:
+        a slow or rate-limited chat delays only the notice, and a failed one is logged."""
+        task = asyncio.create_task(self._send_notice(notice))
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
+
+    async def _send_notice(self, notice: OutgoingMessage) -> None:
+        try:
+            await self.deliver(notice)
+        except Exception as exc:
+            log.warning(f"{self._channel} notice not delivered", extra={"error": repr(exc)})
 
     async def deliver(self, reply: OutgoingMessage) -> None:
         turn = reply.turn
@@ -125,10 +139,11 @@ class ReplyDelivery:
 
     async def close(self, timeout_seconds: float) -> None:
         """Refuses new chunks, and waits (up to `timeout_seconds`) for those still being
-        sent and recorded."""
+        sent and recorded, and for notices on their way."""
         self._closed = True
-        if self._sending:
-            await asyncio.wait(set(self._sending), timeout=timeout_seconds)
+        waiting = self._sending | self._notices
+        if waiting:
+            await asyncio.wait(waiting, timeout=timeout_seconds)
 
     async def _record_failure(self, turn: TurnRef, reason: str) -> None:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from typing import Any
@@ -14,7 +13,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from minibot.adapters.config.schema import SlackSettings
-from minibot.adapters.messaging.slack.api_errors import call_api, describe
+from minibot.adapters.messaging.slack.api_errors import call_api
 from minibot.adapters.messaging.slack.event_parser import CHANNEL, SlackEventParser
 from minibot.adapters.messaging.slack.events_server import SlackEventsServer
 from minibot.adapters.messaging.slack.slack_sender import SlackSender
@@ -83,7 +82,6 @@ class SlackChannel:
         self._session: aiohttp.ClientSession | None = None
         self._delivery: ReplyDelivery | None = None
         self._server: SlackEventsServer | None = None
-        self._notices: set[asyncio.Task[None]] = set()
 
     @property
     def health(self) -> Health:
@@ -141,7 +139,7 @@ class SlackChannel:
             ),
             inbox=self._inbox,
             bus=self._bus,
-            notify=self._notify,
+            notify=self._delivery.notify,
         )
         await intake.republish_pending()
         app = self._bolt_app(client, me, intake)
@@ -198,8 +196,6 @@ class SlackChannel:
         await self.close_intake()
         self._throttle.close()
         self._health.stopped()
-        if self._notices:
-            await asyncio.wait(self._notices, timeout=5.0)
         if self._delivery is not None:
             await self._delivery.close(_SEND_GRACE_SECONDS)
         if self._session is not None:
@@ -217,18 +213,6 @@ class SlackChannel:
 
     async def show_typing(self, conversation: ConversationKey) -> None:
         """Slack's Web API has no typing indicator for bots."""
-
-    async def _notify(self, notice: OutgoingMessage) -> None:
-        # Notices go out beside intake, so a slow or rate-limited channel never holds it.
-        task = asyncio.create_task(self._send_notice(notice))
-        self._notices.add(task)
-        task.add_done_callback(self._notices.discard)
-
-    async def _send_notice(self, notice: OutgoingMessage) -> None:
-        try:
-            await self._require_delivery().deliver(notice)
-        except Exception as exc:
-            log.warning("slack notice not delivered", extra={"error": describe(exc)})
 
     def _require_delivery(self) -> ReplyDelivery:
         if self._delivery is None:

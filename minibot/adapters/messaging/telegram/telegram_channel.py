@@ -15,7 +15,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
 
 from minibot.adapters.config.schema import TelegramSettings
-from minibot.adapters.messaging.telegram.api_errors import call_api, describe
+from minibot.adapters.messaging.telegram.api_errors import call_api
 from minibot.adapters.messaging.telegram.drafts import DraftEditor
 from minibot.adapters.messaging.telegram.polling import ALLOWED_UPDATES, LongPoller
 from minibot.adapters.messaging.telegram.telegram_sender import TelegramSender
@@ -88,7 +88,6 @@ class TelegramChannel:
         self._polling: asyncio.Task[None] | None = None
         self._receiving = False
         self._webhook: WebhookServer | None = None
-        self._notices: set[asyncio.Task[None]] = set()
 
     @property
     def health(self) -> Health:
@@ -154,7 +153,7 @@ class TelegramChannel:
             allowlist=allowlist,
             inbox=self._inbox,
             bus=self._bus,
-            notify=self._notify,
+            notify=self._delivery.notify,
         )
         await intake.republish_pending()
         if settings.mode == "webhook":
@@ -229,8 +228,6 @@ class TelegramChannel:
         # bring the replies back after a restart. Calls already sent are waited for below.
         self._throttle.close()
         self._health.stopped()
-        if self._notices:
-            await asyncio.wait(self._notices, timeout=5.0)
         if self._drafts is not None:
             await self._drafts.close()
         if self._delivery is not None:
@@ -262,18 +259,6 @@ class TelegramChannel:
         except ChannelError as exc:
             # Typing is a courtesy; it never holds up or fails a reply.
             log.debug("telegram typing not shown", extra={"error": str(exc)})
-
-    async def _notify(self, notice: OutgoingMessage) -> None:
-        # Notices go out beside intake, so a slow or rate-limited chat never holds it up.
-        task = asyncio.create_task(self._send_notice(notice))
-        self._notices.add(task)
-        task.add_done_callback(self._notices.discard)
-
-    async def _send_notice(self, notice: OutgoingMessage) -> None:
-        try:
-            await self._require_delivery().deliver(notice)
-        except Exception as exc:
-            log.warning("telegram notice not delivered", extra={"error": describe(exc)})
 
     def _require_delivery(self) -> ReplyDelivery:
         if self._delivery is None:

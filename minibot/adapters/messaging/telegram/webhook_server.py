@@ -10,6 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
+from minibot.adapters.http.post_listener import PostListener
+
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -34,32 +36,22 @@ class WebhookServer:
     ) -> None:
         if not secret_token:
             raise ValueError("a webhook needs a secret token")
-        self._host = host
-        self._port = port
-        self._path = path or "/"
         self._secret = secret_token.encode()
         self._handle = handle
         self._set_aside = set_aside
-        self._runner: web.AppRunner | None = None
+        self._listener = PostListener(
+            name="telegram webhook", host=host, port=port, path=path or "/", handler=self._receive
+        )
 
     @property
     def port(self) -> int:
-        return self._port
+        return self._listener.port
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=1024 * 1024)
-        app.router.add_post(self._path, self._receive)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        log.info("telegram webhook listening", extra={"host": self._host, "port": self._port})
+        await self._listener.start()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
+        await self._listener.stop()
 
     async def _receive(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()

@@ -1,0 +1,1 @@
+"""HTTP servers of the daemon's own (webhook receivers today)."""
