@@ -5,23 +5,8 @@ from __future__ import annotations
 import re
 
 from minibot.shared.markdown_split import split_markdown
+from minibot.shared.markdown_syntax import BULLET, FENCE, HEADING, INLINE, QUOTE
 
-_FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+#.-]*)\s*$")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
-_BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
-_QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
-_INLINE = re.compile(
-    r"""
-    (?P<tick>`+)(?P<code>.+?)(?P=tick)
-    | \[(?P<label>[^\]\n]+)\]\((?P<url>[^)\s]+)\)
-    | \*\*(?P<b1>(?=\S).+?(?<=\S))\*\*
-    | (?<!\w)__(?P<b2>(?=\S).+?(?<=\S))__(?!\w)
-    | ~~(?P<s>(?=\S).+?(?<=\S))~~
-    | (?<![\w*])\*(?P<i1>(?=[^\s*]).*?(?<=[^\s*]))\*(?![\w*])
-    | (?<![\w_])_(?P<i2>(?=[^\s_]).*?(?<=[^\s_]))_(?![\w_])
-    """,
-    re.VERBOSE,
-)
 _SAFE_URL = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
 
 
@@ -44,7 +29,7 @@ def render_mrkdwn(markdown: str) -> str:
     index = 0
     while index < len(lines):
         line = lines[index]
-        fence = _FENCE.match(line)
+        fence = FENCE.match(line)
         if fence:
             body: list[str] = []
             index += 1
@@ -54,11 +39,11 @@ def render_mrkdwn(markdown: str) -> str:
             out.append("```\n" + escape("\n".join(body)) + "\n```")
             index += 1
             continue
-        if quote := _QUOTE.match(line):
+        if quote := QUOTE.match(line):
             out.append("> " + render_inline(quote.group(1)))
-        elif heading := _HEADING.match(line):
+        elif heading := HEADING.match(line):
             out.append(f"*{render_inline(heading.group(1))}*")
-        elif bullet := _BULLET.match(line):
+        elif bullet := BULLET.match(line):
             out.append(f"{bullet.group(1)}• {render_inline(bullet.group(2))}")
         else:
             out.append(render_inline(line))
@@ -74,7 +59,7 @@ def _closes(line: str, opener: str) -> bool:
 def render_inline(text: str) -> str:
     out: list[str] = []
     pos = 0
-    for match in _INLINE.finditer(text):
+    for match in INLINE.finditer(text):
         out.append(escape(text[pos : match.start()]))
         out.append(_inline(match))
         pos = match.end()

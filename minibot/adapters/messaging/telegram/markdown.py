@@ -6,27 +6,12 @@ import html
 import re
 
 from minibot.shared.markdown_split import split_markdown
+from minibot.shared.markdown_syntax import BULLET, FENCE, HEADING, INLINE, QUOTE
 
 __all__ = ["MAX_MESSAGE_CHARS", "render_html", "split_markdown"]
 
 MAX_MESSAGE_CHARS = 4096
 
-_FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+#.-]*)\s*$")
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
-_BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
-_QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
-_INLINE = re.compile(
-    r"""
-    (?P<tick>`+)(?P<code>.+?)(?P=tick)
-    | \[(?P<label>[^\]\n]+)\]\((?P<url>[^)\s]+)\)
-    | \*\*(?P<b1>(?=\S).+?(?<=\S))\*\*
-    | (?<!\w)__(?P<b2>(?=\S).+?(?<=\S))__(?!\w)
-    | ~~(?P<s>(?=\S).+?(?<=\S))~~
-    | (?<![\w*])\*(?P<i1>(?=[^\s*]).*?(?<=[^\s*]))\*(?![\w*])
-    | (?<![\w_])_(?P<i2>(?=[^\s_]).*?(?<=[^\s_]))_(?![\w_])
-    """,
-    re.VERBOSE,
-)
 _SAFE_URL = re.compile(r"^(https?://|tg://|mailto:)", re.IGNORECASE)
 
 
@@ -43,7 +28,7 @@ def render_html(markdown: str) -> str:
     index = 0
     while index < len(lines):
         line = lines[index]
-        fence = _FENCE.match(line)
+        fence = FENCE.match(line)
         if fence:
             body: list[str] = []
             index += 1
@@ -53,9 +38,9 @@ def render_html(markdown: str) -> str:
             out.append(_code_block("\n".join(body), fence.group(2)))
             index += 1
             continue
-        if _QUOTE.match(line):
+        if QUOTE.match(line):
             quoted: list[str] = []
-            while index < len(lines) and (match := _QUOTE.match(lines[index])):
+            while index < len(lines) and (match := QUOTE.match(lines[index])):
                 quoted.append(render_inline(match.group(1)))
                 index += 1
             out.append("<blockquote>" + "\n".join(quoted) + "</blockquote>")
@@ -77,9 +62,9 @@ def _code_block(code: str, language: str) -> str:
 
 
 def _render_line(line: str) -> str:
-    if heading := _HEADING.match(line):
+    if heading := HEADING.match(line):
         return f"<b>{render_inline(heading.group(1))}</b>"
-    if bullet := _BULLET.match(line):
+    if bullet := BULLET.match(line):
         return f"{bullet.group(1)}• {render_inline(bullet.group(2))}"
     return render_inline(line)
 
@@ -89,7 +74,7 @@ def render_inline(text: str) -> str:
     always nest properly."""
     out: list[str] = []
     pos = 0
-    for match in _INLINE.finditer(text):
+    for match in INLINE.finditer(text):
         out.append(escape(text[pos : match.start()]))
         out.append(_inline_tag(match))
         pos = match.end()
