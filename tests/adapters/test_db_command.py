@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from minibot.adapters.sql.schema_migrations import head_revision
 from tests.process import run_minibot
-from tests.services import POSTGRES_URL, require_service
+from tests.sql_schemas import postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -22,18 +17,9 @@ async def memory_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'minibot.db'}"
         return
-    require_service("postgres")
     # A database per test: the config names a database, not a schema.
-    name = f"minibot_test_{uuid.uuid4().hex[:12]}"
-    engine = create_async_engine(POSTGRES_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
+    async with postgres_database() as url:
+        yield url
 
 
 def _config(tmp_path: Path, url: str, *, auto_migrate: bool = True) -> str:

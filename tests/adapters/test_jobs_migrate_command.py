@@ -3,16 +3,11 @@ its refusals while a daemon holds a store."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.sql.database import SqlDatabase
@@ -21,7 +16,7 @@ from minibot.shared.clock import SystemClock
 from tests.adapters.files.builders import reminder
 from tests.adapters.jobs_migration.contents import Contents, contents, fill
 from tests.process import run_minibot, write_config
-from tests.services import POSTGRES_URL, require_service
+from tests.sql_schemas import postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -29,19 +24,10 @@ async def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
         return
-    require_service("postgres")
     # A database per test: the config names a database, and the check for a connected
     # daemon looks at the whole database.
-    name = f"minibot_test_{uuid.uuid4().hex[:12]}"
-    engine = create_async_engine(POSTGRES_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
+    async with postgres_database() as url:
+        yield url
 
 
 def _config(tmp_path: Path, sql_url: str, store_path: str = "tasks") -> str:
