@@ -9,20 +9,38 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class ConversationKey:
-    """One chat on one channel: the unit of ordering and of history."""
+    """One chat on one channel, and optionally one thread in it (a Slack thread, a
+    Telegram forum topic): the unit of ordering and of history. A thread is a
+    conversation of its own, apart from its chat's other talk.
+
+    Its text form is `channel:chat_id`, or `channel:chat_id/thread` in a thread; turn ids
+    append `#...` to it, so neither part holds a `#`, and a chat id holds no `/`."""
 
     channel: str
     chat_id: str
+    thread: str = ""
 
     def __str__(self) -> str:
+        if self.thread:
+            return f"{self.channel}:{self.chat_id}{THREAD_MARK}{self.thread}"
         return f"{self.channel}:{self.chat_id}"
+
+    @property
+    def chat(self) -> ConversationKey:
+        """The chat this conversation is in, without its thread."""
+        return ConversationKey(self.channel, self.chat_id) if self.thread else self
 
     @classmethod
     def parse(cls, text: str) -> ConversationKey:
-        channel, _, chat_id = text.partition(":")
-        if not channel or not chat_id:
+        channel, _, rest = text.partition(":")
+        chat_id, mark, thread = rest.partition(THREAD_MARK)
+        if not channel or not chat_id or (mark and not thread):
             raise ValueError(f"not a conversation key: {text!r}")
-        return cls(channel, chat_id)
+        return cls(channel, chat_id, thread)
+
+
+# Between a chat id and its thread in a key's text: no platform's chat ids hold it.
+THREAD_MARK = "/"
 
 
 class Role(enum.StrEnum):

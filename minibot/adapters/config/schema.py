@@ -129,7 +129,8 @@ class TelegramSettings(Section):
 
 class ConsoleSettings(Section):
     user_id: str = "local"
-    chat_id: str = "console"
+    # Part of conversation keys and turn ids, which use `/` and `#` as separators.
+    chat_id: str = Field("console", pattern=r"^[^/#]+$")
 
 
 class NotYetImplemented(Section):

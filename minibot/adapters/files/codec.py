@@ -9,8 +9,10 @@ repeats another is written `true` ("same as"). A save puts what start-up needs f
 
 occurrence is `true` when it equals next_run_at; updated_us `true` when it equals
 created_us; a schedule is [0, tz, at_us|true (= occurrence)], [1, tz, start_us,
-every_seconds] or [2, tz, cron expr]; a run is [occurrence_us, attempts, outcome,
-reason, started_us, finished_us, through_us] without its trailing nulls. A job made by a
+every_seconds] or [2, tz, cron expr]; chat is the chat id, or [chat id, thread] for a
+job whose target is a thread (a Slack thread, a Telegram topic); a run is [occurrence_us,
+attempts, outcome, reason, started_us, finished_us, through_us] without its trailing
+nulls. A job made by a
 command or tool call adds its origin key after the runs (runs then `[]` if none), which
 readers that predate it ignore. Other kinds:
 [1, id, at_us] (start a run), [2, owner, tz] and the snapshot header [3, gen, last_id].
@@ -159,7 +161,7 @@ def save_record(job: Job, runs: Sequence[RunRecord] = ()) -> Record:
         _us(next_run),
         True if occurrence is not None and occurrence == next_run else _us(occurrence),
         job.target.channel,
-        job.target.chat_id,
+        [job.target.chat_id, job.target.thread] if job.target.thread else job.target.chat_id,
         _KIND_LIST.index(job.action.kind),
         job.action.text,
         _schedule_array(job.schedule, occurrence),
@@ -201,15 +203,18 @@ class JobDecoder:
     """Builds Jobs from save records, sharing repeated strings, targets and instants."""
 
     def __init__(self) -> None:
-        self._targets: dict[tuple[str, str], ConversationKey] = {}
+        self._targets: dict[tuple[str, str, str], ConversationKey] = {}
         # Jobs created together (a batch, an import) share their creation instant.
         self._instants: dict[int, datetime] = {}
 
     def job(self, data: Record) -> Job:
-        key = (data[6], data[7])
+        chat = data[7]
+        key = (data[6], chat, "") if type(chat) is str else (data[6], chat[0], chat[1])
         target = self._targets.get(key)
         if target is None:
-            target = self._targets[key] = ConversationKey(sys.intern(key[0]), sys.intern(key[1]))
+            target = self._targets[key] = ConversationKey(
+                sys.intern(key[0]), sys.intern(key[1]), key[2]
+            )
         created_us = data[14]
         created = self._instants.get(created_us)
         if created is None:

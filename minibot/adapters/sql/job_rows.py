@@ -34,6 +34,7 @@ def job_row(job: Job) -> dict[str, Any]:
         "owner_id": job.owner_id,
         "channel": job.target.channel,
         "chat_id": job.target.chat_id,
+        "thread": job.target.thread,
         "action_kind": job.action.kind.value,
         "text": job.action.text,
         "schedule_tz": schedule.tz,
@@ -77,7 +78,7 @@ def job_from_row(row: Any) -> Job:
     return Job(
         row.id,
         row.owner_id,
-        ConversationKey(row.channel, row.chat_id),
+        ConversationKey(row.channel, row.chat_id, row.thread),
         Action(_KINDS[row.action_kind], row.text),
         schedule,
         row.created_at,

@@ -212,6 +212,8 @@ jobs = Table(
     Column("owner_id", String(255), nullable=False),
     Column("channel", String(64), nullable=False),
     Column("chat_id", String(255), nullable=False),
+    # The thread in that chat (a Slack thread, a Telegram topic); empty for none.
+    Column("thread", String(255), nullable=False, server_default=""),
     Column("action_kind", String(16), nullable=False),
     Column("text", Text, nullable=False),
     Column("schedule_kind", String(16), nullable=False),  # once, interval, cron

@@ -14,6 +14,7 @@ import pytest
 
 from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.files.replay import SNAPSHOT, log_name
+from minibot.core.conversation import ConversationKey
 from minibot.core.errors import StoreError, StoreUnavailable
 from minibot.core.health import HealthState
 from minibot.core.jobs import RunOutcome, RunRecord
@@ -270,6 +271,25 @@ async def test_the_origin_of_a_job_survives_a_reopen_and_a_compaction(tmp_path: 
     assert found is not None and found.id == "2"
     assert (await again.get("3")).origin is None  # type: ignore[union-attr]
     await again.stop()
+
+
+async def test_a_jobs_thread_survives_a_reopen_and_a_compaction(tmp_path: Path) -> None:
+    store = await opened(tmp_path, compact_after_records=10)
+    thread = ConversationKey("slack", "C0000001", "1700000000.000100")
+    in_thread = replace(reminder("1"), target=thread)
+    await store.save(in_thread)
+    await store.stop()
+    again = await opened(tmp_path, compact_after_records=10)
+    assert await again.get("1") == in_thread
+    for i in range(2, 15):
+        await again.save(reminder(str(i)))
+    await again.stop()
+    assert (tmp_path / SNAPSHOT).exists()
+
+    third = await opened(tmp_path)
+    assert (await third.get("1")).target == thread  # type: ignore[union-attr]
+    assert (await third.get("2")).target.thread == ""  # type: ignore[union-attr]
+    await third.stop()
 
 
 async def test_a_batch_whose_fsync_failed_is_cut_from_the_log_and_never_revived(

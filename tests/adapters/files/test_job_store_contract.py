@@ -13,6 +13,7 @@ import pytest
 from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.sql.database import SqlDatabase
 from minibot.adapters.sql.job_store import SqlJobStore
+from minibot.core.conversation import ConversationKey
 from minibot.core.errors import IllegalTransition
 from minibot.core.jobs import JobState, RunOutcome, RunRecord
 from minibot.core.ports.job_store import JobStore
@@ -70,6 +71,19 @@ async def test_a_saved_job_can_be_read_back(store: JobStore) -> None:
     await store.save(job)
     assert await store.get(job.id) == job
     assert await store.get("999") is None
+
+
+async def test_a_job_made_in_a_thread_keeps_its_thread(store: JobStore) -> None:
+    in_thread = replace(
+        reminder(await store.new_job_id()),
+        target=ConversationKey("slack", "C0000001", "1700000000.000100"),
+    )
+    in_chat = reminder(await store.new_job_id())
+    await store.save(in_thread)
+    await store.save(in_chat)
+    assert (await store.get(in_thread.id)).target.thread == "1700000000.000100"  # type: ignore[union-attr]
+    assert await store.get(in_thread.id) == in_thread
+    assert await store.get(in_chat.id) == in_chat
 
 
 async def test_each_owner_sees_only_their_jobs_soonest_first(store: JobStore) -> None:

@@ -338,3 +338,35 @@ async def test_a_fresh_database_made_at_the_head_is_the_one_the_migrations_make(
     await backend.run(schema.upgrade, commit=True)
 
     assert await backend.run(_schema_objects) == fresh
+
+
+async def test_jobs_made_before_threads_keep_every_row_with_no_thread(backend: Backend) -> None:
+    await backend.run(lambda conn: schema.upgrade(conn, "0002"), commit=True)
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    row = {
+        "id": "1",
+        "owner_id": "telegram:7",
+        "channel": "telegram",
+        "chat_id": "42",
+        "action_kind": "remind",
+        "text": "water the plants",
+        "schedule_kind": "once",
+        "schedule_tz": "UTC",
+        "schedule_at": moment,
+        "state": "scheduled",
+        "next_run_at": moment,
+        "occurrence": moment,
+        "on_missed": "run_once",
+        "notify": "always",
+        "attempts": 0,
+        "created_at": moment,
+        "updated_at": moment,
+    }
+    # Only the columns named are written: the table at 0002 has no thread yet.
+    await backend.run(lambda conn: conn.execute(tables.jobs.insert(), row), commit=True)
+
+    await backend.run(schema.upgrade, commit=True)
+
+    [stored] = await backend.run(lambda conn: conn.execute(select(tables.jobs)).all())
+    assert (stored.channel, stored.chat_id, stored.thread) == ("telegram", "42", "")
+    assert await backend.run(schema.differences) == []
