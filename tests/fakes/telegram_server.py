@@ -49,6 +49,8 @@ class SentMessage:
     reply_markup: dict[str, Any] | None
     at: float
     reply_to_message_id: int | None = None
+    # The forum topic it went to (sendMessage's message_thread_id).
+    message_thread_id: int | None = None
 
     @property
     def visible_text(self) -> str:
@@ -563,6 +565,7 @@ class FakeTelegramServer:
             markup,
             time.monotonic(),
             int(reply_to) if reply_to else None,
+            int(params["message_thread_id"]) if params.get("message_thread_id") else None,
         )
 
     def _message_json(self, chat_id: Any, message: SentMessage) -> dict[str, Any]:

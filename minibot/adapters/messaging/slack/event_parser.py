@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,8 @@ from minibot.shared.lone_surrogates import without_lone_surrogates
 
 CHANNEL = "slack"
 _DIRECT = {"im"}
+# Threads the bot takes part in, remembered so a reply in one needs no new mention.
+_MAX_THREADS = 10_000
 
 
 class SlackEventParser:
@@ -23,14 +26,19 @@ class SlackEventParser:
     A message is keyed by its `event_id` (Slack's retries and duplicates carry the same
     one), a press by its `trigger_id`. Only `message` events are read: a mention in a
     channel also comes as an `app_mention` event with an id of its own, which is skipped
-    so the message is answered once. Direct messages are always addressed to the bot; in
-    a channel a message is when it mentions the bot (or always, with `always`), and the
-    mention is taken out of the text."""
+    so the message is answered once. Direct messages are always addressed to the bot and
+    a direct message chat is one conversation. In a channel a message is addressed when
+    it mentions the bot (or always, with `always`), and the mention is taken out of the
+    text; its conversation is its thread (a message outside one starts one under itself),
+    and later replies in that thread are addressed without a new mention (threads are
+    remembered in memory: after a restart a thread continues from its next mention; what
+    was stored is answered either way, as the inbox replays it whatever it says)."""
 
     def __init__(self, bot_user_id: str, *, always_in_channels: bool) -> None:
         self._bot_user_id = bot_user_id
         self._mention = re.compile(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>")
         self._always = always_in_channels
+        self._threads: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     def parse(self, raw: Any) -> Parsed:
         if not isinstance(raw, dict):
@@ -52,7 +60,9 @@ class SlackEventParser:
         if isinstance(event, dict):
             channel, user = event.get("channel"), event.get("user")
             if isinstance(channel, str) and isinstance(user, str):
-                return Unreadable(reason, raw_bytes, ConversationKey(CHANNEL, channel), user)
+                thread = event.get("thread_ts")
+                key = ConversationKey(CHANNEL, channel, thread if isinstance(thread, str) else "")
+                return Unreadable(reason, raw_bytes, key, user)
         return Unreadable(reason, raw_bytes)
 
     def shown_ids(self, user_id: str, chat_id: str) -> str:
@@ -72,14 +82,21 @@ class SlackEventParser:
             return Ignored(event_id, "message without a human sender")
         text = event.get("text")
         direct = event.get("channel_type") in _DIRECT or channel.startswith("D")
+        thread = ""
         addressed = direct or self._always
-        if not direct and isinstance(text, str):
-            mentioned = self._mention.search(text) is not None
-            addressed = addressed or mentioned
-            text = " ".join(self._mention.sub("", text).split()) or text
+        if not direct:
+            ts, thread_ts = event.get("ts"), event.get("thread_ts")
+            thread = str(thread_ts or ts or "")
+            if isinstance(text, str):
+                addressed = addressed or self._mention.search(text) is not None
+                text = " ".join(self._mention.sub("", text).split()) or text
+            if isinstance(thread_ts, str) and (channel, thread_ts) in self._threads:
+                addressed = True
+            if addressed and thread:
+                self._remember(channel, thread)
         return ChannelUpdate(
             platform_id=event_id,
-            conversation=ConversationKey(CHANNEL, channel),
+            conversation=ConversationKey(CHANNEL, channel, thread),
             sender=Sender(CHANNEL, user, user),
             payload=fast_json.dumps(raw),
             received_at=_moment(event.get("ts")),
@@ -88,6 +105,13 @@ class SlackEventParser:
             in_group=not direct,
             addressed=addressed,
         )
+
+    def _remember(self, channel: str, thread: str) -> None:
+        threads = self._threads
+        threads[(channel, thread)] = None
+        threads.move_to_end((channel, thread))
+        if len(threads) > _MAX_THREADS:
+            threads.popitem(last=False)
 
     def _press(self, raw: dict[str, Any]) -> Parsed:
         trigger = raw.get("trigger_id")
@@ -100,11 +124,15 @@ class SlackEventParser:
             return Ignored(trigger, "a press without an action")
         value = actions[0].get("value")
         user_id, channel_id = user.get("id"), channel.get("id")
+        # A button on a message in a thread answers in that thread's conversation.
+        thread = _object(raw.get("message")).get("thread_ts") or _object(raw.get("container")).get(
+            "thread_ts"
+        )
         if not isinstance(value, str) or not value or not channel_id or not user_id:
             return Ignored(trigger, "a press without a value, a channel or a person")
         return ChannelUpdate(
             platform_id=f"press:{trigger}",
-            conversation=ConversationKey(CHANNEL, str(channel_id)),
+            conversation=ConversationKey(CHANNEL, str(channel_id), str(thread or "")),
             sender=Sender(CHANNEL, str(user_id), str(user.get("name") or user_id)),
             payload=fast_json.dumps(raw),
             received_at=datetime.now(UTC),

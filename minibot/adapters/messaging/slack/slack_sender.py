@@ -21,7 +21,8 @@ _SECTION_CHARS = 3000
 
 
 class SlackSender:
-    """The `ChannelSender` over Slack's Web API: chunks of at most `max_chunk_chars`,
+    """The `ChannelSender` over Slack's Web API: a conversation's thread is the
+    `thread_ts` of what goes to it; chunks of at most `max_chunk_chars`,
     Markdown rendered as mrkdwn (plain text, `mrkdwn: false`, as the fallback), buttons
     as a Block Kit `actions` block whose values are the buttons' actions. Every call goes
     through `call_api`, so only core errors come out."""
@@ -51,6 +52,8 @@ class SlackSender:
     ) -> str:
         channel = conversation.chat_id
         request: dict[str, Any] = {"channel": channel, "text": text, "mrkdwn": formatted}
+        if conversation.thread:
+            request["thread_ts"] = conversation.thread
         if buttons:
             request["blocks"] = _blocks(text, buttons, formatted)
         answer = await call_api(channel, lambda: self._client.chat_postMessage(**request))
@@ -84,11 +87,12 @@ class SlackSender:
         if notice is None:
             return
         channel = update.conversation.chat_id
+        thread = update.conversation.thread or None
         try:
             await call_api(
                 channel,
                 lambda: self._client.chat_postEphemeral(
-                    channel=channel, user=update.sender.user_id, text=notice
+                    channel=channel, user=update.sender.user_id, text=notice, thread_ts=thread
                 ),
             )
         except ChannelError as exc:

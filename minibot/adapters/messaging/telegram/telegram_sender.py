@@ -59,6 +59,7 @@ class TelegramSender:
         )
         method = SendMessageForId(
             chat_id=int(chat_id),
+            message_thread_id=int(conversation.thread) if conversation.thread else None,
             text=text,
             parse_mode="HTML" if formatted else None,
             reply_markup=_keyboard(buttons),

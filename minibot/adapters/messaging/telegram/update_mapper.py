@@ -94,7 +94,7 @@ class UpdateMapper:
                 text = " ".join(self._mention.sub("", text).split()) or text
         return ChannelUpdate(
             platform_id=str(update.update_id),
-            conversation=ConversationKey(CHANNEL, str(message.chat.id)),
+            conversation=_conversation(message),
             # The raw update keeps a lone surrogate; what the model and the stores see
             # must be text that encodes.
             sender=Sender(CHANNEL, str(user.id), without_lone_surrogates(user.full_name)),
@@ -114,7 +114,7 @@ class UpdateMapper:
         user = query.from_user
         return ChannelUpdate(
             platform_id=str(update.update_id),
-            conversation=ConversationKey(CHANNEL, str(query.message.chat.id)),
+            conversation=_conversation(query.message),
             sender=Sender(CHANNEL, str(user.id), without_lone_surrogates(user.full_name)),
             payload=fast_json.dumps(raw),
             received_at=datetime.now(UTC),
@@ -125,3 +125,13 @@ class UpdateMapper:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _conversation(message: Any) -> ConversationKey:
+    """A forum topic is a conversation of its own (other supergroups' reply threads,
+    which also carry a `message_thread_id`, are not)."""
+    chat_id = str(message.chat.id)
+    topic = getattr(message, "message_thread_id", None)
+    if topic is not None and getattr(message, "is_topic_message", None):
+        return ConversationKey(CHANNEL, chat_id, str(topic))
+    return ConversationKey(CHANNEL, chat_id)

@@ -261,3 +261,99 @@ async def test_buttons_go_out_as_a_block_kit_actions_block(slack: Harness) -> No
     [posted] = slack.fake.posted
     assert posted.button_actions == ["job:snooze:j1", "job:done:j1"]
     assert posted.visible_text == "Reminder: water the plants"
+
+
+async def test_a_thread_is_a_conversation_apart_from_the_dm(slack: Harness) -> None:
+    await slack.start(allowed_channel_ids=["C0000001"])
+    assert slack.events is not None
+    events = slack.events
+    await events.event(events.message("in the dm", user=SLACK_USER, channel=SLACK_DM))
+    await until(lambda: slack.shown() == ["echo: in the dm"])
+    opener = events.message(
+        "<@UBOT0001> start here", user=SLACK_USER, channel="C0000001", channel_type="channel"
+    )
+    thread = opener["event"]["ts"]
+    await events.event(opener)
+    await until(lambda: len(slack.fake.messages_in("C0000001", thread)) == 1)
+    # A reply in that thread needs no new mention; talk outside it is not answered.
+    await events.event(
+        events.message(
+            "and more",
+            user=SLACK_USER,
+            channel="C0000001",
+            channel_type="channel",
+            thread_ts=thread,
+        )
+    )
+    await events.event(
+        events.message("lunch?", user=SLACK_USER, channel="C0000001", channel_type="channel")
+    )
+    await until(lambda: len(slack.fake.messages_in("C0000001", thread)) == 2)
+    await events.event(events.message("dm again", user=SLACK_USER, channel=SLACK_DM))
+    await until(lambda: len(slack.shown()) == 2)
+
+    in_thread = [m.visible_text for m in slack.fake.messages_in("C0000001", thread)]
+    assert in_thread == ["echo: start here", "echo: and more"]
+    assert [m.thread_ts for m in slack.fake.messages_in(SLACK_DM)] == [None, None]
+    assert len(slack.fake.messages_in("C0000001")) == 2, "the chatter got no answer"
+    by_text = {m.text: m.conversation for m in slack.received}
+    assert by_text["in the dm"] == by_text["dm again"] == ConversationKey("slack", SLACK_DM)
+    assert (
+        by_text["start here"] == by_text["and more"] == ConversationKey("slack", "C0000001", thread)
+    )
+
+
+async def test_a_stored_thread_reply_is_answered_in_its_thread_after_a_restart(
+    slack: Harness,
+) -> None:
+    await slack.start(allowed_channel_ids=["C0000001"])
+    assert slack.events is not None
+    events = slack.events
+    opener = events.message(
+        "<@UBOT0001> start", user=SLACK_USER, channel="C0000001", channel_type="channel"
+    )
+    thread = opener["event"]["ts"]
+    await events.event(opener)
+    await until(lambda: len(slack.fake.messages_in("C0000001", thread)) == 1)
+    hold = slack.fake.hold("chat.postMessage")
+    reply = events.message(
+        "more", user=SLACK_USER, channel="C0000001", channel_type="channel", thread_ts=thread
+    )
+    assert (await events.event(reply))[0] == 200
+    [pending] = await slack.inbox.pending("slack")
+    await until(lambda: hold.waiting == 1)
+    await slack.stop()  # the reply is stuck at Slack: its item stays open
+    slack.fake.release("chat.postMessage")
+    assert len(await slack.inbox.pending("slack")) == 1
+
+    # A new process: only the thread reply is left, and nothing remembers the thread.
+    again = Harness(slack.fake)
+    again.inbox, again.ledger = slack.inbox, slack.ledger
+    try:
+        await again.start(allowed_channel_ids=["C0000001"])
+        await until(lambda: again.received != [])
+    finally:
+        await again.stop()
+    assert [m.text for m in again.received] == ["more"]
+    assert again.received[0].conversation == ConversationKey("slack", "C0000001", thread)
+
+
+async def test_a_press_on_a_message_in_a_thread_belongs_to_that_thread(slack: Harness) -> None:
+    presses: list[ButtonPressed] = []
+
+    async def on_press(event: ButtonPressed) -> None:
+        presses.append(event)
+
+    slack.bus.subscribe(ButtonPressed, on_press, name="buttons")
+    await slack.start(allowed_channel_ids=["C0000001"])
+    assert slack.events is not None
+    payload = slack.events.press(
+        "job:done:j1",
+        user=SLACK_USER,
+        channel="C0000001",
+        message_ts="1700000009.000100",
+        thread_ts="1690000001.000001",
+    )
+    assert (await slack.events.interaction(payload))[0] == 200
+    await until(lambda: len(presses) == 1)
+    assert presses[0].conversation == ConversationKey("slack", "C0000001", "1690000001.000001")

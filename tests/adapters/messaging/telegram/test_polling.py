@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from minibot.core.conversation import ConversationKey
 from minibot.core.errors import StoreUnavailable
 from minibot.core.health import Health, HealthState
 from minibot.core.ports.inbox import InboxEntry
@@ -96,6 +97,23 @@ async def test_in_a_group_only_mentions_and_replies_to_the_bot_are_answered(
         "echo: and tomorrow?",
         "echo: /help",
     ]
+
+
+async def test_a_forum_topic_is_a_conversation_of_its_own(
+    fake: FakeTelegramServer, start_channel: Start
+) -> None:
+    harness = await start_channel(allowed_chat_ids=[-100], group_reply="always")
+    topic = {"message_thread_id": 7, "is_topic_message": True}
+    fake.enqueue_text(-100, 7, "in the topic", extra=topic)
+    fake.enqueue_text(-100, 7, "in the general chat")
+
+    replies = await fake.wait_for_messages(-100, 2)
+
+    by_text = {r.visible_text: r.message_thread_id for r in replies}
+    assert by_text == {"echo: in the topic": 7, "echo: in the general chat": None}
+    conversations = {m.text: m.conversation for m in harness.received}
+    assert conversations["in the topic"] == ConversationKey("telegram", "-100", "7")
+    assert conversations["in the general chat"] == ConversationKey("telegram", "-100")
 
 
 async def test_group_reply_always_answers_every_message(
