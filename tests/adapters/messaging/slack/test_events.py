@@ -320,7 +320,7 @@ async def test_a_stored_thread_reply_is_answered_in_its_thread_after_a_restart(
         "more", user=SLACK_USER, channel="C0000001", channel_type="channel", thread_ts=thread
     )
     assert (await events.event(reply))[0] == 200
-    [pending] = await slack.inbox.pending("slack")
+    assert len(await slack.inbox.pending("slack")) == 1
     await until(lambda: hold.waiting == 1)
     await slack.stop()  # the reply is stuck at Slack: its item stays open
     slack.fake.release("chat.postMessage")
