@@ -81,6 +81,7 @@ class SlackChannel:
         )
         self._session: aiohttp.ClientSession | None = None
         self._delivery: ReplyDelivery | None = None
+        self._sender: SlackSender | None = None
         self._server: SlackEventsServer | None = None
 
     @property
@@ -119,7 +120,14 @@ class SlackChannel:
         me = _Identity(
             str(answer["user_id"]), str(answer.get("bot_id") or ""), answer.get("team_id")
         )
-        sender = SlackSender(client, settings.max_message_chars)
+        sender = SlackSender(
+            client,
+            settings.max_message_chars,
+            self._throttle,
+            self._ledger,
+            edit_interval_seconds=settings.edit_interval_seconds,
+        )
+        self._sender = sender
         self._delivery = ReplyDelivery(
             channel=CHANNEL,
             sender=sender,
@@ -196,6 +204,8 @@ class SlackChannel:
         await self.close_intake()
         self._throttle.close()
         self._health.stopped()
+        if self._sender is not None:
+            await self._sender.drafts.close()
         if self._delivery is not None:
             await self._delivery.close(_SEND_GRACE_SECONDS)
         if self._session is not None:
@@ -209,7 +219,10 @@ class SlackChannel:
         await self._require_delivery().deliver(reply)
 
     async def show_draft(self, conversation: ConversationKey, turn_id: str, text: str) -> None:
-        """Streamed drafts are not shown on Slack yet: the full reply comes at the end."""
+        """With `stream_edits`, the reply grows in one message updated with `chat.update`
+        (throttled); the final delivery takes that message over as its first chunk."""
+        if self._settings.stream_edits and self._sender is not None:
+            await self._sender.drafts.show(conversation, turn_id, without_lone_surrogates(text))
 
     async def show_typing(self, conversation: ConversationKey) -> None:
         """Slack's Web API has no typing indicator for bots."""

@@ -9,10 +9,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from minibot.adapters.messaging.slack import mrkdwn
 from minibot.adapters.messaging.slack.api_errors import call_api, describe
+from minibot.app.channels.chat_throttle import ChatThrottle
+from minibot.app.channels.draft_editor import DraftEditor
 from minibot.core.channel_update import ChannelUpdate
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import ChannelError
 from minibot.core.messages import Button
+from minibot.core.ports.delivery_ledger import DeliveryLedger
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +28,28 @@ class SlackSender:
     `thread_ts` of what goes to it; chunks of at most `max_chunk_chars`,
     Markdown rendered as mrkdwn (plain text, `mrkdwn: false`, as the fallback), buttons
     as a Block Kit `actions` block whose values are the buttons' actions. Every call goes
-    through `call_api`, so only core errors come out."""
+    through `call_api`, so only core errors come out. Its `drafts` stream a reply by
+    updating one message (`chat.update`), at most once per `edit_interval_seconds`."""
 
-    def __init__(self, client: AsyncWebClient, max_chunk_chars: int) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        max_chunk_chars: int,
+        throttle: ChatThrottle,
+        ledger: DeliveryLedger,
+        *,
+        edit_interval_seconds: float,
+    ) -> None:
         self._client = client
         self._max_chunk_chars = max_chunk_chars
+        self.drafts = DraftEditor(
+            self,
+            throttle,
+            ledger,
+            interval_seconds=edit_interval_seconds,
+            clip=self._clip,
+            platform="slack",
+        )
 
     @property
     def max_chunk_chars(self) -> int:
@@ -79,7 +99,13 @@ class SlackSender:
         )
 
     async def take_draft(self, turn_id: str) -> str | None:
-        return None
+        return await self.drafts.finish(turn_id)
+
+    def _clip(self, text: str) -> str:
+        # A draft is a preview: past the limit, show the start; the final reply splits.
+        if len(text) <= self._max_chunk_chars:
+            return text
+        return mrkdwn.split(text, self._max_chunk_chars - 1)[0] + "…"
 
     async def answer_press(self, update: ChannelUpdate, notice: str | None) -> None:
         # The press itself is acknowledged by the HTTP answer; a notice is shown to the

@@ -16,7 +16,6 @@ from aiogram.types import BotCommand
 
 from minibot.adapters.config.schema import TelegramSettings
 from minibot.adapters.messaging.telegram.api_errors import call_api
-from minibot.adapters.messaging.telegram.drafts import DraftEditor
 from minibot.adapters.messaging.telegram.polling import ALLOWED_UPDATES, LongPoller
 from minibot.adapters.messaging.telegram.telegram_sender import TelegramSender
 from minibot.adapters.messaging.telegram.update_mapper import CHANNEL, UpdateMapper
@@ -24,6 +23,7 @@ from minibot.adapters.messaging.telegram.webhook_server import WebhookServer
 from minibot.app.channels.allowlist import Allowlist
 from minibot.app.channels.channel_intake import ChannelIntake
 from minibot.app.channels.chat_throttle import ChatThrottle
+from minibot.app.channels.draft_editor import DraftEditor
 from minibot.app.channels.reply_delivery import ReplyDelivery
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import ChannelError, ConfigError
@@ -127,10 +127,10 @@ class TelegramChannel:
         if self._commands:
             commands = [BotCommand(command=name, description=text) for name, text in self._commands]
             await call_api("", lambda: bot.set_my_commands(commands))
-        self._drafts = DraftEditor(
-            bot, self._throttle, self._ledger, settings.edit_interval_seconds
+        sender = TelegramSender(
+            bot, self._throttle, self._ledger, edit_interval_seconds=settings.edit_interval_seconds
         )
-        sender = TelegramSender(bot, self._drafts)
+        self._drafts = sender.drafts
         self._delivery = ReplyDelivery(
             channel=CHANNEL,
             sender=sender,
@@ -245,7 +245,7 @@ class TelegramChannel:
 
     async def show_draft(self, conversation: ConversationKey, turn_id: str, text: str) -> None:
         if self._settings.stream_edits and self._drafts is not None:
-            await self._drafts.show(conversation.chat_id, turn_id, without_lone_surrogates(text))
+            await self._drafts.show(conversation, turn_id, without_lone_surrogates(text))
 
     async def show_typing(self, conversation: ConversationKey) -> None:
         chat_id = conversation.chat_id

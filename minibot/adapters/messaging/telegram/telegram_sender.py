@@ -8,17 +8,20 @@ from aiogram import Bot
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 
 from minibot.adapters.messaging.telegram.api_errors import call_api
-from minibot.adapters.messaging.telegram.drafts import DraftEditor
 from minibot.adapters.messaging.telegram.lean_methods import SendMessageForId
 from minibot.adapters.messaging.telegram.markdown import (
     MAX_MESSAGE_CHARS,
     render_html,
     split_markdown,
 )
+from minibot.app.channels.chat_throttle import ChatThrottle
+from minibot.app.channels.draft_editor import DraftEditor
 from minibot.core.channel_update import ChannelUpdate
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import ChannelError
 from minibot.core.messages import Button
+from minibot.core.ports.delivery_ledger import DeliveryLedger
+from minibot.shared.text_split import split_text, utf16_length
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +31,28 @@ _BUTTONS_PER_ROW = 2
 class TelegramSender:
     """The `ChannelSender` over the Bot API: chunks of at most 4096 characters (UTF-16,
     as Telegram counts), Markdown rendered as Telegram HTML, buttons as an inline
-    keyboard. Every call goes through `call_api`, so only core errors come out."""
+    keyboard. Every call goes through `call_api`, so only core errors come out. Its
+    `drafts` stream a reply by editing one message."""
 
     max_chunk_chars = MAX_MESSAGE_CHARS
 
-    def __init__(self, bot: Bot, drafts: DraftEditor) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        throttle: ChatThrottle,
+        ledger: DeliveryLedger,
+        *,
+        edit_interval_seconds: float,
+    ) -> None:
         self._bot = bot
-        self._drafts = drafts
+        self.drafts = DraftEditor(
+            self,
+            throttle,
+            ledger,
+            interval_seconds=edit_interval_seconds,
+            clip=clip_draft,
+            platform="telegram",
+        )
 
     def split(self, text: str) -> list[str]:
         return split_markdown(text)
@@ -90,8 +108,7 @@ class TelegramSender:
         )
 
     async def take_draft(self, turn_id: str) -> str | None:
-        message_id = await self._drafts.finish(turn_id)
-        return None if message_id is None else str(message_id)
+        return await self.drafts.finish(turn_id)
 
     async def answer_press(self, update: ChannelUpdate, notice: str | None) -> None:
         query_id = update.press_id
@@ -113,3 +130,10 @@ def _keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     keys = [InlineKeyboardButton(text=b.label, callback_data=b.action) for b in buttons]
     rows = [keys[i : i + _BUTTONS_PER_ROW] for i in range(0, len(keys), _BUTTONS_PER_ROW)]
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def clip_draft(text: str) -> str:
+    # A draft is a preview: past the limit, show the start; the final reply splits.
+    if utf16_length(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return split_text(text, MAX_MESSAGE_CHARS - 1, measure=utf16_length)[0] + "…"

@@ -1,63 +1,86 @@
-"""Streaming replies: one message edited as the text grows, throttled and coalesced."""
+"""Streamed replies: one message edited as the text grows, throttled and coalesced."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from aiogram import Bot
-
-from minibot.adapters.messaging.telegram.api_errors import call_api, describe
-from minibot.adapters.messaging.telegram.markdown import MAX_MESSAGE_CHARS
 from minibot.app.channels.chat_throttle import ChatThrottle
-from minibot.core.errors import NotModified
+from minibot.core.conversation import ConversationKey
+from minibot.core.errors import ChannelError, NotModified
 from minibot.core.ports.delivery_ledger import DeliveryLedger
-from minibot.shared.text_split import split_text, utf16_length
 
 log = logging.getLogger(__name__)
 
 _STALE_AFTER_SECONDS = 600.0
 
 
+class DraftSurface(Protocol):
+    """What drafts need of a channel's sender: one plain message sent, then edited."""
+
+    async def send_chunk(
+        self, conversation: ConversationKey, text: str, *, formatted: bool
+    ) -> str: ...
+
+    async def edit_chunk(
+        self, conversation: ConversationKey, message_id: str, text: str, *, formatted: bool
+    ) -> None: ...
+
+
 @dataclass(slots=True)
 class _Draft:
-    chat_id: str
+    conversation: ConversationKey
     latest: str
     shown: str = ""
-    message_id: int | None = None
+    message_id: str | None = None
     last_edit_at: float = 0.0
     created_at: float = 0.0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     flusher: asyncio.Task[None] | None = None
+
+    @property
+    def chat_id(self) -> str:
+        return self.conversation.chat_id
 
 
 class DraftEditor:
     """The first draft of a turn is sent as a message (recorded as chunk 0 of the turn);
     later drafts edit it as plain text, at most once per `interval_seconds`, always
     ending with the latest text. `finish` hands the message over to the final delivery,
-    which formats it. Draft failures are logged, never raised: the final reply still
-    goes out."""
+    which formats it. `clip` cuts a draft to what one message takes. Draft failures are
+    logged, never raised: the final reply still goes out."""
 
     def __init__(
-        self, bot: Bot, throttle: ChatThrottle, ledger: DeliveryLedger, interval_seconds: float
+        self,
+        surface: DraftSurface,
+        throttle: ChatThrottle,
+        ledger: DeliveryLedger,
+        *,
+        interval_seconds: float,
+        clip: Callable[[str], str],
+        platform: str,
     ) -> None:
-        self._bot = bot
+        self._surface = surface
         self._throttle = throttle
         self._ledger = ledger
         self._interval_seconds = interval_seconds
+        self._clip = clip
+        self._platform = platform
         self._drafts: dict[str, _Draft] = {}
 
-    async def show(self, chat_id: str, turn_id: str, text: str) -> None:
-        text = _clip(text)
+    async def show(self, conversation: ConversationKey, turn_id: str, text: str) -> None:
+        text = self._clip(text)
         if not text.strip():
             return
         draft = self._drafts.get(turn_id)
         if draft is None:
             self._forget_stale()
             now = asyncio.get_running_loop().time()
-            draft = self._drafts[turn_id] = _Draft(chat_id, text, created_at=now)
+            draft = self._drafts[turn_id] = _Draft(conversation, text, created_at=now)
             try:
                 await self._open(draft, turn_id)
             finally:
@@ -67,7 +90,7 @@ class DraftEditor:
         if draft.flusher is None or draft.flusher.done():
             draft.flusher = asyncio.create_task(self._flush(draft), name=f"draft:{turn_id}")
 
-    async def finish(self, turn_id: str) -> int | None:
+    async def finish(self, turn_id: str) -> str | None:
         """Stop editing the turn's draft and return its message id (None: no draft)."""
         draft = self._drafts.pop(turn_id, None)
         if draft is None:
@@ -91,30 +114,26 @@ class DraftEditor:
         )
 
     async def _open(self, draft: _Draft, turn_id: str) -> None:
+        surface = self._surface
         try:
             recorded = (await self._ledger.sent(turn_id)).get(0)
             if recorded is not None:
                 # A draft from before a restart: keep editing the message already there.
-                draft.message_id = int(recorded)
+                draft.message_id = recorded
                 await self._edit(draft, draft.latest)
                 return
             async with self._throttle.lane(draft.chat_id):
-                message = await self._throttle.call(
+                message_id = await self._throttle.call(
                     draft.chat_id,
-                    lambda: call_api(
-                        draft.chat_id,
-                        lambda: self._bot.send_message(
-                            chat_id=int(draft.chat_id), text=draft.latest
-                        ),
-                    ),
+                    lambda: surface.send_chunk(draft.conversation, draft.latest, formatted=False),
                 )
-            draft.message_id = message.message_id
+            draft.message_id = message_id
             draft.shown = draft.latest
             draft.last_edit_at = asyncio.get_running_loop().time()
-            await asyncio.shield(self._ledger.record(turn_id, 0, str(message.message_id)))
+            await asyncio.shield(self._ledger.record(turn_id, 0, message_id))
         except Exception as exc:
             # A draft is a preview (its record too): the final reply goes out without it.
-            log.warning("telegram draft not shown", extra={"error": describe(exc)})
+            log.warning(f"{self._platform} draft not shown", extra={"error": _safe(exc)})
 
     async def _flush(self, draft: _Draft) -> None:
         await draft.ready.wait()
@@ -130,24 +149,21 @@ class DraftEditor:
 
     async def _edit(self, draft: _Draft, text: str) -> None:
         assert draft.message_id is not None
-        message_id = draft.message_id
+        message_id, surface = draft.message_id, self._surface
         try:
             async with self._throttle.lane(draft.chat_id):
                 await self._throttle.call(
                     draft.chat_id,
-                    lambda: call_api(
-                        draft.chat_id,
-                        lambda: self._bot.edit_message_text(
-                            chat_id=int(draft.chat_id), message_id=message_id, text=text
-                        ),
+                    lambda: surface.edit_chunk(
+                        draft.conversation, message_id, text, formatted=False
                     ),
                 )
         except NotModified:
             pass
         except Exception as exc:
             # A draft is a preview: whatever stops it, the final reply still goes out.
-            log.warning("telegram draft edit failed", extra={"error": describe(exc)})
-        # Even a failed edit counts: the pace protects Telegram's limits either way.
+            log.warning(f"{self._platform} draft edit failed", extra={"error": _safe(exc)})
+        # Even a failed edit counts: the pace protects the platform's limits either way.
         draft.shown = text
         draft.last_edit_at = asyncio.get_running_loop().time()
 
@@ -161,8 +177,7 @@ class DraftEditor:
                 del self._drafts[turn_id]
 
 
-def _clip(text: str) -> str:
-    # A draft is a preview: past the limit, show the start; the final reply splits.
-    if utf16_length(text) <= MAX_MESSAGE_CHARS:
-        return text
-    return split_text(text, MAX_MESSAGE_CHARS - 1, measure=utf16_length)[0] + "…"
+def _safe(exc: BaseException) -> str:
+    # The core's channel errors carry a description made safe at the edge; anything else
+    # is named by its type only (a library's message may quote a request).
+    return str(exc) if isinstance(exc, ChannelError) else type(exc).__name__
