@@ -70,6 +70,9 @@ class Hold:
 
     released: asyncio.Event = field(default_factory=asyncio.Event)
     waiting: int = 0
+    # Released without effect: the calls held are answered with an error and not kept
+    # (their caller is gone, as when the bot process was killed).
+    dropped: bool = False
 
 
 def visible_text(text: str, mrkdwn: bool) -> str:
@@ -133,9 +136,10 @@ class FakeSlackServer:
         hold = self._holds[method] = Hold()
         return hold
 
-    def release(self, method: str) -> None:
+    def release(self, method: str, *, drop: bool = False) -> None:
         hold = self._holds.pop(method, None)
         if hold is not None:
+            hold.dropped = drop
             hold.released.set()
 
     def messages_in(self, channel: str, thread_ts: str | None = None) -> list[Posted]:
@@ -179,6 +183,8 @@ class FakeSlackServer:
         if hold is not None:
             hold.waiting += 1
             await hold.released.wait()
+            if hold.dropped:
+                return _error("request_timeout", status=503)
         fault = self._next_fault(method)
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else None
