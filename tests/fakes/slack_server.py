@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp import web
 
 BOT_TOKEN = "xoxb-1111-2222-fakeSlackBotTokenValue"
+APP_TOKEN = "xapp-1-A0001-3333-fakeSlackAppLevelToken"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
@@ -91,8 +92,10 @@ class FakeSlackServer:
     Retry-After, a 5xx); `hold` makes them wait. Every accepted message is kept in
     `posted` (and, per channel, `messages_in`)."""
 
-    def __init__(self, *, token: str = BOT_TOKEN) -> None:
+    def __init__(self, *, token: str = BOT_TOKEN, app_token: str = APP_TOKEN) -> None:
         self.token = token
+        self.app_token = app_token
+        self.socket = FakeSocketMode(self)
         self.posted: list[Posted] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._faults: dict[str, list[Fault]] = {}
@@ -108,6 +111,7 @@ class FakeSlackServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._call)
+        app.router.add_get("/socket", self.socket.serve)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -117,6 +121,7 @@ class FakeSlackServer:
     async def stop(self) -> None:
         for hold in self._holds.values():
             hold.released.set()
+        await self.socket.close_all()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -175,7 +180,9 @@ class FakeSlackServer:
         method = request.match_info["method"]
         params = await _params(request)
         self.calls.append((method, params))
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        # apps.connections.open takes the app-level token, every other method the bot's.
+        token = self.app_token if method == "apps.connections.open" else self.token
+        if request.headers.get("Authorization") != f"Bearer {token}":
             return _error(
                 "not_authed" if "Authorization" not in request.headers else "invalid_auth"
             )
@@ -238,6 +245,9 @@ class FakeSlackServer:
         self.posted.append(posted)
         return _ok(channel=channel, ts=ts, message={"text": text, "ts": ts})
 
+    def _apps_connections_open(self, params: dict[str, Any]) -> web.Response:
+        return _ok(url=self.socket.new_url())
+
     def _users_info(self, params: dict[str, Any]) -> web.Response:
         user = str(params.get("user", ""))
         return _ok(user={"id": user, "name": user.lower(), "real_name": f"Person {user}"})
@@ -246,6 +256,110 @@ class FakeSlackServer:
         channel = str(params.get("channel", ""))
         is_im = channel.startswith("D")
         return _ok(channel={"id": channel, "is_im": is_im, "is_channel": not is_im})
+
+
+class FakeSocketMode:
+    """Slack's Socket Mode side: `apps.connections.open` hands out a one-time
+    `ws://.../socket?ticket=N` URL; a connection gets `hello`, then envelopes
+    (`{"envelope_id", "type": "events_api" | "interactive", "payload", ...}`) that the app
+    must acknowledge by sending back `{"envelope_id": ...}`. An envelope not acknowledged
+    is sent again by `redeliver` (as Slack retries, with `retry_attempt` counted up);
+    `disconnect` asks the app to reconnect, as Slack does every few hours."""
+
+    def __init__(self, server: FakeSlackServer) -> None:
+        self._server = server
+        self._tickets = itertools.count(1)
+        self._issued: set[str] = set()
+        self._ids = itertools.count(1)
+        self.connections: list[web.WebSocketResponse] = []
+        self.connected = asyncio.Event()
+        self.unacked: dict[str, dict[str, Any]] = {}
+        self.acked: list[str] = []
+        self._acked_changed = asyncio.Event()
+
+    def new_url(self) -> str:
+        ticket = str(next(self._tickets))
+        self._issued.add(ticket)
+        return f"ws://127.0.0.1:{self._server.port}/socket?ticket={ticket}"
+
+    @property
+    def current(self) -> web.WebSocketResponse | None:
+        live = [ws for ws in self.connections if not ws.closed]
+        return live[-1] if live else None
+
+    async def serve(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._issued:
+            return web.Response(status=401, text="invalid ticket")
+        self._issued.discard(ticket)  # a URL is good for one connection
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.connections.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {}})
+        self.connected.set()
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                envelope_id = json.loads(message.data).get("envelope_id")
+                if isinstance(envelope_id, str):
+                    self.unacked.pop(envelope_id, None)
+                    self.acked.append(envelope_id)
+                    self._acked_changed.set()
+        return ws
+
+    async def wait_connected(self, count: int = 1, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
+            while self.current is None or len(self.connections) < count:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+
+    async def send(self, kind: str, payload: dict[str, Any]) -> str:
+        """Sends one envelope on the live connection; returns its envelope id."""
+        envelope_id = f"env-{next(self._ids)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind == "interactive",
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        self.unacked[envelope_id] = envelope
+        await self._send(envelope)
+        return envelope_id
+
+    async def event(self, body: dict[str, Any]) -> str:
+        return await self.send("events_api", body)
+
+    async def interaction(self, payload: dict[str, Any]) -> str:
+        return await self.send("interactive", payload)
+
+    async def redeliver(self) -> int:
+        """Sends every envelope not acknowledged again; returns how many."""
+        envelopes = list(self.unacked.values())
+        for envelope in envelopes:
+            envelope["retry_attempt"] += 1
+            envelope["retry_reason"] = "timeout"
+            await self._send(envelope)
+        return len(envelopes)
+
+    async def disconnect(self, reason: str = "refresh_requested") -> None:
+        await self._send({"type": "disconnect", "reason": reason, "debug_info": {}})
+
+    async def wait_acked(self, envelope_id: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
+            while envelope_id not in self.acked:
+                self._acked_changed.clear()
+                await self._acked_changed.wait()
+
+    async def close_all(self) -> None:
+        for ws in self.connections:
+            if not ws.closed:
+                await ws.close()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        ws = self.current
+        if ws is None:
+            raise RuntimeError("no Socket Mode connection is open")
+        await ws.send_json(message)
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

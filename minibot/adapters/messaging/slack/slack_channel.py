@@ -17,12 +17,13 @@ from minibot.adapters.messaging.slack.api_errors import call_api
 from minibot.adapters.messaging.slack.event_parser import CHANNEL, SlackEventParser
 from minibot.adapters.messaging.slack.events_server import SlackEventsServer
 from minibot.adapters.messaging.slack.slack_sender import SlackSender
+from minibot.adapters.messaging.slack.socket_mode import SlackSocketMode
 from minibot.app.channels.allowlist import Allowlist
 from minibot.app.channels.channel_intake import ChannelIntake
 from minibot.app.channels.chat_throttle import ChatThrottle
 from minibot.app.channels.reply_delivery import ReplyDelivery
 from minibot.core.conversation import ConversationKey
-from minibot.core.errors import ChannelError, ConfigError
+from minibot.core.errors import ChannelError
 from minibot.core.health import Health, HealthBoard
 from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
@@ -52,7 +53,8 @@ class _Identity:
 class SlackChannel:
     """The Channel port over Slack: the Events API served by a slack-bolt `AsyncApp`
     (every request's signature checked by bolt; a missing, wrong or stale one gets 401
-    and touches nothing). The allowlist, the durable inbox and the ledgered delivery are
+    and touches nothing), or Socket Mode (`SlackSocketMode`: envelopes acknowledged once
+    stored). The allowlist, the durable inbox and the ledgered delivery are
     the app layer's (`ChannelIntake`, `ReplyDelivery`); Slack gives its parser
     (`SlackEventParser`), its sender (`SlackSender`) and the transport.
 
@@ -83,6 +85,7 @@ class SlackChannel:
         self._delivery: ReplyDelivery | None = None
         self._sender: SlackSender | None = None
         self._server: SlackEventsServer | None = None
+        self._socket: SlackSocketMode | None = None
 
     @property
     def health(self) -> Health:
@@ -95,8 +98,6 @@ class SlackChannel:
 
     async def start(self) -> None:
         settings = self._settings
-        if settings.mode == "socket":
-            raise ConfigError("channels.slack.mode", "socket mode is not available yet")
         self._session = aiohttp.ClientSession()
         client = AsyncWebClient(
             token=settings.bot_token.get_secret_value(),
@@ -150,14 +151,20 @@ class SlackChannel:
             notify=self._delivery.notify,
         )
         await intake.republish_pending()
-        app = self._bolt_app(client, me, intake)
-        self._server = SlackEventsServer(
-            app,
-            host=settings.listen_host,
-            port=settings.listen_port,
-            path=settings.events_path,
-        )
-        await self._server.start()
+        if settings.mode == "socket":
+            self._socket = SlackSocketMode(
+                client, settings.app_token.get_secret_value(), intake.handle
+            )
+            await self._socket.start()
+        else:
+            app = self._bolt_app(client, me, intake)
+            self._server = SlackEventsServer(
+                app,
+                host=settings.listen_host,
+                port=settings.listen_port,
+                path=settings.events_path,
+            )
+            await self._server.start()
         self._health.started()
         log.info("slack channel started", extra={"mode": settings.mode, "bot": me.user_id})
 
@@ -199,6 +206,9 @@ class SlackChannel:
         if self._server is not None:
             server, self._server = self._server, None
             await server.stop()
+        if self._socket is not None:
+            socket, self._socket = self._socket, None
+            await socket.stop()
 
     async def stop(self) -> None:
         await self.close_intake()
