@@ -19,7 +19,13 @@ from minibot.core.messages import IncomingMessage, OutgoingMessage
 from minibot.core.ports.channel import Channel
 from tests.adapters.messaging.telegram.conftest import CHAT, USER, settings_for
 from tests.fakes.memory import InMemoryDeliveryLedger, InMemoryInbox
-from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlackServer, SignedEventSender
+from tests.fakes.slack_server import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    FakeSlackServer,
+    SignedEventSender,
+)
 from tests.fakes.telegram_server import FakeTelegramServer
 
 Answer = Callable[[str], str]
@@ -286,3 +292,36 @@ class SlackDriver(_Base):
     async def restart(self) -> None:
         await self.stop()
         await self._open()
+
+
+class SlackSocketDriver(SlackDriver):
+    """The Slack channel in Socket Mode: the same events, as envelopes on the fake's
+    WebSocket, each awaited until acknowledged (so stored)."""
+
+    name = "slack"  # the channel it drives (what its log lines name)
+
+    async def _open(self) -> None:
+        bus = await self._start_bus()
+        settings = slack_settings(
+            self.fake, allowed_user_ids=self._allowed, mode="socket", app_token=APP_TOKEN
+        )
+        self.slack = SlackChannel(settings, bus, self.inbox, self.ledger)
+        self.channel = self.slack
+        await self.slack.start()
+        # Bodies only: Socket Mode has no request to sign.
+        self.events = self.events or SignedEventSender("unused")
+
+    async def send(self, text: str, *, platform_id: str | None = None) -> str:
+        assert self.events is not None
+        if platform_id is not None:
+            # Slack sending the same event again (same event_id, a new envelope).
+            await self.fake.socket.wait_acked(await self.fake.socket.event(self._sent[platform_id]))
+            return platform_id
+        body = self.events.message(text, user=SLACK_USER, channel=SLACK_DM)
+        self._sent[body["event_id"]] = body
+        await self.fake.socket.wait_acked(await self.fake.socket.event(body))
+        return str(body["event_id"])
+
+    async def send_malformed(self) -> None:
+        body = {"type": "event_callback", "event": {"type": "message", "text": 7}}
+        await self.fake.socket.wait_acked(await self.fake.socket.event(body))

@@ -16,6 +16,7 @@ from tests.app.channels.channel_drivers import (
     ChannelDriver,
     ConsoleDriver,
     SlackDriver,
+    SlackSocketDriver,
     TelegramDriver,
 )
 from tests.fakes.slack_server import FakeSlackServer
@@ -24,7 +25,7 @@ from tests.fakes.telegram_server import FakeTelegramServer
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(params=["telegram", "slack", "console"])
+@pytest.fixture(params=["telegram", "slack", "slack-socket", "console"])
 async def channel(request: pytest.FixtureRequest) -> AsyncIterator[ChannelDriver]:
     driver: ChannelDriver
     fake: FakeTelegramServer | FakeSlackServer | None = None
@@ -36,6 +37,10 @@ async def channel(request: pytest.FixtureRequest) -> AsyncIterator[ChannelDriver
         fake = FakeSlackServer()
         await fake.start()
         driver = SlackDriver(fake)
+    elif request.param == "slack-socket":
+        fake = FakeSlackServer()
+        await fake.start()
+        driver = SlackSocketDriver(fake)
     else:
         driver = ConsoleDriver()
     yield driver
