@@ -357,3 +357,50 @@ async def test_a_press_on_a_message_in_a_thread_belongs_to_that_thread(slack: Ha
     assert (await slack.events.interaction(payload))[0] == 200
     await until(lambda: len(presses) == 1)
     assert presses[0].conversation == ConversationKey("slack", "C0000001", "1690000001.000001")
+
+
+def answer_presses(harness: Harness, presses: list[ButtonPressed]) -> None:
+    async def on_press(event: ButtonPressed) -> None:
+        presses.append(event)
+        assert harness.channel is not None
+        turn = TurnRef.of_inbox(event.conversation, event.inbox_id)
+        reply = OutgoingMessage.answering(turn, event.conversation, f"pressed {event.action}")
+        await harness.channel.deliver(reply)
+
+    harness.bus.subscribe(ButtonPressed, on_press, name="buttons")
+
+
+async def test_a_press_caught_by_a_crash_is_handled_after_the_restart_once(
+    slack: Harness,
+) -> None:
+    first: list[ButtonPressed] = []
+    answer_presses(slack, first)
+    await slack.start()
+    assert slack.events is not None
+    hold = slack.fake.hold("chat.postMessage")
+    payload = slack.events.press(
+        "job:done:j1", user=SLACK_USER, channel=SLACK_DM, message_ts="1700000001.000100"
+    )
+    assert (await slack.events.interaction(payload))[0] == 200
+    await until(lambda: hold.waiting == 1)
+    await slack.stop()  # the answer never got out: the press's item stays open
+    slack.fake.release("chat.postMessage", drop=True)
+    assert len(await slack.inbox.pending("slack")) == 1
+
+    again = Harness(slack.fake)
+    again.inbox, again.ledger = slack.inbox, slack.ledger
+    second: list[ButtonPressed] = []
+    answer_presses(again, second)
+    try:
+        await again.start()
+        assert again.events is not None
+        await until(lambda: slack.shown() == ["pressed job:done:j1"])
+        # Slack delivering the same press again changes nothing.
+        assert (await again.events.interaction(payload))[0] == 200
+        await again.events.event(again.events.message("after", user=SLACK_USER, channel=SLACK_DM))
+        await until(lambda: len(slack.shown()) == 2)
+    finally:
+        await again.stop()
+    assert slack.shown() == ["pressed job:done:j1", "echo: after"]
+    assert len(second) == 1
+    assert await slack.inbox.pending("slack") == []
