@@ -25,11 +25,6 @@ class ConversationKey:
             return f"{self.channel}:{self.chat_id}{THREAD_MARK}{self.thread}"
         return f"{self.channel}:{self.chat_id}"
 
-    @property
-    def chat(self) -> ConversationKey:
-        """The chat this conversation is in, without its thread."""
-        return ConversationKey(self.channel, self.chat_id) if self.thread else self
-
     @classmethod
     def parse(cls, text: str) -> ConversationKey:
         channel, _, rest = text.partition(":")

@@ -20,8 +20,7 @@ def test_a_thread_is_a_conversation_apart_from_its_chat() -> None:
     thread = ConversationKey("slack", "C0000001", "1700000000.000100")
     assert thread != chat
     assert str(thread) == "slack:C0000001/1700000000.000100"
-    assert thread.chat == chat
-    assert chat.chat is chat
+    assert thread.chat_id == chat.chat_id
 
 
 @pytest.mark.parametrize(
