@@ -41,6 +41,13 @@ _TOKEN_REFUSED = (
 )
 
 
+# The health condition of Socket Mode's connection, read when health is asked.
+_SOCKET = "socket"
+_SOCKET_DOWN = (
+    "the Slack Socket Mode connection is down: Slack keeps events until it is back (reconnecting)"
+)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Identity:
     """Who the bot is in its workspace, from auth.test."""
@@ -63,7 +70,8 @@ class SlackChannel:
     stored before its 200 (bolt runs our middleware before it answers:
     `process_before_response`), so Slack's retries of an event not yet stored find it
     again, and those of one stored are dropped by its `event_id`. `health` is degraded
-    while Slack refuses the token for sending (condition "delivery")."""
+    while Slack refuses the token for sending (condition "delivery") and, in Socket
+    Mode, while no WebSocket is open (condition "socket")."""
 
     name = CHANNEL
 
@@ -89,6 +97,10 @@ class SlackChannel:
 
     @property
     def health(self) -> Health:
+        if self._socket is not None and not self._socket.connected:
+            self._health.degrade(_SOCKET, _SOCKET_DOWN)
+        else:
+            self._health.recover(_SOCKET)
         return self._health.health
 
     @property

@@ -65,6 +65,12 @@ class SlackSocketMode:
             raise ChannelUnavailable("slack socket mode could not connect", chat_id="") from exc
         log.info("slack socket mode connected")
 
+    @property
+    def connected(self) -> bool:
+        """Whether a WebSocket is open now (slack_sdk reconnects by itself when not)."""
+        session = self._socket.current_session if self._socket is not None else None
+        return session is not None and not session.closed
+
     async def stop(self) -> None:
         if self._socket is not None:
             socket, self._socket = self._socket, None

@@ -10,6 +10,7 @@ import pytest
 
 from minibot.core.errors import ChannelError, StoreUnavailable
 from minibot.core.events import ButtonPressed
+from minibot.core.health import HealthState
 from minibot.core.ports.inbox import InboxEntry
 from tests.adapters.messaging.slack.test_events import Harness, until
 from tests.app.channels.channel_drivers import SLACK_DM, SLACK_USER
@@ -141,3 +142,20 @@ async def test_a_refused_app_token_fails_the_start_naming_the_key(slack: Harness
         await slack.start(mode="socket", app_token="xapp-wrong")
     assert "xapp-wrong" not in str(caught.value)
     assert slack.fake.socket.connections == []
+
+
+async def test_health_is_degraded_while_the_socket_is_down(slack: Harness) -> None:
+    await start_socket(slack)
+    channel, fake = slack.channel, slack.fake
+    assert channel is not None
+    assert channel.health.state is HealthState.READY
+    hold = fake.hold("apps.connections.open")  # no new URL for a while
+    await fake.socket.close_all()
+    await until(lambda: channel.health.state is HealthState.DEGRADED)
+    assert "Socket Mode" in (channel.health.reason or "")
+    await until(lambda: hold.waiting >= 1)
+    fake.release("apps.connections.open")
+    await fake.socket.wait_connected(count=2)
+    await until(lambda: channel.health.state is HealthState.READY)
+    await fake.socket.wait_acked(await fake.socket.event(message("back?")))
+    await until(lambda: slack.shown() == ["echo: back?"])
