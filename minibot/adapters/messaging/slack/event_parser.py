@@ -124,10 +124,13 @@ class SlackEventParser:
             return Ignored(trigger, "a press without an action")
         value = actions[0].get("value")
         user_id, channel_id = user.get("id"), channel.get("id")
-        # A button on a message in a thread answers in that thread's conversation.
+        # A button on a message in a channel's thread answers in that thread's
+        # conversation; a direct message chat is one conversation, threads or not.
         thread = _object(raw.get("message")).get("thread_ts") or _object(raw.get("container")).get(
             "thread_ts"
         )
+        if str(channel_id or "").startswith("D"):
+            thread = ""
         if not isinstance(value, str) or not value or not channel_id or not user_id:
             return Ignored(trigger, "a press without a value, a channel or a person")
         return ChannelUpdate(

@@ -404,3 +404,27 @@ async def test_a_press_caught_by_a_crash_is_handled_after_the_restart_once(
     assert slack.shown() == ["pressed job:done:j1", "echo: after"]
     assert len(second) == 1
     assert await slack.inbox.pending("slack") == []
+
+
+async def test_a_press_in_a_direct_message_stays_in_its_one_conversation(
+    slack: Harness,
+) -> None:
+    presses: list[ButtonPressed] = []
+
+    async def on_press(event: ButtonPressed) -> None:
+        presses.append(event)
+
+    slack.bus.subscribe(ButtonPressed, on_press, name="buttons")
+    await slack.start()
+    assert slack.events is not None
+    # A message with replies under it carries thread_ts (its own ts) in the payload.
+    payload = slack.events.press(
+        "job:done:j1",
+        user=SLACK_USER,
+        channel=SLACK_DM,
+        message_ts="1700000009.000100",
+        thread_ts="1700000009.000100",
+    )
+    assert (await slack.events.interaction(payload))[0] == 200
+    await until(lambda: len(presses) == 1)
+    assert presses[0].conversation == ConversationKey("slack", SLACK_DM)
