@@ -264,7 +264,7 @@ class Container:
             )
         for spec in alerts:
             if isinstance(spec.service, AlertHook):
-                spec.service.health = lambda: daemon.health.services
+                spec.service.services_health = lambda: daemon.health.services
 
     def _storage(self, clock: SystemClock) -> _Storage:
         database = SqlDatabase(

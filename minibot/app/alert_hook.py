@@ -25,7 +25,7 @@ HealthOf = Callable[[], Mapping[str, Health]]
 
 class AlertHook:
     """Feeds `AlertRules` from the bus (turns, job runs) and, every
-    `health_check_seconds`, from `health` (the daemon's services, set once the daemon
+    `health_check_seconds`, from `services_health` (the daemon's services, set once the daemon
     exists); every change goes to each sender. A sender that fails is logged; the
     others still get it. Its own subscriptions are queued, so sending never holds up
     the publisher."""
@@ -45,7 +45,7 @@ class AlertHook:
         self._senders = tuple(senders)
         self._interval = health_check_seconds
         self._monotonic = monotonic
-        self.health: HealthOf | None = None
+        self.services_health: HealthOf | None = None
         bus.subscribe(TurnFinished, self._on_turn, name="alerts-turns")
         bus.subscribe(JobFailed, self._on_job_failed, name="alerts-job-fails")
         bus.subscribe(JobMissed, self._on_job_missed, name="alerts-job-misses")
@@ -63,10 +63,10 @@ class AlertHook:
             await self.check_health()
 
     async def check_health(self) -> None:
-        if self.health is None:
+        if self.services_health is None:
             return
         # The hook does not alert about itself.
-        services = {name: h for name, h in self.health().items() if name != self.name}
+        services = {name: h for name, h in self.services_health().items() if name != self.name}
         for change in self._rules.services(services):
             await self._send(change)
 
