@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -76,10 +77,8 @@ async def scrape_every_second(url: str, stop: asyncio.Event, counts: list[int]) 
                         counts.append(1)
             except aiohttp.ClientError:
                 pass  # not listening yet
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
-            except TimeoutError:
-                pass
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:

@@ -4,8 +4,7 @@ correlation id: across the bus's task hops and lanes, and in envelopes between p
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 # "00-<32 hex trace id>-<16 hex span id>-<2 hex flags>", or None outside any trace.
 traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -13,14 +12,27 @@ traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
-@contextmanager
-def traced(value: str | None) -> Iterator[None]:
-    """Run a block with `value` as the current traceparent (None: outside any trace)."""
-    token = traceparent.set(value)
-    try:
-        yield
-    finally:
-        traceparent.reset(token)
+class traced:  # noqa: N801 - used like the function-shaped context managers beside it
+    """Run a block with `value` as the current traceparent (None: outside any trace). A
+    class, not a generator: it runs on every bus delivery, traced or not."""
+
+    __slots__ = ("_token", "_value")
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value
+        self._token: contextvars.Token[str | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = traceparent.set(self._value)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._token is not None
+        traceparent.reset(self._token)
 
 
 def trace_ids(value: str | None) -> tuple[str, str] | None:

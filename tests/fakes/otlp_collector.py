@@ -106,13 +106,11 @@ class FakeOtlpCollector:
             by_trace.setdefault(span.trace_id, []).append(span)
         return by_trace
 
-    async def wait_for(self, predicate: Any, timeout: float = 15.0) -> None:
-        async def until() -> None:
+    async def wait_for(self, predicate: Any, limit_seconds: float = 15.0) -> None:
+        async with asyncio.timeout(limit_seconds):
             while not predicate():
                 self._arrived.clear()
                 await self._arrived.wait()
-
-        await asyncio.wait_for(until(), timeout)
 
 
 def _attributes(pairs: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -22,6 +23,26 @@ from minibot.shared.trace_context import trace_ids, traceparent
 
 log = logging.getLogger(__name__)
 
+# The SDK warns once per span dropped from a full queue (a collector down for a while):
+# once a minute says as much without flooding the log.
+_DROP_WARNING_INTERVAL_SECONDS = 60.0
+
+
+class _QueueFullOncePerInterval(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = -_DROP_WARNING_INTERVAL_SECONDS
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("Queue full"):
+            return True
+        now = time.monotonic()
+        if now - self._last < _DROP_WARNING_INTERVAL_SECONDS:
+            return False
+        self._last = now
+        return True
+
+
 # Spans wait at most this long in memory before a batch goes out.
 _SCHEDULE_DELAY_MILLIS = 1000
 _MAX_QUEUE_SIZE = 4096
@@ -30,16 +51,16 @@ _MAX_QUEUE_SIZE = 4096
 class _Scope:
     """One span from `__enter__` to `__exit__`, current (as the traceparent) in between."""
 
-    __slots__ = ("_attributes", "_name", "_span", "_start_ns", "_token", "_tracer")
+    __slots__ = ("_attributes", "_name", "_otel", "_span", "_start_ns", "_token")
 
     def __init__(
         self,
-        tracer: Any,
+        otel: _Otel,
         name: str,
         attributes: Mapping[str, AttributeValue] | None,
         start_ns: int | None,
     ) -> None:
-        self._tracer = tracer
+        self._otel = otel
         self._name = name
         self._attributes = attributes
         self._start_ns = start_ns
@@ -50,17 +71,15 @@ class _Scope:
         self._span.set_attribute(key, value)
 
     def __enter__(self) -> _Scope:
-        span = self._tracer.start_span(
+        otel = self._otel
+        span = otel.tracer.start_span(
             self._name,
-            context=_parent_context(traceparent.get()),
+            context=otel.parent(traceparent.get()),
             attributes=self._attributes,
             start_time=self._start_ns,
         )
-        context = span.get_span_context()
         self._span = span
-        self._token = traceparent.set(
-            f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
-        )
+        self._token = traceparent.set(otel.opened(span))
         return self
 
     def __exit__(
@@ -69,32 +88,65 @@ class _Scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        value = traceparent.get()
         traceparent.reset(self._token)
+        span = self._span
         if exc is not None and not isinstance(exc, asyncio.CancelledError | GeneratorExit):
-            from opentelemetry.trace import Status, StatusCode
+            span.set_status(self._otel.error_status(type(exc).__name__))
+        self._otel.closed(value)
+        span.end()
 
-            self._span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-        self._span.end()
 
+class _Otel:
+    """The SDK's tracer and the contexts of the spans open in this process, by their
+    traceparent: a child finds its parent's context there instead of rebuilding it."""
 
-def _parent_context(value: str | None) -> Any:
-    from opentelemetry import trace
-    from opentelemetry.context import Context
+    def __init__(self, tracer: Any) -> None:
+        from opentelemetry import trace
+        from opentelemetry.context import Context
+        from opentelemetry.trace import Status, StatusCode
 
-    ids = trace_ids(value)
-    if ids is None or value is None:
-        return Context()  # a new trace
-    trace_id, span_id = ids
-    try:
-        parent = trace.SpanContext(
-            trace_id=int(trace_id, 16),
-            span_id=int(span_id, 16),
-            is_remote=True,
-            trace_flags=trace.TraceFlags(int(value[53:55], 16)),
-        )
-    except ValueError:
-        return Context()
-    return trace.set_span_in_context(trace.NonRecordingSpan(parent), Context())
+        self.tracer = tracer
+        self._trace = trace
+        self._empty = Context()
+        self._status = Status
+        self._error = StatusCode.ERROR
+        self._open: dict[str, Any] = {}
+
+    def opened(self, span: Any) -> str:
+        context = span.get_span_context()
+        value = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+        self._open[value] = self._trace.set_span_in_context(span, self._empty)
+        return value
+
+    def closed(self, value: str | None) -> None:
+        if value is not None:
+            self._open.pop(value, None)
+
+    def error_status(self, description: str) -> Any:
+        return self._status(self._error, description)
+
+    def parent(self, value: str | None) -> Any:
+        if value is None:
+            return self._empty  # a new trace
+        known = self._open.get(value)
+        if known is not None:
+            return known
+        # From another process, or a span already ended (its children may outlive it).
+        ids = trace_ids(value)
+        if ids is None:
+            return self._empty
+        trace = self._trace
+        try:
+            parent = trace.SpanContext(
+                trace_id=int(ids[0], 16),
+                span_id=int(ids[1], 16),
+                is_remote=True,
+                trace_flags=trace.TraceFlags(int(value[53:55], 16)),
+            )
+        except ValueError:
+            return self._empty
+        return trace.set_span_in_context(trace.NonRecordingSpan(parent), self._empty)
 
 
 class OtelTracer:
@@ -107,7 +159,7 @@ class OtelTracer:
     def __init__(self, settings: TracingSettings) -> None:
         self._settings = settings
         self._provider: Any = None
-        self._tracer: Any = None
+        self._otel: _Otel | None = None
 
     @property
     def include_content(self) -> bool:
@@ -120,9 +172,9 @@ class OtelTracer:
         *,
         start_ns: int | None = None,
     ) -> Any:
-        if self._tracer is None:
+        if self._otel is None:
             return NO_TRACER.span(name)
-        return _Scope(self._tracer, name, attributes, start_ns)
+        return _Scope(self._otel, name, attributes, start_ns)
 
     async def start(self) -> None:
         if self._provider is not None:
@@ -131,12 +183,13 @@ class OtelTracer:
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
-        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+        from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
 
         s = self._settings
+        root = ALWAYS_ON if s.sample_ratio >= 1.0 else TraceIdRatioBased(s.sample_ratio)
         provider = TracerProvider(
             resource=Resource.create({"service.name": s.service_name}),
-            sampler=ParentBased(TraceIdRatioBased(s.sample_ratio)),
+            sampler=ParentBased(root),
             # Shut down in `stop`, bounded; an exit hook of its own could hang on a dead
             # collector after the daemon is done.
             shutdown_on_exit=False,
@@ -151,12 +204,15 @@ class OtelTracer:
             )
         )
         self._provider = provider
-        self._tracer = provider.get_tracer("minibot")
+        self._otel = _Otel(provider.get_tracer("minibot"))
+        queue_log = logging.getLogger("opentelemetry.sdk._shared_internal")
+        if not any(isinstance(f, _QueueFullOncePerInterval) for f in queue_log.filters):
+            queue_log.addFilter(_QueueFullOncePerInterval())
         log.info("tracing to OTLP", extra={"endpoint": s.otlp_endpoint})
 
     async def stop(self) -> None:
         provider, self._provider = self._provider, None
-        self._tracer = None
+        self._otel = None
         if provider is None:
             return
         # The last batch goes out in the SDK's thread, bounded: a dead collector must not

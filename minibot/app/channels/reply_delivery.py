@@ -41,8 +41,8 @@ class ReplyDelivery:
     done, and `DeliveryRefused` raised. One cut short by a stop raises `ChannelStopped`
     and keeps its inbox item open for the restart.
 
-    A reply wholly out is published as `ReplyDelivered` when `publish` is given; the
-    delivery and each chunk sent are spans of `tracer`."""
+    A reply wholly out is published as `ReplyDelivered` when `publish` is given; each
+    chunk sent is a span of `tracer`."""
 
     def __init__(
         self,
@@ -80,8 +80,7 @@ class ReplyDelivery:
             log.warning(f"{self._channel} notice not delivered", extra={"error": repr(exc)})
 
     async def deliver(self, reply: OutgoingMessage) -> None:
-        with self._tracer.span("reply.deliver", {"channel": self._channel}):
-            chunks = await self._deliver(reply)
+        chunks = await self._deliver(reply)
         if self._publish is not None:
             await self._publish(ReplyDelivered(reply.conversation, reply.turn.turn_id, chunks))
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,9 @@ from tests.fakes.telegram_server import DEFAULT_TOKEN, FakeTelegramServer
 OWNER = 42
 
 
-def telegram_config(tmp_path: Path, llm: FakeOpenAIServer, telegram: FakeTelegramServer, extra: str = "") -> Path:
+def telegram_config(
+    tmp_path: Path, llm: FakeOpenAIServer, telegram: FakeTelegramServer, extra: str = ""
+) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f"""
@@ -85,8 +87,19 @@ class Running:
         return samples
 
 
-def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+def value(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def until(predicate: Callable[[], bool], limit_seconds: float = 15.0) -> None:
+    """Poll a condition on the fakes' records, with an upper bound."""
+    async with asyncio.timeout(limit_seconds):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager
@@ -99,11 +112,13 @@ async def running(config: Path) -> AsyncIterator[Running]:
     daemon = container.build()
     task = asyncio.create_task(daemon.run())
     try:
-        for _ in range(200):
-            if container.metrics_service is None or container.metrics_service.port is not None:
-                if daemon.health.state == "ready":
-                    break
-            await asyncio.sleep(0.05)
+        service = container.metrics_service
+        await until(
+            lambda: (
+                (service is None or service.port is not None) and daemon.health.state == "ready"
+            ),
+            60,
+        )
         yield Running(container, daemon, log)
     finally:
         daemon.request_stop()

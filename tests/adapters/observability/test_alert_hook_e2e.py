@@ -5,25 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from tests.adapters.observability.harness import OWNER, running, telegram_config
+from tests.adapters.observability.harness import OWNER, running, telegram_config, until
 from tests.fakes.openai_server import FakeOpenAIServer, Script
 from tests.fakes.telegram_server import FakeTelegramServer
 
 ADMIN = 777
-
-
-async def until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    async def wait() -> None:
-        while not condition():
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(wait(), timeout)
 
 
 class Webhook:
