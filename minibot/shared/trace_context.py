@@ -12,7 +12,7 @@ traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
-class traced:  # noqa: N801 - used like the function-shaped context managers beside it
+class traced:
     """Run a block with `value` as the current traceparent (None: outside any trace). A
     class, not a generator: it runs on every bus delivery, traced or not."""
 
