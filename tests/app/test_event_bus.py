@@ -14,7 +14,7 @@ from minibot.core.commands import Command
 from minibot.core.errors import NoHandler
 from minibot.core.events import Event
 from minibot.shared.correlation import component, correlated, correlation_id
-from minibot.shared.trace_context import traceparent, traced
+from minibot.shared.trace_context import traced, traceparent
 
 
 @dataclass(frozen=True, slots=True)

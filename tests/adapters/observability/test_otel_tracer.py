@@ -14,7 +14,7 @@ import pytest
 from minibot.adapters.config.schema import LoggingSettings, TracingSettings
 from minibot.adapters.logging.setup import configure_logging
 from minibot.adapters.observability.otel_tracer import OtelTracer
-from minibot.shared.trace_context import traceparent, traced
+from minibot.shared.trace_context import traced, traceparent
 from tests.fakes.otlp_collector import FakeOtlpCollector
 
 REMOTE_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
