@@ -145,3 +145,33 @@ async def test_a_broken_collector_neither_slows_nor_breaks_the_answers(
     # Long polling answers in well under a second here; an export waited for would take 3.
     assert max(latencies[6:]) < 2.0, latencies
     assert stopped_in < 2 + 1 + 5, "the last export is bounded by its timeout at shutdown"
+
+
+async def test_a_scheduled_run_is_a_trace_of_its_own_down_to_the_chunk_sent(
+    tmp_path: Path, fake_llm: FakeOpenAIServer
+) -> None:
+    collector = await FakeOtlpCollector().start()
+
+    def run_traces() -> list[list[ReceivedSpan]]:
+        return [
+            spans
+            for spans in collector.traces().values()
+            if any(s.name == "job.run" and not s.parent_span_id for s in spans)
+        ]
+
+    try:
+        async with FakeTelegramServer() as tg:
+            config = telegram_config(tmp_path, fake_llm, tg, extra=tracing(collector))
+            async with running(config):
+                tg.enqueue_text(OWNER, OWNER, "/remind in 1 second stretch")
+                await until(lambda: any("stretch" in m.text for m in tg.messages_to(OWNER)[1:]))
+                await collector.wait_for(
+                    lambda: any("chunk.send" in {s.name for s in t} for t in run_traces())
+                )
+    finally:
+        await collector.stop()
+    [spans] = run_traces()
+    [run] = [s for s in spans if s.name == "job.run"]
+    [send] = [s for s in spans if s.name == "chunk.send"]
+    assert run.attributes["kind"] == "reminder"
+    assert chain(spans, send)[0] == "job.run"
