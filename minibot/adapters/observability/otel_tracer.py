@@ -51,7 +51,7 @@ _MAX_QUEUE_SIZE = 4096
 class _Scope:
     """One span from `__enter__` to `__exit__`, current (as the traceparent) in between."""
 
-    __slots__ = ("_attributes", "_name", "_otel", "_span", "_start_ns", "_token")
+    __slots__ = ("_attributes", "_late", "_name", "_otel", "_span", "_start_ns", "_token")
 
     def __init__(
         self,
@@ -66,9 +66,13 @@ class _Scope:
         self._start_ns = start_ns
         self._span: Any = None
         self._token: Any = None
+        self._late: dict[str, AttributeValue] | None = None
 
     def set(self, key: str, value: AttributeValue) -> None:
-        self._span.set_attribute(key, value)
+        # Kept until the end: one call into the SDK (and its lock) for all of them.
+        if self._late is None:
+            self._late = {}
+        self._late[key] = value
 
     def __enter__(self) -> _Scope:
         otel = self._otel
@@ -91,6 +95,8 @@ class _Scope:
         value = traceparent.get()
         traceparent.reset(self._token)
         span = self._span
+        if self._late is not None:
+            span.set_attributes(self._late)
         if exc is not None and not isinstance(exc, asyncio.CancelledError | GeneratorExit):
             span.set_status(self._otel.error_status(type(exc).__name__))
         self._otel.closed(value)

@@ -242,8 +242,10 @@ class ChannelIntake:
         if self._tracer.include_content and update.text is not None:
             attributes["text"] = update.text
         with self._tracer.span("message.receive", attributes, start_ns=started_ns):
-            with self._tracer.span("inbox.store", start_ns=started_ns) as store:
-                store.set("duplicate", inbox_id is None)
+            with self._tracer.span(
+                "inbox.store", {"duplicate": inbox_id is None}, start_ns=started_ns
+            ):
+                pass
             await self._publish(update, inbox_id)
 
     async def _tell_store_down(self, waiting: list[tuple[Any, ChannelUpdate]]) -> None:
