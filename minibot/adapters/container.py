@@ -58,6 +58,7 @@ from minibot.shared.clock import SystemClock
 
 if TYPE_CHECKING:
     from minibot.adapters.observability.metrics import Metrics
+    from minibot.adapters.observability.metrics_service import MetricsService
 
 Mode = Literal["daemon", "console"]
 
@@ -114,7 +115,7 @@ class Container:
     channels: list[Any] = field(default_factory=list)
     # Built by `build` when [metrics] is on: the series, and what serves them.
     metrics: Metrics | None = None
-    metrics_service: Any = None
+    metrics_service: MetricsService | None = None
     tracer: Tracer = NO_TRACER
 
     def render_metrics(self) -> tuple[bytes, str]:
@@ -214,7 +215,7 @@ class Container:
             self.metrics.subscribe(bus)
         return specs
 
-    def _metrics_service(self, database: SqlDatabase) -> Any:
+    def _metrics_service(self, database: SqlDatabase) -> MetricsService:
         from minibot.adapters.observability.metrics_service import MetricsService
 
         m = self.settings.metrics
