@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from minibot.adapters.config.schema import TracingSettings
 from minibot.core.ports.tracer import AttributeValue
@@ -214,7 +215,9 @@ class OtelTracer:
         queue_log = logging.getLogger("opentelemetry.sdk._shared_internal")
         if not any(isinstance(f, _QueueFullOncePerInterval) for f in queue_log.filters):
             queue_log.addFilter(_QueueFullOncePerInterval())
-        log.info("tracing to OTLP", extra={"endpoint": s.otlp_endpoint})
+        # Host and port only: a URL may carry credentials.
+        where = urlsplit(s.otlp_endpoint)
+        log.info("tracing to OTLP", extra={"collector": f"{where.hostname}:{where.port or ''}"})
 
     async def stop(self) -> None:
         provider, self._provider = self._provider, None
