@@ -7,7 +7,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from minibot.adapters.config.schema import LLMSettings, Settings
 from minibot.adapters.files.file_job_store import FileJobStore
@@ -25,6 +25,7 @@ from minibot.adapters.sql.job_store import SqlJobStore
 from minibot.adapters.sql.note_store import SqlNoteStore
 from minibot.adapters.sql.retention import StorageRetention
 from minibot.adapters.sql.usage_ledger import SqlUsageLedger
+from minibot.app.alert_hook import AlertHook, AlertSender, chat_sender
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.basic_commands import BasicCommands
@@ -43,12 +44,21 @@ from minibot.app.reply_router import ReplyRouter
 from minibot.app.tools.job_tools import JobTools
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
+from minibot.core.alerting import AlertRules
 from minibot.core.commands import Command, ShowDraft, ShowTyping
+from minibot.core.conversation import ConversationKey
 from minibot.core.events import Event
 from minibot.core.identity import OwnerResolver
 from minibot.core.jobs import ActionKind
 from minibot.core.ports.bus import Bus, Publish
+from minibot.core.ports.tracer import Tracer
+from minibot.core.ports.usage_ledger import UsageLedger
+from minibot.core.tracing import NO_TRACER
 from minibot.shared.clock import SystemClock
+
+if TYPE_CHECKING:
+    from minibot.adapters.observability.metrics import Metrics
+    from minibot.adapters.observability.metrics_service import MetricsService
 
 Mode = Literal["daemon", "console"]
 
@@ -86,6 +96,8 @@ class _Storage:
     memory: SqlConversationMemory
     usage: SqlUsageLedger
     specs: list[ServiceSpec]
+    # What the turns write usage to: the ledger, counted when metrics are on.
+    turn_usage: UsageLedger | None = None
 
 
 _Turns = Callable[[TurnSettings, Publish], ConversationService]
@@ -101,6 +113,16 @@ class Container:
     stdin: TextIO | None = None
     stdout: TextIO | None = None
     channels: list[Any] = field(default_factory=list)
+    # Built by `build` when [metrics] is on: the series, and what serves them.
+    metrics: Metrics | None = None
+    metrics_service: MetricsService | None = None
+    tracer: Tracer = NO_TRACER
+
+    def render_metrics(self) -> tuple[bytes, str]:
+        """The /metrics body and its content type (for the control plane to serve)."""
+        if self.metrics is None:
+            raise RuntimeError("metrics are off: set [metrics] enabled = true")
+        return self.metrics.render()
 
     def secrets(self) -> list[str]:
         s = self.settings
@@ -111,14 +133,20 @@ class Container:
             s.channels.slack.bot_token.get_secret_value(),
             s.channels.slack.signing_secret.get_secret_value(),
             s.channels.slack.app_token.get_secret_value(),
+            s.alerts.webhook_url.get_secret_value(),
         ]
 
     def build(self) -> Daemon:
         s = self.settings
         clock = SystemClock()
         bus = EventBus(s.bus.queue_size)
+        observability = self._observability(bus, clock)
         storage = self._storage(clock)
-        model = LlmAsyncModel(s.llm)
+        if self.metrics is not None:
+            from minibot.adapters.observability.metered_usage import MeteredUsageLedger
+
+            storage.turn_usage = MeteredUsageLedger(storage.usage, self.metrics)
+        model = LlmAsyncModel(s.llm, tracer=self.tracer, observer=self.metrics)
         tools, commands = self._tools_and_commands(storage, clock)
         approvals = ApprovalDesk(
             SqlApprovalStore(storage.database),
@@ -142,8 +170,14 @@ class Container:
             [spec.service for spec in channel_specs],
             max_concurrent=s.daemon.max_concurrent_conversations,
         )
-        return self._daemon(
+        alerts = self._alerts(bus)
+        if self.metrics is not None:
+            self.metrics_service = self._metrics_service(storage.database)
+            observability.append(ServiceSpec(self.metrics_service))
+        daemon = self._daemon(
             [
+                # Tracing first: the first span may be opened by the first service.
+                *observability,
                 *storage.specs,
                 ServiceSpec(_Named("llm", model), critical=True),
                 ServiceSpec(bus, critical=True),
@@ -157,8 +191,81 @@ class Container:
                 *task_specs[1],
                 # Expiries are answered through a channel, so the desk starts after them.
                 ServiceSpec(approvals, critical=True),
+                *alerts,
             ]
         )
+        self._watch_health(daemon, alerts)
+        return daemon
+
+    def _observability(self, bus: Bus, clock: SystemClock) -> list[ServiceSpec]:
+        """The tracer and the metrics' series (each only when enabled: their libraries
+        are imported only then), subscribed to the bus."""
+        s = self.settings
+        specs: list[ServiceSpec] = []
+        if s.tracing.enabled:
+            from minibot.adapters.observability.otel_tracer import OtelTracer
+
+            tracer = OtelTracer(s.tracing)
+            self.tracer = tracer
+            specs.append(ServiceSpec(tracer))
+        if s.metrics.enabled:
+            from minibot.adapters.observability.metrics import Metrics
+
+            self.metrics = Metrics(clock.now, channels=self._channel_names(), models=[s.llm.model])
+            self.metrics.subscribe(bus)
+        return specs
+
+    def _metrics_service(self, database: SqlDatabase) -> MetricsService:
+        from minibot.adapters.observability.metrics_service import MetricsService
+
+        m = self.settings.metrics
+        assert self.metrics is not None
+        # The control plane serves /metrics when it is on; else a listener of their own.
+        standalone = not self.settings.control_plane.enabled
+        return MetricsService(
+            self.metrics,
+            inbox=SqlInbox(database),
+            channels=self._channel_names(),
+            poll_seconds=m.inbox_poll_seconds,
+            listen=(m.listen_host, m.listen_port) if standalone else None,
+        )
+
+    def _channel_names(self) -> list[str]:
+        if self.mode == "console":
+            return ["console"]
+        c = self.settings.channels
+        return [name for name, on in (("telegram", c.telegram), ("slack", c.slack)) if on.enabled]
+
+    def _alerts(self, bus: Bus) -> list[ServiceSpec]:
+        a = self.settings.alerts
+        if not a.enabled:
+            return []
+        specs: list[ServiceSpec] = []
+        senders: list[AlertSender] = []
+        if a.telegram_chat_id is not None:
+            senders.append(
+                chat_sender(bus.publish, ConversationKey("telegram", str(a.telegram_chat_id)))
+            )
+        if a.webhook_url.get_secret_value():
+            from minibot.adapters.observability.webhook_alerts import WebhookAlertSender
+
+            webhook = WebhookAlertSender(
+                a.webhook_url.get_secret_value(), timeout_seconds=a.webhook_timeout_seconds
+            )
+            specs.append(ServiceSpec(webhook))
+            senders.append(webhook)
+        rules = AlertRules(model_failures=a.model_failures, window_seconds=a.window_seconds)
+        hook = AlertHook(bus, rules, senders, health_check_seconds=a.health_check_seconds)
+        return [*specs, ServiceSpec(hook)]
+
+    def _watch_health(self, daemon: Daemon, alerts: list[ServiceSpec]) -> None:
+        if self.metrics is not None:
+            self.metrics.watch_health(
+                lambda: {name: h.state for name, h in daemon.health.services.items()}
+            )
+        for spec in alerts:
+            if isinstance(spec.service, AlertHook):
+                spec.service.services_health = lambda: daemon.health.services
 
     def _storage(self, clock: SystemClock) -> _Storage:
         database = SqlDatabase(
@@ -241,7 +348,8 @@ class Container:
             return ConversationService(
                 memory=storage.memory,
                 model=model,
-                usage=storage.usage,
+                usage=storage.turn_usage or storage.usage,
+                tracer=self.tracer,
                 tools=tools,
                 publish=publish,
                 clock=clock,
@@ -327,6 +435,7 @@ class Container:
             clock,
             retry=RetryPolicy(sch.max_attempts, sch.retry_initial_delay_seconds),
             max_jobs_created_per_run=sch.max_jobs_created_per_run,
+            tracer=self.tracer,
         )
         scheduler = AsyncioScheduler(
             store,
@@ -392,6 +501,7 @@ class Container:
                 answer_timeout_seconds=turn_deadline_seconds(s.llm),
                 stdin=self.stdin,
                 stdout=self.stdout,
+                tracer=self.tracer,
             )
             return [ServiceSpec(console, critical=True, ends_daemon=True)]
         specs: list[ServiceSpec] = []
@@ -404,6 +514,7 @@ class Container:
                 SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
                 SqlDeliveryLedger(database),
                 commands.commands,
+                tracer=self.tracer,
             )
             specs.append(ServiceSpec(telegram, critical=False))
         if s.channels.slack.enabled:
@@ -414,6 +525,7 @@ class Container:
                 bus,
                 SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
                 SqlDeliveryLedger(database),
+                tracer=self.tracer,
             )
             specs.append(ServiceSpec(slack, critical=False))
         if not specs:

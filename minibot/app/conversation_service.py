@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -18,15 +19,18 @@ from minibot.core.commands import SendReply, ShowDraft, ShowTyping
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
 from minibot.core.delivery import TurnRef
 from minibot.core.errors import LLMError, LLMRejected, StreamInterrupted
+from minibot.core.events import TurnFinished
 from minibot.core.llm import Completion, TokenUsage
 from minibot.core.messages import Button, IncomingMessage, OutgoingMessage
 from minibot.core.ports.bus import Publish
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.conversation_memory import ConversationMemory
 from minibot.core.ports.language_model import LanguageModel
+from minibot.core.ports.tracer import Tracer
 from minibot.core.ports.usage_ledger import UsageLedger
 from minibot.core.speakers import SPEAKER, view_for
 from minibot.core.tokens import estimate_tokens, estimate_usage
+from minibot.core.tracing import NO_TRACER
 from minibot.core.usage import UsageRecord
 
 log = logging.getLogger(__name__)
@@ -77,6 +81,9 @@ class ConversationService:
     speaker's data: such calls are held, and the answer asks the speaker to approve
     them (`resume` continues once they decided). Other people's tool calls and results
     are never in a speaker's prompt.
+
+    Each turn is a `turn` span of `tracer` (its model requests and tool calls inside),
+    and its end is published as `TurnFinished` (ok, or the model failed for good).
     """
 
     def __init__(
@@ -91,7 +98,9 @@ class ConversationService:
         settings: TurnSettings,
         price: PriceFn,
         approvals: ApprovalDesk | None = None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
+        self._tracer = tracer
         self._memory = memory
         self._model = model
         self._usage = usage
@@ -107,6 +116,7 @@ class ConversationService:
             approvals=approvals,
             now=clock.now,
             max_iterations=settings.max_tool_iterations,
+            tracer=tracer,
         )
         self._background: set[asyncio.Task[None]] = set()
 
@@ -189,6 +199,27 @@ class ConversationService:
         )
 
     async def _turn(
+        self,
+        conversation: ConversationKey,
+        text: str,
+        speaker: _Speaker,
+        turn_id: str,
+        message_id: str | None,
+        opening: Opening | None,
+    ) -> TurnOutcome:
+        started = time.perf_counter()
+        with self._tracer.span("turn", {"channel": conversation.channel}) as span:
+            outcome = await self._answer(conversation, text, speaker, turn_id, message_id, opening)
+            span.set("ok", outcome.ok)
+        finished = TurnFinished(conversation, outcome.ok, time.perf_counter() - started)
+        try:
+            await self._publish(finished)
+        except Exception as exc:
+            # A fact for metrics and alerts: losing it must not lose the answer.
+            log.warning("turn end not published", extra={"error": repr(exc)})
+        return outcome
+
+    async def _answer(
         self,
         conversation: ConversationKey,
         text: str,

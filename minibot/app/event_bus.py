@@ -14,6 +14,7 @@ from minibot.core.envelope import Envelope
 from minibot.core.errors import NoHandler
 from minibot.core.events import Event
 from minibot.shared.correlation import correlated, correlation_id, in_component
+from minibot.shared.trace_context import traced, traceparent
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ class EventBus:
     `publish` waits while a matching subscriber's queue is full (backpressure). An event
     handler that raises is logged and counted; the bus goes on. An inline command
     handler's failure reaches the publisher. Each message travels in an `Envelope`: the
-    correlation id current at `publish` is current again inside every handler. `stop`
+    correlation id and the traceparent current at `publish` are current again inside
+    every handler. An event no subscriber wants is dropped at once. `stop`
     lets queued events drain (up to `drain_timeout_seconds`; handlers may still publish
     while draining), then refuses new events and cancels the workers.
 
@@ -100,10 +102,15 @@ class EventBus:
         if self._closed:
             raise RuntimeError(f"bus is stopped; {type(message).__name__} not published")
         route = self._route(type(message))
-        if not route and isinstance(message, Command):
-            raise NoHandler(type(message).__name__)
+        if not route:
+            if isinstance(message, Command):
+                raise NoHandler(type(message).__name__)
+            # A fact nobody listens to (metrics off, say) costs no envelope.
+            return
         self._published += 1
-        envelope = Envelope.wrap(message, correlation_id=correlation_id.get())
+        envelope = Envelope.wrap(
+            message, correlation_id=correlation_id.get(), traceparent=traceparent.get()
+        )
         for subscriber in route:
             if subscriber.inline:
                 with in_component(subscriber.name):
@@ -171,7 +178,7 @@ class EventBus:
     ) -> None:
         cid = envelope.correlation_id
         try:
-            with correlated(cid):
+            with correlated(cid), traced(envelope.traceparent):
                 await subscriber.handler(envelope.payload)
             self._delivered += 1
         except asyncio.CancelledError:

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 
 from minibot.shared.correlation import correlated, correlation_id
+from minibot.shared.trace_context import traced, traceparent
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,12 @@ class KeyedLanes:
 
     `submit` returns once the item is queued; it waits while `max_pending` items are queued
     or running (backpressure). An item that raises is logged; its lane goes on. Each item
-    runs under the correlation id that was current when it was submitted.
+    runs under the correlation id and traceparent current when it was submitted.
     """
 
     def __init__(self, name: str, *, max_concurrent: int, max_pending: int) -> None:
         self._name = name
-        self._lanes: dict[Hashable, deque[tuple[Work, str | None]]] = {}
+        self._lanes: dict[Hashable, deque[tuple[Work, str | None, str | None]]] = {}
         self._workers: set[asyncio.Task[None]] = set()
         self._running = asyncio.Semaphore(max_concurrent)
         self._room = asyncio.Semaphore(max_pending)
@@ -47,9 +48,9 @@ class KeyedLanes:
         self._idle.clear()
         lane = self._lanes.get(key)
         if lane is not None:
-            lane.append((work, correlation_id.get()))
+            lane.append((work, correlation_id.get(), traceparent.get()))
             return
-        self._lanes[key] = deque([(work, correlation_id.get())])
+        self._lanes[key] = deque([(work, correlation_id.get(), traceparent.get())])
         worker = asyncio.create_task(self._run_lane(key), name=f"{self._name}:{key}")
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
@@ -58,10 +59,10 @@ class KeyedLanes:
         lane = self._lanes[key]
         try:
             while lane:
-                work, cid = lane[0]
+                work, cid, parent = lane[0]
                 try:
                     async with self._running:
-                        with correlated(cid):
+                        with correlated(cid), traced(parent):
                             await work()
                 except asyncio.CancelledError:
                     raise

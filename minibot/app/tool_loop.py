@@ -13,7 +13,9 @@ from minibot.core.approval import Approval
 from minibot.core.conversation import ChatMessage, Role, ToolCall
 from minibot.core.llm import Completion
 from minibot.core.ports.language_model import LanguageModel, TextSink
+from minibot.core.ports.tracer import Tracer
 from minibot.core.tokens import estimate_tokens
+from minibot.core.tracing import NO_TRACER
 
 # Called with each completion and the prompt it answered (for the usage ledger).
 OnCompletion = Callable[[Completion, list[ChatMessage]], None]
@@ -47,7 +49,9 @@ class ToolLoop:
         approvals: ApprovalDesk | None,
         now: Callable[[], datetime],
         max_iterations: int,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
+        self._tracer = tracer
         self._model = model
         self._tools = tools
         self._approvals = approvals
@@ -115,7 +119,8 @@ class ToolLoop:
         for_call = ToolContext(
             context.owner_id, context.conversation, context.message_id, call.id, origin=origin
         )
-        return await self._tools.run(call, for_call)
+        with self._tracer.span("tool.call", {"tool": call.name}):
+            return await self._tools.run(call, for_call)
 
     def message(
         self,

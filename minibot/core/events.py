@@ -85,3 +85,36 @@ class JobUpdated(Event):
 class JobCancelled(Event):
     job_id: str
     owner_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFinished(Event):
+    """A conversation turn ended: answered (`ok`), or the model failed for good."""
+
+    conversation: ConversationKey
+    ok: bool
+    duration_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDelivered(Event):
+    """Every chunk of a reply is out on its channel."""
+
+    conversation: ConversationKey
+    turn_id: str
+    chunks: int
+
+
+@dataclass(frozen=True, slots=True)
+class FloodWaited(Event):
+    """A platform asked to wait (429) before the next call on `channel`."""
+
+    channel: str
+    retry_after_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateIgnored(Event):
+    """An update already in the inbox arrived again and was dropped."""
+
+    channel: str

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 import pytest
 
 from minibot.app.event_bus import EventBus
+from minibot.app.lanes import KeyedLanes
 from minibot.core.commands import Command
 from minibot.core.errors import NoHandler
 from minibot.core.events import Event
 from minibot.shared.correlation import component, correlated, correlation_id
+from minibot.shared.trace_context import traced, traceparent
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,3 +228,44 @@ async def test_a_dead_worker_is_restarted_at_once_and_reported_to_the_supervisor
     watcher = asyncio.create_task(bus.run())  # the supervisor's restart
     await bus.stop()
     assert await asyncio.wait_for(watcher, 5) is None
+
+
+async def test_the_traceparent_of_the_publisher_is_current_in_the_handler_and_its_lane() -> None:
+    bus = EventBus()
+    lanes = KeyedLanes("test", max_concurrent=2, max_pending=8)
+    seen: list[str | None] = []
+    done = asyncio.Event()
+
+    async def in_lane() -> None:
+        seen.append(traceparent.get())
+        done.set()
+
+    async def record(event: Ping) -> None:
+        seen.append(traceparent.get())
+        with traced(None):  # the lane keeps what was current at submit
+            pass
+        await lanes.submit("k", in_lane)
+
+    bus.subscribe(Ping, record, name="record")
+    await bus.start()
+    parent = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    with traced(parent):
+        await bus.publish(Ping(1))
+    await asyncio.wait_for(done.wait(), 5)
+    await bus.stop()
+    await lanes.close(1)
+    assert seen == [parent, parent]
+
+
+async def test_an_event_nobody_subscribes_to_is_dropped_at_once() -> None:
+    bus = EventBus()
+    bus.subscribe(Ping, _ignore, name="pings")
+    await bus.start()
+    await bus.publish(Other())
+    await bus.publish(Ping(1))
+    await bus.stop()
+    assert bus.stats.published == 1
+
+
+async def _ignore(event: Ping) -> None:
+    return None

@@ -212,6 +212,61 @@ class SchedulerSettings(Section):
         return value
 
 
+class MetricsSettings(Section):
+    """Prometheus series (see docs/observability.md). Served by the control plane's
+    /metrics when it is on, else by a listener of their own on listen_host:listen_port."""
+
+    enabled: bool = False
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(9464, ge=0, le=65535)
+    # How often minibot_inbox_pending is read from the inbox.
+    inbox_poll_seconds: float = Field(15.0, gt=0)
+
+
+class TracingSettings(Section):
+    """OpenTelemetry traces exported over OTLP/HTTP (protobuf)."""
+
+    enabled: bool = False
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    service_name: str = Field("minibot", min_length=1)
+    sample_ratio: float = Field(1.0, ge=0, le=1)
+    # Message and reply text in span attributes: off, so a trace store holds no chats.
+    include_content: bool = False
+    export_timeout_seconds: float = Field(5.0, gt=0)
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (OTLP over HTTP)")
+        return value
+
+
+class AlertsSettings(Section):
+    """Alerts sent by minibot itself (to a Telegram chat and/or a webhook), for those
+    who run no Prometheus."""
+
+    enabled: bool = False
+    telegram_chat_id: int | None = None
+    # May carry a token in its path (a Slack incoming webhook does): kept secret.
+    webhook_url: SecretStr = SecretStr("")
+    # The model failing this many turns within window_seconds raises an alert.
+    model_failures: int = Field(3, ge=1)
+    window_seconds: float = Field(300.0, gt=0)
+    # How often the services' health is looked at.
+    health_check_seconds: float = Field(15.0, gt=0)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _somewhere_to_send(self) -> AlertsSettings:
+        url = self.webhook_url.get_secret_value()
+        if self.enabled and self.telegram_chat_id is None and not url:
+            raise ValueError("telegram_chat_id or webhook_url: one is required when enabled")
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("webhook_url: must be an http:// or https:// URL")
+        return self
+
+
 class Settings(Section):
     """The whole configuration: TOML values, overridden by MINIBOT_<SECTION>__<KEY> variables
     (the loader lays those over the file; see `env_overrides.py`)."""
@@ -225,4 +280,14 @@ class Settings(Section):
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     control_plane: NotYetImplemented = Field(default_factory=NotYetImplemented)
-    metrics: NotYetImplemented = Field(default_factory=NotYetImplemented)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+
+    @model_validator(mode="after")
+    def _alerts_have_a_channel(self) -> Settings:
+        alerts = self.alerts
+        chat = alerts.enabled and alerts.telegram_chat_id is not None
+        if chat and not self.channels.telegram.enabled:
+            raise ValueError("alerts.telegram_chat_id: needs [channels.telegram] enabled = true")
+        return self

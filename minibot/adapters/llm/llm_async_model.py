@@ -11,6 +11,7 @@ from llm_async.providers import BaseProvider  # type: ignore[import-untyped]
 from minibot.adapters.config.schema import LLMSettings
 from minibot.adapters.llm.completion_parsing import ParsedAnswer, parse_whole
 from minibot.adapters.llm.http_failures import StreamBroken, classify_exception
+from minibot.adapters.llm.llm_observer import LlmObserver, outcome_of, retry_reason
 from minibot.adapters.llm.message_mapping import ProviderRequest, build_request
 from minibot.adapters.llm.provider_factory import build_provider, protocol_of
 from minibot.adapters.llm.provider_pause import ProviderPause
@@ -26,7 +27,9 @@ from minibot.core.errors import (
 )
 from minibot.core.llm import Completion, TokenUsage, ToolSpec
 from minibot.core.ports.language_model import TextSink
+from minibot.core.ports.tracer import Span, Tracer
 from minibot.core.tokens import estimate_usage
+from minibot.core.tracing import NO_TRACER
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -38,7 +41,9 @@ class _SinkFailed(Exception):
 class LlmAsyncModel:
     """Answers through any llm-async provider (see `LanguageModel` for the promises).
 
-    `sleep` and `clock` are injectable so tests of the retry path need not wait.
+    `sleep` and `clock` are injectable so tests of the retry path need not wait. Each
+    request is an `llm.request` span of `tracer` (model, attempts, tokens), and its end
+    and retries are told to `observer` (metrics).
     """
 
     def __init__(
@@ -48,7 +53,11 @@ class LlmAsyncModel:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         policy: RetryPolicy | None = None,
+        tracer: Tracer = NO_TRACER,
+        observer: LlmObserver | None = None,
     ) -> None:
+        self._tracer = tracer
+        self._observer = observer
         self._settings = settings
         self._protocol = protocol_of(settings.provider)
         self._sleep = sleep
@@ -84,12 +93,36 @@ class LlmAsyncModel:
     ) -> Completion:
         if self._provider is None:
             raise LLMError("the language model is not started")
+        with self._tracer.span("llm.request", {"model": self.model}) as span:
+            error: BaseException | None = None
+            try:
+                completion = await self._complete(messages, tools, on_text, span)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                if self._observer is not None and not isinstance(error, asyncio.CancelledError):
+                    self._observer.request_finished(self.model, outcome_of(error))
+            if completion.usage is not None:
+                span.set("tokens.prompt", completion.usage.prompt_tokens)
+                span.set("tokens.completion", completion.usage.completion_tokens)
+            return completion
+
+    async def _complete(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec],
+        on_text: TextSink | None,
+        span: Span,
+    ) -> Completion:
+        assert self._provider is not None
         stream = self._settings.stream and on_text is not None
         request = build_request(self._protocol, self._settings, messages, tools, stream=stream)
         started = self._clock()
         attempt = 0
         while True:
             attempt += 1
+            span.set("attempt", attempt)
             if self._pause.resume_at is not None:
                 await self._wait_out_pause(started)
             remaining = self._settings.total_deadline_seconds - (self._clock() - started)
@@ -131,6 +164,8 @@ class LlmAsyncModel:
         )
         if not decision.retry:
             raise _final_error(failure, attempt) from exc
+        if self._observer is not None:
+            self._observer.retried(retry_reason(failure))
         return decision.delay_seconds
 
     async def _wait_out_pause(self, started: float) -> None:

@@ -15,6 +15,7 @@ from logfmter.formatter import QUOTE_CHARS, REPLACEMENTS
 from minibot.adapters.config.schema import LoggingSettings
 from minibot.adapters.logging.redaction import RedactingFormatter, Redactor
 from minibot.shared.correlation import component, correlation_id
+from minibot.shared.trace_context import trace_ids, traceparent
 
 _FIRST_KEYS = ["ts", "at", "logger", "component", "correlation_id"]
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
@@ -58,13 +59,17 @@ class FastLogfmter(Logfmter):
 
 
 class ContextFilter(logging.Filter):
-    """Stamps every record with the correlation id and component of the current task."""
+    """Stamps every record with the correlation id and component of the current task,
+    and, inside a traced span, its trace id and span id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "correlation_id"):
             record.correlation_id = correlation_id.get() or "-"
         if not hasattr(record, "component"):
             record.component = component.get() or record.name.rsplit(".", 1)[-1]
+        ids = trace_ids(traceparent.get())
+        if ids is not None and not hasattr(record, "trace_id"):
+            record.trace_id, record.span_id = ids
         return True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -12,11 +13,14 @@ from minibot.core.channel_update import ChannelUpdate, Ignored, Parsed, Unreadab
 from minibot.core.conversation import ConversationKey
 from minibot.core.delivery import TurnRef
 from minibot.core.errors import StoreUnavailable
+from minibot.core.events import DuplicateIgnored
 from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
 from minibot.core.ports.channel_sender import ChannelSender
 from minibot.core.ports.inbox import Inbox, InboxEntry
+from minibot.core.ports.tracer import AttributeValue, Tracer
 from minibot.core.ports.update_parser import UpdateParser
+from minibot.core.tracing import NO_TRACER
 from minibot.shared.correlation import correlated
 
 log = logging.getLogger(__name__)
@@ -45,7 +49,11 @@ class ChannelIntake:
     so once per outage (a notice that stores nothing first).
 
     `stored`, when given, is told the turn of each update stored (or republished) just
-    before it is published: the reply to it will carry that `TurnRef`."""
+    before it is published: the reply to it will carry that `TurnRef`.
+
+    Each stored update opens a trace: a `message.receive` span from before the inbox
+    write (with an `inbox.store` child for the write) to its publication; everything
+    done for it downstream is a descendant. A duplicate is published as `DuplicateIgnored`."""
 
     def __init__(
         self,
@@ -58,8 +66,10 @@ class ChannelIntake:
         bus: Bus,
         notify: Notify,
         stored: Stored | None = None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._channel = channel
+        self._tracer = tracer
         self._stored = stored
         self._parser = parser
         self._sender = sender
@@ -124,7 +134,8 @@ class ChannelIntake:
                     },
                 )
                 self._announce(update, item.id)
-                await self._bus.publish(update.to_event(item.id))
+                with self._tracer.span("message.republish", {"channel": self._channel}):
+                    await self._bus.publish(update.to_event(item.id))
         if items:
             log.info(f"{self._channel} pending updates republished", extra={"count": len(items)})
         return len(items)
@@ -187,6 +198,7 @@ class ChannelIntake:
         the write is refused, one of them is bad: each is written on its own instead."""
         if not waiting:
             return
+        started_ns = time.time_ns()
         try:
             entries = [_entry(update) for _, update in waiting]
             inbox_ids = await self._inbox.add_many(self._channel, entries)
@@ -200,13 +212,14 @@ class ChannelIntake:
         for (raw, update), inbox_id in zip(waiting, inbox_ids, strict=True):
             handled(raw)
             with correlated(None):
-                await self._publish(update, inbox_id)
+                await self._received(update, inbox_id, started_ns)
 
     async def _store_one_by_one(
         self, waiting: list[tuple[Any, ChannelUpdate]], handled: Handled
     ) -> None:
         for raw, update in waiting:
             with correlated(None):
+                started_ns = time.time_ns()
                 try:
                     [inbox_id] = await self._inbox.add_many(self._channel, [_entry(update)])
                 except StoreUnavailable:
@@ -218,7 +231,22 @@ class ChannelIntake:
                     handled(raw)
                     continue
                 handled(raw)
-                await self._publish(update, inbox_id)
+                await self._received(update, inbox_id, started_ns)
+
+    async def _received(self, update: ChannelUpdate, inbox_id: int | None, started_ns: int) -> None:
+        """Publishes a stored update in its own trace, which began before the inbox write."""
+        attributes: dict[str, AttributeValue] = {
+            "channel": self._channel,
+            "update_id": update.platform_id,
+        }
+        if self._tracer.include_content and update.text is not None:
+            attributes["text"] = update.text
+        with self._tracer.span("message.receive", attributes, start_ns=started_ns):
+            with self._tracer.span(
+                "inbox.store", {"duplicate": inbox_id is None}, start_ns=started_ns
+            ):
+                pass
+            await self._publish(update, inbox_id)
 
     async def _tell_store_down(self, waiting: list[tuple[Any, ChannelUpdate]]) -> None:
         """One notice per chat per outage: the platform sends again and again meanwhile."""
@@ -234,6 +262,7 @@ class ChannelIntake:
                 f"{self._channel} duplicate update ignored",
                 extra={"update_id": update.platform_id},
             )
+            await self._bus.publish(DuplicateIgnored(self._channel))
             return
         log.info(
             f"{self._channel} update stored",

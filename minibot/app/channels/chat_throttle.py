@@ -23,7 +23,9 @@ from minibot.core.errors import (
     NotModified,
     TokenRefused,
 )
+from minibot.core.events import FloodWaited
 from minibot.core.health import HealthBoard
+from minibot.core.ports.bus import Publish
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,8 @@ class ChatThrottle:
 
     `drain` (intake closed, the daemon draining) makes calls waiting on a refused token
     give up with `ChannelStopped`: nobody knows when it will work again. `close` makes
-    every waiting call give up so. A call already sent is never cut off."""
+    every waiting call give up so. A call already sent is never cut off. Each 429 is
+    published as `FloodWaited` when `publish` is given."""
 
     def __init__(
         self,
@@ -53,8 +56,10 @@ class ChatThrottle:
         token_refused_reason: str | None = None,
         initial_delay_seconds: float = 0.5,
         max_delay_seconds: float = 10.0,
+        publish: Publish | None = None,
     ) -> None:
         self._platform = platform
+        self._publish = publish
         self._max_attempts = max_attempts
         self._backoff = Backoff(initial_delay_seconds, max_delay_seconds)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -83,6 +88,15 @@ class ChatThrottle:
                 # Forget idle chats so a bot with many chats does not keep a lock each.
                 del self._users[chat_id], self._locks[chat_id]
 
+    async def _report_flood(self, retry_after_seconds: float) -> None:
+        if self._publish is None:
+            return
+        try:
+            await self._publish(FloodWaited(self._platform, retry_after_seconds))
+        except Exception as exc:
+            # A fact for metrics: losing it (the bus stopping) must not fail the send.
+            log.debug("flood wait not reported", extra={"error": repr(exc)})
+
     def paused(self, chat_id: str) -> bool:
         if self._token.refused:
             return True
@@ -105,6 +119,7 @@ class ChatThrottle:
                 result = await (self._probe(chat_id, request) if self._token.refused else request())
             except FloodControl as exc:
                 self._rate_limited(chat_id, exc.retry_after_seconds)
+                await self._report_flood(exc.retry_after_seconds)
                 continue
             except TokenRefused as exc:
                 self._token.token_refused(str(exc), asyncio.get_running_loop().time())

@@ -15,10 +15,14 @@ from minibot.core.errors import (
     MessageGone,
     NotModified,
 )
+from minibot.core.events import ReplyDelivered
 from minibot.core.messages import Button, OutgoingMessage
+from minibot.core.ports.bus import Publish
 from minibot.core.ports.channel_sender import ChannelSender
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
+from minibot.core.ports.tracer import Tracer
+from minibot.core.tracing import NO_TRACER
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,10 @@ class ReplyDelivery:
     which also keeps each chat's replies in order); one the platform refuses for good is
     given up: logged at ERROR, recorded as failed in the ledger, its inbox item marked
     done, and `DeliveryRefused` raised. One cut short by a stop raises `ChannelStopped`
-    and keeps its inbox item open for the restart."""
+    and keeps its inbox item open for the restart.
+
+    A reply wholly out is published as `ReplyDelivered` when `publish` is given; each
+    chunk sent is a span of `tracer`."""
 
     def __init__(
         self,
@@ -45,8 +52,12 @@ class ReplyDelivery:
         throttle: ChatThrottle,
         ledger: DeliveryLedger,
         inbox: Inbox,
+        publish: Publish | None = None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._channel = channel
+        self._publish = publish
+        self._tracer = tracer
         self._sender = sender
         self._throttle = throttle
         self._ledger = ledger
@@ -69,6 +80,11 @@ class ReplyDelivery:
             log.warning(f"{self._channel} notice not delivered", extra={"error": repr(exc)})
 
     async def deliver(self, reply: OutgoingMessage) -> None:
+        chunks = await self._deliver(reply)
+        if self._publish is not None:
+            await self._publish(ReplyDelivered(reply.conversation, reply.turn.turn_id, chunks))
+
+    async def _deliver(self, reply: OutgoingMessage) -> int:
         turn = reply.turn
         chat_id = reply.conversation.chat_id
         chunks = self._sender.split(reply.text)
@@ -88,6 +104,7 @@ class ReplyDelivery:
             await self._mark_done(turn)
             raise
         await self._mark_done(turn)
+        return len(chunks)
 
     async def _send_chunks(
         self, reply: OutgoingMessage, chunks: list[str], draft_message_id: str | None
@@ -127,7 +144,11 @@ class ReplyDelivery:
         buttons: tuple[Button, ...],
         reply_to: str | None,
     ) -> None:
-        message_id = await self.send(conversation, chunk, buttons=buttons, reply_to=reply_to)
+        attributes: dict[str, str | int] = {"channel": self._channel, "chunk": key.chunk}
+        if self._tracer.include_content:
+            attributes["text"] = chunk
+        with self._tracer.span("chunk.send", attributes):
+            message_id = await self.send(conversation, chunk, buttons=buttons, reply_to=reply_to)
         await self._ledger.record(key.turn_id, key.chunk, message_id)
 
     def _sent(self, sending: asyncio.Task[None]) -> None:

@@ -27,7 +27,10 @@ from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Publish
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.job_store import JobStore
+from minibot.core.ports.tracer import Tracer
 from minibot.core.schedule import next_occurrence
+from minibot.core.tracing import NO_TRACER
+from minibot.shared.trace_context import traced
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,9 @@ class JobRunner:
         *,
         retry: RetryPolicy,
         max_jobs_created_per_run: int,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
+        self._tracer = tracer
         self._store = store
         self._strategies = strategies
         self._publish = publish
@@ -69,6 +74,11 @@ class JobRunner:
         self._max_created = max_jobs_created_per_run
 
     async def fire(self, job: Job, run: RunRecord) -> None:
+        # Each run is its own trace, like an incoming message.
+        with traced(None), self._tracer.span("job.run", {"kind": str(job.action.kind)}):
+            await self._fire(job, run)
+
+    async def _fire(self, job: Job, run: RunRecord) -> None:
         key = idempotency_key(job.id, run.occurrence)
         await self._publish(JobStarted(job.id, run.occurrence))
         try:

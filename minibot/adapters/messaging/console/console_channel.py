@@ -25,6 +25,8 @@ from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
+from minibot.core.ports.tracer import Tracer
+from minibot.core.tracing import NO_TRACER
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class ConsoleChannel:
         stdout: TextIO | None = None,
         allowed_user_ids: Iterable[str] | None = None,
         max_chunk_chars: int | None = None,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._answer_timeout = answer_timeout_seconds
         self._stdin: IO[Any] = stdin or sys.stdin
@@ -75,13 +78,15 @@ class ConsoleChannel:
         self._line_numbers: dict[str, int] = {}
         self._progress = asyncio.Event()
         self._sender = ConsoleSender(self._stdout, max_chunk_chars=max_chunk_chars)
-        self._throttle = ChatThrottle(1, HealthBoard(), platform=CHANNEL)
+        self._throttle = ChatThrottle(1, HealthBoard(), platform=CHANNEL, publish=bus.publish)
         self._delivery = ReplyDelivery(
             channel=CHANNEL,
             sender=self._sender,
             throttle=self._throttle,
             ledger=ledger,
             inbox=inbox,
+            publish=bus.publish,
+            tracer=tracer,
         )
         allowed = [user_id] if allowed_user_ids is None else list(allowed_user_ids)
         self.intake = ChannelIntake(
@@ -93,6 +98,7 @@ class ConsoleChannel:
             bus=bus,
             notify=self._notify,
             stored=self._awaiting,
+            tracer=tracer,
         )
 
     async def start(self) -> None:

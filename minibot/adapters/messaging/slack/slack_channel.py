@@ -29,6 +29,8 @@ from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
+from minibot.core.ports.tracer import Tracer
+from minibot.core.tracing import NO_TRACER
 from minibot.shared.lone_surrogates import without_lone_surrogates
 
 log = logging.getLogger(__name__)
@@ -76,10 +78,16 @@ class SlackChannel:
     name = CHANNEL
 
     def __init__(
-        self, settings: SlackSettings, bus: Bus, inbox: Inbox, ledger: DeliveryLedger
+        self,
+        settings: SlackSettings,
+        bus: Bus,
+        inbox: Inbox,
+        ledger: DeliveryLedger,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._settings = settings
         self._bus = bus
+        self._tracer = tracer
         self._inbox = inbox
         self._ledger = ledger
         self._health = HealthBoard()
@@ -88,6 +96,7 @@ class SlackChannel:
             self._health,
             platform=CHANNEL,
             token_refused_reason=_TOKEN_REFUSED,
+            publish=bus.publish,
         )
         self._session: aiohttp.ClientSession | None = None
         self._delivery: ReplyDelivery | None = None
@@ -147,6 +156,8 @@ class SlackChannel:
             throttle=self._throttle,
             ledger=self._ledger,
             inbox=self._inbox,
+            publish=self._bus.publish,
+            tracer=self._tracer,
         )
         parser = SlackEventParser(me.user_id, always_in_channels=settings.channel_reply == "always")
         intake = ChannelIntake(
@@ -161,6 +172,7 @@ class SlackChannel:
             inbox=self._inbox,
             bus=self._bus,
             notify=self._delivery.notify,
+            tracer=self._tracer,
         )
         await intake.republish_pending()
         if settings.mode == "socket":

@@ -32,6 +32,8 @@ from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
+from minibot.core.ports.tracer import Tracer
+from minibot.core.tracing import NO_TRACER
 from minibot.shared import fast_json
 from minibot.shared.background import watch
 from minibot.shared.lone_surrogates import without_lone_surrogates
@@ -68,9 +70,11 @@ class TelegramChannel:
         inbox: Inbox,
         ledger: DeliveryLedger,
         commands: Sequence[tuple[str, str]] = (),
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._settings = settings
         self._bus = bus
+        self._tracer = tracer
         self._inbox = inbox
         self._ledger = ledger
         self._commands = tuple(commands)
@@ -83,6 +87,7 @@ class TelegramChannel:
             self._health,
             platform=CHANNEL,
             token_refused_reason=_TOKEN_REFUSED,
+            publish=bus.publish,
         )
         self._poller: LongPoller | None = None
         self._polling: asyncio.Task[None] | None = None
@@ -137,6 +142,8 @@ class TelegramChannel:
             throttle=self._throttle,
             ledger=self._ledger,
             inbox=self._inbox,
+            publish=self._bus.publish,
+            tracer=self._tracer,
         )
         mapper = UpdateMapper(
             me.id, me.username or "", always_in_groups=settings.group_reply == "always"
@@ -154,6 +161,7 @@ class TelegramChannel:
             inbox=self._inbox,
             bus=self._bus,
             notify=self._delivery.notify,
+            tracer=self._tracer,
         )
         await intake.republish_pending()
         if settings.mode == "webhook":
