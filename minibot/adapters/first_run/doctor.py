@@ -35,6 +35,7 @@ async def run_doctor(path: Path, out: TextIO | None = None) -> int:
                 )
             ],
         )
+        print("some checks failed (the others need a valid config)", file=out, flush=True)
         return 1
     redact = Redactor(
         secret.get_secret_value()
