@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run console test test-all lint format bench relock
+.PHONY: install run console test test-all lint format bench relock tools deploy-check release init doctor
 
 install: $(VENV)/.installed
 
@@ -14,9 +14,17 @@ $(VENV)/.installed: poetry.lock pyproject.toml scripts/lock_requirements.py
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+# A fresh machine has no config: `minibot init` asks for the provider, key and bot token,
+# checks each, and writes config.toml (and minibot.env with the secrets).
 config.toml:
-	cp config.example.toml config.toml
-	@echo "created config.toml from config.example.toml: edit it (bot token, LLM key) and run again"
+	@echo "no config.toml yet: run \`make init\` (asks, checks and writes it), or copy config.example.toml"
+	@exit 1
+
+init: install
+	$(BIN)/minibot init --config config.toml
+
+doctor: install
+	$(BIN)/minibot doctor --config config.toml
 
 run: install config.toml
 	$(BIN)/minibot --config config.toml
@@ -40,6 +48,19 @@ lint: install
 format: install
 	$(BIN)/ruff format minibot tests bench scripts
 	$(BIN)/ruff check --fix minibot tests bench scripts
+
+# The pinned tools that check the deployment files and the release (into .tools/).
+tools:
+	bash scripts/install_tools.sh
+
+# Every deployment file checked offline: hadolint, Compose schema, systemd-analyze verify,
+# helm lint --strict, the rendered chart against the Kubernetes schemas, the workflow schema.
+deploy-check: tools
+	.tools/deploy/bin/python scripts/check_deploy.py
+
+# sdist + wheel in dist/, twine check, the wheel installed into a fresh venv runs.
+release:
+	bash scripts/release.sh
 
 relock:
 	$(PYTHON) -m venv .tools/poetry
