@@ -52,8 +52,8 @@ async def run_doctor(path: Path, out: TextIO | None = None) -> int:
         await checks.check_databases(settings),
         [checks.check_job_store(settings)],
         await checks.check_channels(settings),
-        [await checks.check_model(settings)],
-        await checks.check_services(settings),
+        await checks.check_model(settings),
+        await checks.check_services(settings.model_dump(mode="json")),
         checks.check_disk(settings),
         [checks.check_sandbox(settings)],
     ):

@@ -19,6 +19,8 @@ from minibot.adapters.config.schema import Settings
 from minibot.adapters.db_command import databases, on_database
 from minibot.adapters.first_run.probes import probe_model, probe_slack, probe_telegram
 from minibot.adapters.sql import schema_migrations as schema
+from minibot.core.conversation import ChatMessage, Role
+from minibot.core.errors import LLMError
 
 Status = Literal["ok", "warn", "FAIL", "skip"]
 
@@ -144,16 +146,47 @@ async def check_channels(settings: Settings) -> list[Finding]:
     return findings
 
 
-async def check_model(settings: Settings) -> Finding:
+async def check_model(settings: Settings) -> list[Finding]:
+    """`model`: the key lists models and the model is among them; `model reply`: one short
+    request through the daemon's own adapter is answered."""
     llm = settings.llm
     probe = await probe_model(llm.provider, llm.model, llm.api_key.get_secret_value(), llm.base_url)
-    return _from_probe("model", probe.ok, probe.detail, "check [llm] api_key, model and base_url")
+    fix = "check [llm] api_key, model and base_url"
+    if not probe.ok:
+        return [Finding("model", "FAIL", probe.detail, fix)]
+    return [Finding("model", "ok", probe.detail), await _model_reply(settings)]
 
 
-async def check_services(settings: Settings) -> list[Finding]:
-    """Every redis/amqp/nats URL anywhere in the config: its host accepts a connection."""
+async def _model_reply(settings: Settings) -> Finding:
+    from minibot.adapters.llm.llm_async_model import LlmAsyncModel
+
+    # One attempt, a few tokens, a short deadline: a health check, not a conversation.
+    quick = settings.llm.model_copy(
+        update={"max_tokens": 16, "max_attempts": 1, "stream": False, "total_deadline_seconds": 30}
+    )
+    model = LlmAsyncModel(quick)
+    try:
+        await model.start()
+        answer = await model.complete([ChatMessage(Role.USER, "Reply with the word ok.")])
+    except LLMError as exc:
+        reason = " ".join(str(exc).split())[:200]
+        return Finding(
+            "model reply",
+            "FAIL",
+            f"{quick.model} did not answer: {reason}",
+            "check the provider's status, the model name and the account's quota",
+        )
+    finally:
+        await model.stop()
+    words = " ".join(answer.text.split())[:40]
+    return Finding("model reply", "ok", f"{quick.model} answered ({words or 'empty'!r})")
+
+
+async def check_services(config: dict[str, Any]) -> list[Finding]:
+    """Every redis/amqp/nats URL anywhere in the config (the settings as plain data, so keys
+    of later releases are covered too): its host accepts a connection."""
     findings = []
-    for key, url in _service_urls(settings.model_dump(mode="json")):
+    for key, url in _service_urls(config):
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or SERVICE_PORTS[parts.scheme]
         try:

@@ -93,7 +93,8 @@ async def test_a_working_setup_passes_every_check(
 ) -> None:
     code, found = await _doctor(_config(tmp_path, llm, telegram))
     assert code == 0, found
-    for name in ("config", "database", "schema", "job store", "telegram", "model", "disk"):
+    names = ("config", "database", "schema", "job store", "telegram", "model", "model reply")
+    for name in (*names, "disk"):
         assert found[name].startswith("ok "), found
     assert f"@{telegram.bot_username}" in found["telegram"]
     assert found["sandbox"].startswith("skip ")
@@ -164,3 +165,42 @@ async def test_the_command_exits_non_zero_on_a_failure(
     )
     assert done.returncode == 1
     assert "FAIL  telegram" in done.stdout and "some checks failed" in done.stdout
+
+
+async def test_an_unreachable_service_is_named_and_a_running_one_passes() -> None:
+    from minibot.adapters.first_run.doctor_checks import check_services
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    up = listener.getsockname()[1]
+    try:
+        found = await check_services(
+            {
+                "bus": {
+                    "backend": "rabbitmq",
+                    "url": f"amqp://guest:guest@127.0.0.1:{_free_port()}/",
+                },
+                "redis": {"url": f"redis://127.0.0.1:{up}/0"},
+                "memory": {"url": "sqlite+aiosqlite:///x.db"},  # not a service: not probed
+            }
+        )
+    finally:
+        listener.close()
+    assert [(f.name, f.status) for f in found] == [
+        ("service bus.url", "FAIL"),
+        ("service redis.url", "ok"),
+    ]
+    assert "does not answer" in found[0].detail and "guest:guest" not in found[0].detail
+
+
+async def test_a_model_that_does_not_answer_is_named(
+    llm: FakeOpenAIServer, telegram: FakeTelegramServer, tmp_path: Path
+) -> None:
+    from tests.fakes.openai_server import Script
+
+    llm.script(Script.error(500))
+    code, found = await _doctor(_config(tmp_path, llm, telegram))
+    assert code == 1
+    assert found["model"].startswith("ok "), found
+    assert found["model reply"].startswith("FAIL model reply"), found
