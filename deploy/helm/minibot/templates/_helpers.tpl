@@ -20,10 +20,6 @@ app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
-{{- define "minibot.secretName" -}}
-{{- .Values.existingSecret | default (include "minibot.fullname" .) -}}
-{{- end -}}
-
 {{- define "minibot.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
@@ -41,15 +37,18 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
-{{/* The environment every minibot container gets: the Secret's keys, then `env`. */}}
+{{/* The environment every minibot container gets: the Secret's keys, then `env`.
+     Called with (list $ "") for the pods, (list $ "-migrate") for the hook Job. */}}
 {{- define "minibot.env" -}}
+{{- $ := index . 0 -}}
+{{- $copy := index . 1 -}}
 envFrom:
   - secretRef:
-      name: {{ include "minibot.secretName" . }}
+      name: {{ if $.Values.existingSecret }}{{ $.Values.existingSecret }}{{ else }}{{ include "minibot.fullname" $ }}{{ $copy }}{{ end }}
 env:
   - name: MINIBOT_CONFIG
     value: /etc/minibot/config.toml
-{{- range $name, $value := .Values.env }}
+{{- range $name, $value := $.Values.env }}
   - name: {{ $name }}
     value: {{ $value | quote }}
 {{- end }}
