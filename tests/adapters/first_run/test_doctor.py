@@ -204,3 +204,23 @@ async def test_a_model_that_does_not_answer_is_named(
     assert code == 1
     assert found["model"].startswith("ok "), found
     assert found["model reply"].startswith("FAIL model reply"), found
+
+
+async def test_the_job_store_lock_of_a_running_daemon_is_reported(
+    llm: FakeOpenAIServer, telegram: FakeTelegramServer, tmp_path: Path
+) -> None:
+    import filelock
+
+    (tmp_path / "tasks").mkdir()
+    held = filelock.FileLock(tmp_path / "tasks" / "lock", thread_local=False)
+    held.acquire(timeout=0)
+    try:
+        code, found = await _doctor(_config(tmp_path, llm, telegram))
+    finally:
+        held.release()
+    assert code == 0
+    assert (
+        found["job store"].startswith("ok ") and "locked by a running minibot" in found["job store"]
+    )
+    code, found = await _doctor(_config(tmp_path, llm, telegram))
+    assert "not locked" in found["job store"]
