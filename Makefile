@@ -27,6 +27,8 @@ doctor: install
 	$(BIN)/minibot doctor --config config.toml
 
 run: install config.toml
+	@$(BIN)/minibot check-config --config config.toml >/dev/null || { \
+	  echo "config.toml is not usable: fix the key named above, or run \`make init\` to write a new one"; exit 2; }
 	$(BIN)/minibot --config config.toml
 
 console: install config.toml
