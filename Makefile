@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run console test test-all lint format bench relock
+.PHONY: install run console test test-all lint format bench relock tools deploy-check release init doctor
 
 install: $(VENV)/.installed
 
@@ -14,11 +14,21 @@ $(VENV)/.installed: poetry.lock pyproject.toml scripts/lock_requirements.py
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+# A fresh machine has no config: `minibot init` asks for the provider, key and bot token,
+# checks each, and writes config.toml (and minibot.env with the secrets).
 config.toml:
-	cp config.example.toml config.toml
-	@echo "created config.toml from config.example.toml: edit it (bot token, LLM key) and run again"
+	@echo "no config.toml yet: run \`make init\` (asks, checks and writes it), or copy config.example.toml"
+	@exit 1
+
+init: install
+	$(BIN)/minibot init --config config.toml
+
+doctor: install
+	$(BIN)/minibot doctor --config config.toml
 
 run: install config.toml
+	@$(BIN)/minibot check-config --config config.toml >/dev/null || { \
+	  echo "config.toml is not usable: fix the key named above, or run \`make init\` to write a new one"; exit 2; }
 	$(BIN)/minibot --config config.toml
 
 console: install config.toml
@@ -40,6 +50,19 @@ lint: install
 format: install
 	$(BIN)/ruff format minibot tests bench scripts
 	$(BIN)/ruff check --fix minibot tests bench scripts
+
+# The pinned tools that check the deployment files and the release (into .tools/).
+tools:
+	bash scripts/install_tools.sh
+
+# Every deployment file checked offline: hadolint, Compose schema, systemd-analyze verify,
+# helm lint --strict, the rendered chart against the Kubernetes schemas, the workflow schema.
+deploy-check: tools
+	.tools/deploy/bin/python scripts/check_deploy.py
+
+# sdist + wheel in dist/, twine check, the wheel installed into a fresh venv runs.
+release:
+	bash scripts/release.sh
 
 relock:
 	$(PYTHON) -m venv .tools/poetry

@@ -1,5 +1,5 @@
-"""The `minibot` command: the daemon, `console`, `check-config`, `jobs` (upcoming,
-migrate), `db`, `backup`, `restore` and `export`."""
+"""The `minibot` command: the daemon, `console`, `check-config`, `init`, `doctor`, `jobs`
+(upcoming, migrate), `db`, `backup`, `restore` and `export`."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minibot", description="A self-hosted personal AI assistant.", parents=[common]
     )
+    parser.add_argument("--version", action="version", version=f"minibot {_version()}")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the daemon (the default)", parents=[common])
     commands.add_parser("console", help="chat in this terminal", parents=[common])
@@ -85,7 +86,33 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--user", required=True, help="their owner id, e.g. telegram:123")
     export.add_argument("--out", help="write to this file instead of stdout")
     _db_parser(commands, common)
+    _first_run_parsers(commands, common)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("minibot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _first_run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    from minibot.adapters.first_run.init_command import add_arguments
+
+    init = commands.add_parser(
+        "init",
+        help="ask for the provider, key and bot token, check each, write config.toml",
+        parents=[common],
+    )
+    add_arguments(init)
+    commands.add_parser(
+        "doctor",
+        help="check everything a running bot needs, one line per check (exit 1 if any failed)",
+        parents=[common],
+    )
 
 
 def _db_parser(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -107,6 +134,14 @@ def _db_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     path = find_config_path(getattr(args, "config", None))
+    if args.command == "init":
+        from minibot.adapters.first_run.init_command import run_init
+
+        return run_init(args, path)
+    if args.command == "doctor":
+        from minibot.adapters.first_run.doctor import run_doctor
+
+        return asyncio.run(run_doctor(path))
     try:
         settings = load_settings(path)
     except ConfigError as exc:

@@ -79,6 +79,9 @@ class FakeOpenAIServer:
     latency_ms: float = 0.0
     host: str = "127.0.0.1"
     port: int = 0
+    # Set: GET /v1/models answers 401 to any other bearer key, as the real API does.
+    api_key: str | None = None
+    models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4o")
     requests: list[RecordedRequest] = field(default_factory=list)
     answers: list[Answer] = field(default_factory=list)
     in_flight: int = 0
@@ -98,6 +101,7 @@ class FakeOpenAIServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
+        app.router.add_get("/v1/models", self._models)
         app.router.add_get("/_control/stats", self._stats)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -136,6 +140,15 @@ class FakeOpenAIServer:
             self.answers.clear()
             self.max_in_flight = self.in_flight
         return web.json_response(stats)
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if self.api_key is not None and request.headers.get("Authorization") != (
+            f"Bearer {self.api_key}"
+        ):
+            error = {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}
+            return web.json_response(error, status=401)
+        data = [{"id": name, "object": "model", "owned_by": "fake"} for name in self.models]
+        return web.json_response({"object": "list", "data": data})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, _ChatFormat())

@@ -54,6 +54,11 @@ def head_revision() -> str:
     return _revisions()[1]
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision this release has a migration for."""
+    return _revisions()[0]
+
+
 def stored_revision(conn: Connection) -> str | None:
     """The database's revision; None when it has none (empty, or made before migrations)."""
     if not inspect(conn).has_table(VERSION_TABLE):
