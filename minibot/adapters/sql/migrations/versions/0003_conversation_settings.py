@@ -1,0 +1,29 @@
+"""Conversation settings: each conversation's model alias, busy policy and history summary."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from minibot.adapters.sql.tables import UtcDateTime
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "minibot_conversation_settings",
+        sa.Column("conversation", sa.String(length=255), nullable=False),
+        sa.Column("model_alias", sa.String(length=64), nullable=True),
+        sa.Column("busy_policy", sa.String(length=16), nullable=True),
+        sa.Column("summary", sa.Text(), nullable=True),
+        sa.Column("summary_through_id", sa.BigInteger(), nullable=True),
+        sa.Column("summary_tokens", sa.Integer(), nullable=True),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("conversation", name=op.f("pk_minibot_conversation_settings")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("minibot_conversation_settings")
