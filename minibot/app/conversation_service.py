@@ -158,6 +158,9 @@ class ConversationService:
             None,
             steering,
         )
+        if steering is not None:
+            # Answered: a newer message is not steered into it, nor may interrupt it.
+            steering.close()
         await self._publish(
             SendReply(
                 OutgoingMessage.answering(
@@ -467,10 +470,13 @@ class ConversationService:
                 note = OutgoingMessage.answering(
                     TurnRef.of_message(message), conversation, replies.STEERED
                 )
-                self._keep(asyncio.create_task(self._publish(SendReply(note))))
+                self._keep(asyncio.create_task(self._send(note)))
             return joined
 
         return steer
+
+    async def _send(self, reply: OutgoingMessage) -> None:
+        await self._publish(SendReply(reply))
 
     async def mark_interrupted(
         self, message: IncomingMessage, *, owner_id: str, turn_id: str

@@ -26,3 +26,7 @@ class Steering:
 
     def close(self) -> None:
         self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed

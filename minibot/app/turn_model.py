@@ -106,8 +106,8 @@ class TurnModel:
             if failure is not None:
                 self._start = index
                 if self.fallback is None:
-                    failed, exc = failure
-                    self.fallback = FallbackUsed(failed, option, _reason(exc))
+                    failed, error = failure
+                    self.fallback = FallbackUsed(failed, option, _reason(error))
             return completion
         raise AssertionError("unreachable: the chain is never empty")
 

@@ -117,6 +117,11 @@ class RunFailed(MinibotError):
     """A job's run did not produce its effect; it may be retried."""
 
 
+class RunMissed(MinibotError):
+    """A job's run was not made on purpose (a budget stopped it): recorded as missed with
+    this reason, never retried."""
+
+
 class JobRefused(MinibotError):
     """A job was not created or changed; the message says why and what to do."""
 

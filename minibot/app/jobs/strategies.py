@@ -6,7 +6,7 @@ from typing import Protocol
 
 from minibot.app.conversation_service import ConversationService
 from minibot.core.commands import SendReply
-from minibot.core.errors import RunFailed
+from minibot.core.errors import RunFailed, RunMissed
 from minibot.core.jobs import Job, Notify
 from minibot.core.messages import Button, OutgoingMessage
 from minibot.core.ports.bus import Publish
@@ -60,6 +60,8 @@ class PromptStrategy:
             job.target, job.action.text, owner_id=job.owner_id, turn_id=key
         )
         await outcome.settled()
+        if outcome.budget is not None:
+            raise RunMissed(outcome.text)
         if not outcome.ok:
             raise RunFailed(f"the model gave no answer: {outcome.text}")
         if job.notify is Notify.NEVER:
