@@ -105,7 +105,11 @@ def build_tasks(
     store: InMemoryJobStore | None = None,
     clock: ManualClock | None = None,
     extra_tools: Sequence[Tool] = (),
+    share_clock: bool = False,
+    **app_options: Any,
 ) -> JobHarness:
+    """`share_clock`: turns read the manual clock too (budgets by day); `app_options` go
+    to `build_app`."""
     store = store or InMemoryJobStore()
     clock = clock or ManualClock(T0)
     strategies: dict[ActionKind, Strategy] = {}
@@ -126,7 +130,9 @@ def build_tasks(
     limits = JobLimits(max_jobs_per_owner, max_jobs_created_per_run, grace_window_seconds)
     tasks = JobService(store, scheduler, publish, clock, limits)
     task_tools = JobTools(tasks).tools()
-    app = build_app(tools=[*task_tools, *extra_tools])
+    if share_clock:
+        app_options["clock"] = clock
+    app = build_app(tools=[*task_tools, *extra_tools], **app_options)
     holder.append(app)
     strategies[ActionKind.REMINDER] = ReminderStrategy(app.bus.publish)
     strategies[ActionKind.PROMPT] = PromptStrategy(app.conversation, app.bus.publish)
