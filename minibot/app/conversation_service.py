@@ -453,8 +453,8 @@ class ConversationService:
 
     def _steer_from(
         self, steering: Steering, conversation: ConversationKey, meta: dict[str, str]
-    ) -> Callable[[], list[ChatMessage]]:
-        def steer() -> list[ChatMessage]:
+    ) -> Callable[[], Awaitable[list[ChatMessage]]]:
+        async def steer() -> list[ChatMessage]:
             joined = []
             for message in steering.take():
                 joined.append(
@@ -470,13 +470,10 @@ class ConversationService:
                 note = OutgoingMessage.answering(
                     TurnRef.of_message(message), conversation, replies.STEERED
                 )
-                self._keep(asyncio.create_task(self._send(note)))
+                await self._publish(SendReply(note))
             return joined
 
         return steer
-
-    async def _send(self, reply: OutgoingMessage) -> None:
-        await self._publish(SendReply(reply))
 
     async def mark_interrupted(
         self, message: IncomingMessage, *, owner_id: str, turn_id: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +18,7 @@ from minibot.core.tokens import estimate_tokens
 # Called with each completion and the prompt it answered (for the usage ledger).
 OnCompletion = Callable[[Completion, list[ChatMessage]], None]
 # Messages that joined the turn since the last model call (busy policy "steer").
-Steer = Callable[[], list[ChatMessage]]
+Steer = Callable[[], Awaitable[list[ChatMessage]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +79,7 @@ class ToolLoop:
         # The n-th call of a tool in this turn: the same when the turn runs again after a
         # crash (the model's own call ids are new each time), so creations are keyed by it.
         calls_made: dict[str, int] = {}
-        joined = steer() if steer is not None else []
+        joined = await steer() if steer is not None else []
         while True:
             prompt.extend(joined)
             new_messages.extend(joined)
@@ -88,7 +88,7 @@ class ToolLoop:
                 prompt, tools=self._tools.specs if offer_tools else (), on_text=on_text
             )
             on_completion(completion, prompt)
-            joined = steer() if steer is not None else []
+            joined = await steer() if steer is not None else []
             if not completion.tool_calls or not offer_tools:
                 if joined:
                     continue  # asked again with what joined: its answer replaces this one

@@ -173,6 +173,8 @@ def build_app(
     busy_policy: BusyPolicy = BusyPolicy.QUEUE,
     usage: InMemoryUsageLedger | None = None,
     model_price: Price | None = None,
+    max_input_tokens: int = 8000,
+    max_tool_output_chars: int = 16_000,
 ) -> AppHarness:
     """`approvals`: wire the approval desk over this store (shared across builds, as a
     database is across restarts); `memory`, `conversation_settings` and `usage` likewise.
@@ -212,6 +214,8 @@ def build_app(
             max_tool_iterations=max_tool_iterations,
             stream=stream,
             summarize=summarize,
+            max_input_tokens=max_input_tokens,
+            max_tool_output_chars=max_tool_output_chars,
         ),
         price=lambda model, u: (u.prompt_tokens + u.completion_tokens) / 1000,
         approvals=desk,

@@ -129,9 +129,7 @@ async def test_a_switched_model_is_kept_across_a_restart(
         database = SqlDatabase(url)
         await database.start()
         store = SqlConversationSettingsStore(database)
-        app = await _app(
-            lineup=lineup(primary, backup), conversation_settings=store, memory=memory
-        )
+        app = await _app(lineup=lineup(primary, backup), conversation_settings=store, memory=memory)
         return app, database
 
     app, database = await boot()
