@@ -62,7 +62,21 @@ class BudgetGuard:
         unrecorded_usd: float = 0.0,
         in_run: bool = False,
     ) -> None:
-        """Raises `BudgetExceeded` when the request may not be made; returns otherwise."""
+        """Raises `BudgetExceeded` when this LLM request may not be made."""
+        estimate = self.estimate_usd(price, messages)
+        await self.check_usd(owner_id, estimate, unrecorded_usd=unrecorded_usd, in_run=in_run)
+
+    async def check_usd(
+        self,
+        owner_id: str,
+        estimate_usd: float,
+        *,
+        unrecorded_usd: float = 0.0,
+        in_run: bool = False,
+    ) -> None:
+        """Raises `BudgetExceeded` when a call estimated at `estimate_usd` (an LLM request,
+        a transcription, speech, an image) would cross a limit; returns otherwise.
+        `unrecorded_usd`: spent by the caller and not yet in the ledger."""
         limits = self._policy.limits_for(owner_id)
         if limits is None:
             return
@@ -77,7 +91,7 @@ class BudgetGuard:
             month + unrecorded_usd,
             unrecorded_usd if in_run else None,
         )
-        breach = find_breach(limits, spending, self.estimate_usd(price, messages), now)
+        breach = find_breach(limits, spending, estimate_usd, now)
         if breach is not None:
             raise BudgetExceeded(breach)
 
