@@ -38,6 +38,7 @@ from minibot.app.event_bus import EventBus
 from minibot.app.jobs.job_commands import JobCommands
 from minibot.app.jobs.job_runner import JobRunner, RetryPolicy
 from minibot.app.jobs.job_service import JobLimits, JobService
+from minibot.app.jobs.prompt_cost import PromptCostEstimate
 from minibot.app.jobs.scheduler_service import SchedulerService
 from minibot.app.jobs.strategies import PromptStrategy, ReminderStrategy
 from minibot.app.memory_commands import MemoryCommands
@@ -54,6 +55,7 @@ from minibot.core.identity import OwnerResolver
 from minibot.core.jobs import ActionKind
 from minibot.core.llm import TokenUsage
 from minibot.core.ports.bus import Bus, Publish
+from minibot.core.tokens import estimate_tokens
 from minibot.shared.clock import SystemClock
 
 Mode = Literal["daemon", "console"]
@@ -459,12 +461,21 @@ class Container:
         if leases is not None:
             leases.schedule = scheduler.schedule  # lapsed claims go back to this scheduler
             store_specs.append(ServiceSpec(leases))
-        for tool in JobTools(jobs).tools():
+        for tool in JobTools(jobs, self._prompt_cost()).tools():
             tools.add(tool)
         JobCommands(jobs).register(commands)
         return (
             [ServiceSpec(jobs, critical=True), *store_specs],
             [ServiceSpec(SchedulerService(jobs, scheduler, bus.publish))],
+        )
+
+    def _prompt_cost(self) -> PromptCostEstimate:
+        llm = self.settings.llm
+        return PromptCostEstimate(
+            price_list(llm).price(llm.model),
+            system_prompt_tokens=estimate_tokens(llm.system_prompt),
+            history_tokens=llm.history_token_budget,
+            completion_tokens=llm.max_tokens or self.settings.budgets.assumed_completion_tokens,
         )
 
     def _job_store(

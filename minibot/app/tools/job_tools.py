@@ -7,6 +7,7 @@ from typing import Any
 
 from minibot.app.jobs.job_service import JobService
 from minibot.app.jobs.job_text import confirmation, schedule_text, what_text, when_text
+from minibot.app.jobs.prompt_cost import PromptCostEstimate
 from minibot.app.tools.registry import Tool, ToolAccess, ToolContext
 from minibot.core.errors import ToolError
 from minibot.core.jobs import ActionKind, Job, Notify
@@ -32,10 +33,12 @@ _NOTIFY = {
 
 class JobTools:
     """Builds the job tools over the JobService. The owner and the conversation come
-    from the ToolContext (resolved from the sender), never from the model's arguments."""
+    from the ToolContext (resolved from the sender), never from the model's arguments.
+    With `cost`, a recurring prompt's confirmation tells its estimated monthly cost."""
 
-    def __init__(self, jobs: JobService) -> None:
+    def __init__(self, jobs: JobService, cost: PromptCostEstimate | None = None) -> None:
         self._jobs = jobs
+        self._cost = cost
 
     def tools(self) -> list[Tool]:
         def spec(name: str, text: str, props: dict[str, Any], required: list[str]) -> ToolSpec:
@@ -118,7 +121,12 @@ class JobTools:
             notify=Notify(args.get("notify", "always")),
             origin=ctx.origin,
         )
-        return self._view(job, tz)
+        view = self._view(job, tz)
+        if self._cost is not None and job.recurring:
+            monthly = self._cost.monthly(job.schedule, job.action.text, self._jobs.now())
+            view["estimated_monthly_usd"] = round(monthly.usd, 4)
+            view["confirmation"] += f"; {monthly.text()}"
+        return view
 
     async def list_tasks(self, args: Mapping[str, Any], ctx: ToolContext) -> dict[str, Any]:
         tz = await self._jobs.timezone(ctx.owner_id)
