@@ -461,7 +461,10 @@ class Container:
         if leases is not None:
             leases.schedule = scheduler.schedule  # lapsed claims go back to this scheduler
             store_specs.append(ServiceSpec(leases))
-        for tool in JobTools(jobs, self._prompt_cost()).tools():
+        aliases = tuple(self.settings.llm.models)
+        if aliases:
+            aliases = (DEFAULT_MODEL_ALIAS, *aliases)
+        for tool in JobTools(jobs, self._prompt_cost(), aliases).tools():
             tools.add(tool)
         JobCommands(jobs).register(commands)
         return (

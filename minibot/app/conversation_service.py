@@ -184,6 +184,7 @@ class ConversationService:
         message_id: str | None = None,
         in_group: bool = False,
         speaker_name: str = "",
+        model_alias: str | None = None,
     ) -> TurnOutcome:
         """Answer `text` in `conversation` and store the exchange; never raises LLMError.
 
@@ -192,7 +193,9 @@ class ConversationService:
         stored twice.
         """
         speaker = _Speaker(owner_id, speaker_name, in_group)
-        return await self._turn(conversation, text, speaker, turn_id, message_id, None)
+        return await self._turn(
+            conversation, text, speaker, turn_id, message_id, None, model_alias=model_alias
+        )
 
     async def resume(self, approval: Approval, *, turn_id: str) -> TurnOutcome:
         """Continue after the speaker decided on held calls (or let the time pass): the
@@ -234,6 +237,8 @@ class ConversationService:
         message_id: str | None,
         opening: Opening | None,
         steering: Steering | None = None,
+        *,
+        model_alias: str | None = None,
     ) -> TurnOutcome:
         owner_id = speaker.owner_id
         asked_at = self._clock.now()
@@ -264,7 +269,7 @@ class ConversationService:
             usage.append(self._usage_record(context, done, asked))
 
         model = TurnModel(
-            self._lineup.chain(chat.model_alias),
+            self._lineup.chain(model_alias or chat.model_alias),
             owner_id=owner_id,
             guard=self._budget,
             unrecorded_usd=lambda: sum(record.cost_usd for record in usage),

@@ -231,6 +231,7 @@ jobs = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("claimed_by", String(255)),
     Column("lease_until", UtcDateTime),
+    Column("model_alias", String(64)),  # a prompt's own model (None: the conversation's)
     # Claims and start-up read scheduled jobs by next run, running ones by lease.
     Index("ix_minibot_jobs_state_next_run", "state", "next_run_at"),
     Index("ix_minibot_jobs_owner", "owner_id"),

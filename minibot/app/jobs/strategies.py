@@ -57,7 +57,11 @@ class PromptStrategy:
 
     async def perform(self, job: Job, key: str) -> str | None:
         outcome = await self._conversation.run_turn(
-            job.target, job.action.text, owner_id=job.owner_id, turn_id=key
+            job.target,
+            job.action.text,
+            owner_id=job.owner_id,
+            turn_id=key,
+            model_alias=job.action.model,
         )
         await outcome.settled()
         if outcome.budget is not None:

@@ -36,9 +36,16 @@ class JobTools:
     from the ToolContext (resolved from the sender), never from the model's arguments.
     With `cost`, a recurring prompt's confirmation tells its estimated monthly cost."""
 
-    def __init__(self, jobs: JobService, cost: PromptCostEstimate | None = None) -> None:
+    def __init__(
+        self,
+        jobs: JobService,
+        cost: PromptCostEstimate | None = None,
+        models: tuple[str, ...] = (),
+    ) -> None:
         self._jobs = jobs
         self._cost = cost
+        # Aliases a scheduled prompt may name; none: the parameter is not offered.
+        self._models = models
 
     def tools(self) -> list[Tool]:
         def spec(name: str, text: str, props: dict[str, Any], required: list[str]) -> ToolSpec:
@@ -68,7 +75,7 @@ class JobTools:
                     "Run a prompt through you (the assistant) at a time, once or repeatedly, "
                     "and send the user the answer (e.g. 'every day at 8:00' + 'summarize my "
                     "notes'). Prefer schedule_reminder for a plain reminder.",
-                    {"when": _WHEN, "prompt": _TEXT, "notify": _NOTIFY},
+                    {"when": _WHEN, "prompt": _TEXT, "notify": _NOTIFY, **self._model_param()},
                     ["when", "prompt"],
                 ),
                 self.schedule_prompt,
@@ -120,6 +127,7 @@ class JobTools:
             schedule,
             notify=Notify(args.get("notify", "always")),
             origin=ctx.origin,
+            model=args.get("model"),
         )
         view = self._view(job, tz)
         if self._cost is not None and job.recurring:
@@ -127,6 +135,17 @@ class JobTools:
             view["estimated_monthly_usd"] = round(monthly.usd, 4)
             view["confirmation"] += f"; {monthly.text()}"
         return view
+
+    def _model_param(self) -> dict[str, Any]:
+        if not self._models:
+            return {}
+        return {
+            "model": {
+                "type": "string",
+                "enum": list(self._models),
+                "description": "the model that answers the prompt (default: this chat's)",
+            }
+        }
 
     async def list_tasks(self, args: Mapping[str, Any], ctx: ToolContext) -> dict[str, Any]:
         tz = await self._jobs.timezone(ctx.owner_id)
@@ -165,4 +184,5 @@ class JobTools:
             "notify": job.notify.value,
             "state": job.state.value,
             "confirmation": confirmation(job, tz, now),
+            **({"model": job.action.model} if job.action.model else {}),
         }

@@ -1,4 +1,5 @@
-"""Conversation settings: each conversation's model alias, busy policy and history summary."""
+"""Conversation settings (each conversation's model alias, busy policy and history
+summary), and a scheduled prompt's own model alias."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ def upgrade() -> None:
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("conversation", name=op.f("pk_minibot_conversation_settings")),
     )
+    with op.batch_alter_table("minibot_jobs") as batch:
+        batch.add_column(sa.Column("model_alias", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("minibot_jobs") as batch:
+        batch.drop_column("model_alias")
     op.drop_table("minibot_conversation_settings")
