@@ -361,7 +361,9 @@ class ConversationService:
         return text[: limit * CHARS_PER_TOKEN], replies.input_cut(tokens, limit)
 
     async def _chat(self, conversation: ConversationKey) -> ConversationSettings:
-        if self._chats is None:
+        # Read only when something in them can matter: one model and no summaries (the
+        # default) keep the turn free of this read.
+        if self._chats is None or (len(self._lineup.options) == 1 and not self._settings.summarize):
             return NO_SETTINGS
         return await self._chats.get(conversation)
 

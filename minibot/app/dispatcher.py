@@ -19,7 +19,7 @@ from minibot.core.conversation_settings import BusyPolicy
 from minibot.core.delivery import TurnRef
 from minibot.core.events import ApprovalExpired, ButtonPressed, MessageReceived
 from minibot.core.identity import OwnerResolver
-from minibot.core.messages import IncomingMessage, OutgoingMessage
+from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
 from minibot.core.ports.bus import Bus
 from minibot.core.ports.conversation_settings_store import ConversationSettingsStore
 from minibot.shared.correlation import correlated, correlation_id
@@ -33,6 +33,7 @@ class _RunningTurn:
 
     task: asyncio.Task[None]
     steering: Steering
+    sender: Sender
     interrupted: bool = False
 
 
@@ -90,7 +91,13 @@ class Dispatcher(LanedService):
 
     async def _joined(self, message: IncomingMessage, running: _RunningTurn) -> bool:
         """Applies the busy policy to `message`; True when the running turn took it."""
-        if self._commands.parse(message.text) is not None or running.steering.closed:
+        # Only the turn's own asker steers or interrupts it: in a group, another member's
+        # words must never run as the asker's (their data, their tools).
+        if (
+            message.sender != running.sender
+            or self._commands.parse(message.text) is not None
+            or running.steering.closed
+        ):
             return False
         policy = await self._policy(message.conversation)
         if policy is BusyPolicy.STEER:
@@ -114,7 +121,7 @@ class Dispatcher(LanedService):
                 message, owner_id=owner_id, turn_id=turn.turn_id, steering=steering
             )
         )
-        running = _RunningTurn(task, steering)
+        running = _RunningTurn(task, steering, message.sender)
         self._running[message.conversation] = running
         try:
             await task

@@ -105,3 +105,21 @@ async def test_commands_are_never_steered_or_interrupting() -> None:
         assert "will interrupt" in app.channel.texts()[1]
     finally:
         await app.stop()
+
+
+async def test_another_members_message_never_steers_or_interrupts_someone_elses_turn() -> None:
+    for policy in (BusyPolicy.STEER, BusyPolicy.INTERRUPT):
+        app = build_app(busy_policy=policy)
+        await app.start()
+        try:
+            gate = asyncio.Event()
+            app.model.gate = gate
+            await app.say("first", in_group=True)
+            await _until(lambda: len(app.model.calls) == 1)
+            await app.say("second", user_id="8", name="Bo", in_group=True)
+            await asyncio.sleep(0.05)
+            gate.set()
+            await app.settle()
+            assert app.channel.texts() == ["echo: first", "echo: second"], policy
+        finally:
+            await app.stop()

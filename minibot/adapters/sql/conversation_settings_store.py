@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,12 +21,14 @@ from minibot.core.conversation_settings import (
 
 class SqlConversationSettingsStore:
     """ConversationSettingsStore on SQL. Every turn reads its conversation's settings, so
-    they are cached after the first read; writes go through the cache. A replica sees
-    another's change after its own restart (the settings change by command, rarely)."""
+    they are cached after the first read (the `cache_size` most recent conversations);
+    writes go through the cache. A replica sees another's change once the entry leaves its
+    cache or it restarts (the settings change by command, rarely)."""
 
-    def __init__(self, database: SqlDatabase) -> None:
+    def __init__(self, database: SqlDatabase, *, cache_size: int = 10_000) -> None:
         self._db = database
-        self._cache: dict[ConversationKey, ConversationSettings] = {}
+        self._cache: OrderedDict[ConversationKey, ConversationSettings] = OrderedDict()
+        self._cache_size = cache_size
 
     async def start(self) -> None:
         await self._db.start()
@@ -36,6 +39,7 @@ class SqlConversationSettingsStore:
     async def get(self, conversation: ConversationKey) -> ConversationSettings:
         cached = self._cache.get(conversation)
         if cached is not None:
+            self._cache.move_to_end(conversation)
             return cached
         key = str(conversation)
 
@@ -44,7 +48,7 @@ class SqlConversationSettingsStore:
             return _from_row(row._mapping) if row is not None else NO_SETTINGS
 
         found = await self._db.read(operation, quick=True)
-        self._cache[conversation] = found
+        self._remember(conversation, found)
         return found
 
     async def put(self, conversation: ConversationKey, settings: ConversationSettings) -> None:
@@ -67,7 +71,13 @@ class SqlConversationSettingsStore:
             )
 
         await self._db.write(operation)
+        self._remember(conversation, settings)
+
+    def _remember(self, conversation: ConversationKey, settings: ConversationSettings) -> None:
         self._cache[conversation] = settings
+        self._cache.move_to_end(conversation)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
 
 def _from_row(row: Any) -> ConversationSettings:
