@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from minibot.app import replies
 from minibot.app.approvals import approval_text
 from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.budget_guard import BudgetGuard
+from minibot.app.history_context import HistoryContext
 from minibot.app.jobs.run_budget import current_run
 from minibot.app.model_lineup import ModelLineup
 from minibot.app.steering import Steering
@@ -22,10 +23,8 @@ from minibot.core.approval import Approval, ApprovalState, approval_id
 from minibot.core.budgets import BudgetBreach, breach_text
 from minibot.core.commands import SendReply, ShowDraft, ShowTyping
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
-from minibot.core.conversation_settings import NO_SETTINGS, ConversationSettings, HistorySummary
 from minibot.core.delivery import TurnRef
 from minibot.core.errors import BudgetExceeded, LLMError, LLMRejected, StreamInterrupted
-from minibot.core.history_window import split_overflow
 from minibot.core.llm import Completion, TokenUsage
 from minibot.core.messages import Button, IncomingMessage, OutgoingMessage
 from minibot.core.ports.bus import Publish
@@ -35,7 +34,7 @@ from minibot.core.ports.conversation_settings_store import ConversationSettingsS
 from minibot.core.ports.language_model import LanguageModel
 from minibot.core.ports.usage_ledger import UsageLedger
 from minibot.core.speakers import SPEAKER, view_for
-from minibot.core.tokens import CHARS_PER_TOKEN, estimate_tokens, estimate_usage, message_tokens
+from minibot.core.tokens import estimate_tokens, estimate_usage, message_tokens
 from minibot.core.usage import UsageRecord
 
 log = logging.getLogger(__name__)
@@ -113,7 +112,12 @@ class ConversationService:
         self._memory = memory
         self._model = model
         self._lineup = lineup or ModelLineup.single(model)
-        self._chats = conversation_settings
+        self._history = HistoryContext(
+            memory=memory,
+            chats=conversation_settings,
+            settings=settings,
+            several_models=len(self._lineup.options) > 1,
+        )
         self._budget = budget if budget is not None and budget.enabled else None
         self._usage = usage
         self._tools = tools
@@ -242,11 +246,11 @@ class ConversationService:
     ) -> TurnOutcome:
         owner_id = speaker.owner_id
         asked_at = self._clock.now()
-        text, cut_notice = self._fit_input(text)
+        text, cut_notice = self._history.fit_input(text)
         notices = [cut_notice] if cut_notice else []
         user_tokens = estimate_tokens(text)
-        chat = await self._chat(conversation)
-        history, older = await self._history(conversation, chat, user_tokens)
+        chat = await self._history.settings(conversation)
+        history, older = await self._history.window(conversation, chat, user_tokens)
         earlier = [m for m in history if m.meta.get("turn_id") == turn_id]
         answered = [m for m in earlier if m.role is Role.ASSISTANT]
         if answered:
@@ -283,10 +287,10 @@ class ConversationService:
         try:
             summary = chat.summary if self._settings.summarize else None
             if older:
-                summary = await self._summarize(
+                summary = await self._history.summarize(
                     conversation, chat, older, model, on_completion, notices
                 )
-            prompt = [self._system(summary), *view.history, user]
+            prompt = [self._history.system(summary), *view.history, user]
             if opening is not None and not earlier:
                 opened = await opening(context, tag)
                 prompt.extend(opened)
@@ -352,97 +356,12 @@ class ConversationService:
 
     # -- long conversations --------------------------------------------------------
 
-    def _fit_input(self, text: str) -> tuple[str, str | None]:
-        """One message longer than `max_input_tokens` is cut to it, and the reply says so."""
-        limit = self._settings.max_input_tokens
-        tokens = estimate_tokens(text)
-        if tokens <= limit:
-            return text, None
-        return text[: limit * CHARS_PER_TOKEN], replies.input_cut(tokens, limit)
-
-    async def _chat(self, conversation: ConversationKey) -> ConversationSettings:
-        # Read only when something in them can matter: one model and no summaries (the
-        # default) keep the turn free of this read.
-        if self._chats is None or (len(self._lineup.options) == 1 and not self._settings.summarize):
-            return NO_SETTINGS
-        return await self._chats.get(conversation)
-
-    async def _history(
-        self, conversation: ConversationKey, chat: ConversationSettings, user_tokens: int
-    ) -> tuple[list[ChatMessage], list[ChatMessage]]:
-        """The window of history that fits the budget, and (when summarizing) the older
-        messages no summary covers yet."""
-        s = self._settings
-        max_messages = max(0, s.history_window - 1)
-        if not s.summarize or self._chats is None:
-            history = await self._memory.recent(
-                conversation,
-                max_messages=max_messages,
-                max_tokens=max(0, s.history_token_budget - user_tokens),
-            )
-            return history, []
-        summary = chat.summary
-        summary_tokens = summary.tokens if summary is not None else 0
-        # A wider read than the window: what fell out of it since the last summary.
-        wide = await self._memory.recent(
-            conversation,
-            max_messages=2 * s.history_window,
-            max_tokens=4 * s.history_token_budget,
-        )
-        older, window = split_overflow(
-            wide,
-            summarized_through_id=summary.through_id if summary is not None else 0,
-            max_messages=max_messages,
-            max_tokens=max(0, s.history_token_budget - user_tokens - summary_tokens),
-        )
-        return window, older
-
-    async def _summarize(
-        self,
-        conversation: ConversationKey,
-        chat: ConversationSettings,
-        older: list[ChatMessage],
-        model: TurnModel,
-        on_completion: Callable[[Completion, list[ChatMessage]], None],
-        notices: list[str],
-    ) -> HistorySummary | None:
-        """Folds `older` (and the summary before it) into a new stored summary; on a model
-        failure the turn goes on with the summary it had (the window is still sent)."""
-        previous = chat.summary
-        request = summary_request(previous, older)
-        try:
-            done = await model.complete(request)
-        except BudgetExceeded:
-            raise
-        except LLMError as exc:
-            log.warning("history not summarized", extra={"error": repr(exc)})
-            return previous
-        on_completion(done, request)
-        text = done.text.strip()
-        if not text:
-            return previous
-        through = max(int(m.meta.get("message_id", "0")) for m in older)
-        summary = HistorySummary(text, through, estimate_tokens(text))
-        assert self._chats is not None
-        await self._chats.put(conversation, replace(chat, summary=summary))
-        if previous is None:
-            notices.append(replies.SUMMARIZED)
-        return summary
-
-    def _system(self, summary: HistorySummary | None) -> ChatMessage:
-        if summary is None:
-            return ChatMessage(Role.SYSTEM, self._settings.system_prompt)
-        return ChatMessage(
-            Role.SYSTEM,
-            f"{self._settings.system_prompt}\n\n{SUMMARY_HEADING}\n{summary.text}",
-        )
-
     async def context_view(self, conversation: ConversationKey, owner_id: str) -> ContextView:
         """What the model would receive for a next message in `conversation` (`/context`)."""
-        chat = await self._chat(conversation)
-        history, older = await self._history(conversation, chat, 0)
+        chat = await self._history.settings(conversation)
+        history, older = await self._history.window(conversation, chat, 0)
         summary = chat.summary if self._settings.summarize else None
-        system = self._system(summary)
+        system = self._history.system(summary)
         view = view_for(owner_id, history, in_group=False)
         tokens = message_tokens(system) + sum(message_tokens(m) for m in view.history)
         alias = self._lineup.get(chat.model_alias) or self._lineup.default
@@ -569,30 +488,10 @@ class ConversationService:
         )
 
 
-SUMMARY_HEADING = "Summary of the earlier conversation:"
-SUMMARY_INSTRUCTION = (
-    "Summarize the conversation below for your own later reference: keep names, facts, "
-    "decisions, open questions and anything the person asked you to remember. Write plain "
-    "sentences, at most 200 words. Answer with the summary only."
-)
-
-
-def summary_request(previous: HistorySummary | None, older: list[ChatMessage]) -> list[ChatMessage]:
-    """The request that folds `older` (after `previous`) into one summary."""
-    lines = []
-    if previous is not None:
-        lines.append(f"Summary so far: {previous.text}")
-    for message in older:
-        if message.role in (Role.USER, Role.ASSISTANT) and message.content:
-            lines.append(f"{message.role}: {message.content}")
-    return [
-        ChatMessage(Role.SYSTEM, SUMMARY_INSTRUCTION),
-        ChatMessage(Role.USER, "\n".join(lines)),
-    ]
-
-
 @dataclass(frozen=True, slots=True)
 class ContextView:
+    """What the model reads in a conversation (`/context`)."""
+
     model_alias: str
     model: str
     summary: str | None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from minibot.app import replies
 from minibot.core.conversation import ConversationKey, Role
 from minibot.core.conversation_settings import BusyPolicy
@@ -107,19 +109,21 @@ async def test_commands_are_never_steered_or_interrupting() -> None:
         await app.stop()
 
 
-async def test_another_members_message_never_steers_or_interrupts_someone_elses_turn() -> None:
-    for policy in (BusyPolicy.STEER, BusyPolicy.INTERRUPT):
-        app = build_app(busy_policy=policy)
-        await app.start()
-        try:
-            gate = asyncio.Event()
-            app.model.gate = gate
-            await app.say("first", in_group=True)
-            await _until(lambda: len(app.model.calls) == 1)
-            await app.say("second", user_id="8", name="Bo", in_group=True)
-            await asyncio.sleep(0.05)
-            gate.set()
-            await app.settle()
-            assert app.channel.texts() == ["echo: first", "echo: second"], policy
-        finally:
-            await app.stop()
+@pytest.mark.parametrize("policy", [BusyPolicy.STEER, BusyPolicy.INTERRUPT])
+async def test_another_members_message_never_steers_or_interrupts_someone_elses_turn(
+    policy: BusyPolicy,
+) -> None:
+    app = build_app(busy_policy=policy)
+    await app.start()
+    try:
+        gate = asyncio.Event()
+        app.model.gate = gate
+        await app.say("first", in_group=True)
+        await _until(lambda: len(app.model.calls) == 1)
+        await app.say("second", user_id="8", name="Bo", in_group=True)
+        await asyncio.sleep(0.05)
+        gate.set()
+        await app.settle()
+        assert app.channel.texts() == ["echo: first", "echo: second"]
+    finally:
+        await app.stop()

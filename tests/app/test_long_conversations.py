@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from minibot.app import replies
-from minibot.app.conversation_service import SUMMARY_HEADING, SUMMARY_INSTRUCTION
+from minibot.app.history_context import SUMMARY_HEADING, SUMMARY_INSTRUCTION
 from minibot.app.tools.registry import Tool, ToolAccess, ToolContext
 from minibot.core.conversation import ConversationKey, Role
 from minibot.core.llm import ToolSpec
