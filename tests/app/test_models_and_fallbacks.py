@@ -16,6 +16,7 @@ from minibot.app import replies
 from minibot.app.model_lineup import ModelLineup, ModelOption
 from minibot.core.prices import Price
 from tests.app.harness import AppHarness, build_app
+from tests.fakes.language_model import ScriptedLanguageModel
 from tests.fakes.memory import InMemoryConversationMemory
 from tests.fakes.openai_server import FakeOpenAIServer, Script
 
@@ -154,3 +155,60 @@ async def test_a_switched_model_is_kept_across_a_restart(
     finally:
         await app.stop()
         await database.stop()
+
+
+def _scripted_lineup() -> tuple[ModelLineup, ScriptedLanguageModel, ScriptedLanguageModel]:
+    main, spare = ScriptedLanguageModel("main-model"), ScriptedLanguageModel("spare-model")
+    lineup = ModelLineup(
+        [ModelOption("default", main, Price(1, 1)), ModelOption("spare", spare, Price(1, 1))],
+        default_alias="default",
+        fallbacks=["spare"],
+    )
+    return lineup, main, spare
+
+
+@pytest.mark.parametrize("failure", ["429", "503", "timeout", "drop"])
+async def test_every_passing_failure_falls_back(failure: str) -> None:
+    lineup, main, spare = _scripted_lineup()
+    if failure == "timeout":
+        main.then_timeout()
+    elif failure == "drop":
+        main.then_drop()
+    else:
+        main.then_status(int(failure))
+    app = await _app(lineup=lineup)
+    try:
+        await app.say("hi")
+        await app.settle()
+        [reply] = app.channel.texts()
+        assert reply.startswith("echo: hi") and "Answered by spare (spare-model)" in reply
+        assert len(spare.calls) == 1
+    finally:
+        await app.stop()
+
+
+@pytest.mark.parametrize("status", [400, 403])
+async def test_a_refused_request_never_falls_back(status: int) -> None:
+    lineup, main, spare = _scripted_lineup()
+    main.then_status(status)
+    app = await _app(lineup=lineup)
+    try:
+        await app.say("hi")
+        await app.settle()
+        assert app.channel.texts() == [replies.MODEL_REJECTED] and spare.calls == []
+    finally:
+        await app.stop()
+
+
+async def test_a_stream_cut_after_text_was_shown_is_not_answered_again_elsewhere() -> None:
+    lineup, main, spare = _scripted_lineup()
+    main.then_cut("The answer is forty two", after_pieces=2)
+    app = await _app(lineup=lineup, stream=True)
+    try:
+        await app.say("question")
+        await app.settle()
+        [reply] = app.channel.texts()
+        assert reply.startswith("The answer ") and replies.STREAM_INTERRUPTED in reply
+        assert spare.calls == []
+    finally:
+        await app.stop()
