@@ -314,13 +314,7 @@ class ConversationService:
             raise
         finally:
             typing.cancel()
-        buttons: tuple[Button, ...] = ()
-        if isinstance(answer, Approval):
-            assert self._approvals is not None
-            reply = approval_text.request_text(answer, self._approvals.timeout_seconds)
-            buttons = approval_text.buttons(answer)
-        else:
-            reply = answer.text.strip() or replies.EMPTY_ANSWER
+        reply, buttons = self._reply_of(answer, notices)
         await self._memory.append(conversation, [*new_messages, self._assistant(reply, meta)])
         if model.fallback is not None:
             notices.append(model.fallback.notice())
@@ -328,6 +322,17 @@ class ConversationService:
         # the answer alone, so the model never reads these lines back.
         shown = "\n\n".join([reply, *notices])
         return TurnOutcome(shown, ok=True, buttons=buttons, usage_written=self._write_usage(usage))
+
+    def _reply_of(
+        self, answer: Completion | Approval, notices: list[str]
+    ) -> tuple[str, tuple[Button, ...]]:
+        if isinstance(answer, Approval):
+            assert self._approvals is not None
+            reply = approval_text.request_text(answer, self._approvals.timeout_seconds)
+            return reply, approval_text.buttons(answer)
+        if answer.truncated:
+            notices.append(replies.ANSWER_CUT)
+        return answer.text.strip() or replies.EMPTY_ANSWER, ()
 
     async def _failed(
         self,

@@ -21,6 +21,7 @@ SUMMARIZED = (
     "(Our conversation got long: I summarized the earlier messages and keep that summary "
     "in mind from now on. /context shows what I read.)"
 )
+ANSWER_CUT = "(The answer was cut off: it reached the length limit for one answer.)"
 STEERED = "(Added to the answer I am writing.)"
 INTERRUPTED = "(Stopped: I left this answer unfinished to answer your newer message.)"
 INTERRUPTED_MARK = "[interrupted: the person sent a newer message before this answer was done]"

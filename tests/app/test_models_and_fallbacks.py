@@ -212,3 +212,20 @@ async def test_a_stream_cut_after_text_was_shown_is_not_answered_again_elsewhere
         assert spare.calls == []
     finally:
         await app.stop()
+
+
+async def test_an_answer_cut_at_the_length_limit_says_so(
+    primary: FakeOpenAIServer, backup: FakeOpenAIServer
+) -> None:
+    primary.script(Script(text="The first half of", truncated=True))
+    app = await _app(lineup=lineup(primary, backup))
+    try:
+        await app.say("tell me everything")
+        await app.settle()
+        assert app.channel.texts() == [f"The first half of\n\n{replies.ANSWER_CUT}"]
+        stored = await app.memory.recent(
+            app.channel.delivered[0].conversation, max_messages=5, max_tokens=999
+        )
+        assert stored[-1].content == "The first half of", "the history keeps the answer alone"
+    finally:
+        await app.stop()
