@@ -279,7 +279,11 @@ class ConversationService:
             unrecorded_usd=lambda: sum(record.cost_usd for record in usage),
             in_run=current_run() is not None,
         )
-        on_text = self._draft_sink(conversation, turn_id) if self._settings.stream else None
+        # The draft's text so far; a steered turn's re-asked answer starts it afresh.
+        drafted: list[str] = []
+        on_text = (
+            self._draft_sink(conversation, turn_id, drafted) if self._settings.stream else None
+        )
         # A timer, not a task: most answers come first, and a cancelled timer costs nothing.
         typing = asyncio.get_running_loop().call_later(
             self._settings.typing_delay_seconds, self._start_typing, conversation
@@ -296,7 +300,7 @@ class ConversationService:
                 prompt.extend(opened)
                 new_messages.extend(opened)
             turn = LoopTurn(context, speaker.name, turn_id, tag, guarded=view.others_spoke)
-            steer = self._steer_from(steering, conversation, meta) if steering else None
+            steer = self._steer_from(steering, conversation, meta, drafted) if steering else None
             answer = await self._loop.run(
                 prompt,
                 new_messages,
@@ -383,10 +387,14 @@ class ConversationService:
     # -- busy conversations ----------------------------------------------------------
 
     def _steer_from(
-        self, steering: Steering, conversation: ConversationKey, meta: dict[str, str]
+        self,
+        steering: Steering,
+        conversation: ConversationKey,
+        meta: dict[str, str],
+        drafted: list[str],
     ) -> Callable[[], Awaitable[list[ChatMessage]]]:
         async def steer() -> list[ChatMessage]:
-            joined = []
+            joined: list[ChatMessage] = []
             for message in steering.take():
                 joined.append(
                     ChatMessage(
@@ -402,6 +410,8 @@ class ConversationService:
                     TurnRef.of_message(message), conversation, replies.STEERED
                 )
                 await self._publish(SendReply(note))
+            if joined:
+                drafted.clear()  # the answer is asked again: its draft starts over
             return joined
 
         return steer
@@ -466,10 +476,8 @@ class ConversationService:
         )
 
     def _draft_sink(
-        self, conversation: ConversationKey, turn_id: str
+        self, conversation: ConversationKey, turn_id: str, pieces: list[str]
     ) -> Callable[[str], Awaitable[None]]:
-        pieces: list[str] = []
-
         async def on_text(delta: str) -> None:
             pieces.append(delta)
             await self._publish(ShowDraft(conversation, turn_id, "".join(pieces)))

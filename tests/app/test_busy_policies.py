@@ -127,3 +127,17 @@ async def test_another_members_message_never_steers_or_interrupts_someone_elses_
         assert app.channel.texts() == ["echo: first", "echo: second"]
     finally:
         await app.stop()
+
+
+async def test_a_steered_streamed_answer_starts_its_draft_afresh() -> None:
+    app = build_app(stream=True, busy_policy=BusyPolicy.STEER)
+    await app.start()
+    try:
+        gate = await _slow_first_turn(app)
+        await app.say("second")
+        gate.set()
+        await app.settle()
+        assert app.channel.texts()[-1] == "echo: second"
+        assert app.channel.drafts[-1][1] == "echo: second", "not the first answer's text too"
+    finally:
+        await app.stop()
