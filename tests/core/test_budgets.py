@@ -73,3 +73,10 @@ def test_the_overflow_is_what_no_summary_covers_in_front_of_the_window() -> None
     assert [m.content for m in older] == ["m1", "m2", "m3", "m4"]
     older, _ = split_overflow(stored, summarized_through_id=2, max_messages=10, max_tokens=20)
     assert [m.content for m in older] == ["m3", "m4"], "what a summary covers is not re-read"
+
+
+def test_a_dated_model_name_is_priced_as_the_name_it_extends() -> None:
+    prices = PriceList({"gpt-4o": Price(2.5, 10.0), "gpt-4o-mini": Price(0.15, 0.6)})
+    assert prices.price("gpt-4o-mini-2024-07-18") == Price(0.15, 0.6)
+    assert prices.price("gpt-4o-2024-08-06") == Price(2.5, 10.0)
+    assert prices.known("gpt-4o-mini-2024-07-18") and not prices.known("gpt-4omni")
