@@ -283,6 +283,7 @@ class Container:
             clock=clock,
             tool_names=lambda: tools.names,
             budget=budget,
+            conversation_settings=storage.conversation_settings,
         ).register(commands)
         if self.settings.kv_memory.enabled:
             self._notes(storage, clock, tools, commands)

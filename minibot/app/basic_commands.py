@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC
 
@@ -9,6 +10,7 @@ from minibot.app.budget_guard import BudgetGuard
 from minibot.app.commands import CommandReply, CommandRequest, CommandRouter
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.conversation_memory import ConversationMemory
+from minibot.core.ports.conversation_settings_store import ConversationSettingsStore
 from minibot.core.ports.usage_ledger import UsageLedger
 from minibot.core.usage import UsageTotals
 
@@ -24,8 +26,10 @@ class BasicCommands:
         clock: Clock,
         tool_names: Callable[[], tuple[str, ...]],
         budget: BudgetGuard | None = None,
+        conversation_settings: ConversationSettingsStore | None = None,
     ) -> None:
         self._budget = budget
+        self._chats = conversation_settings
         self._memory = memory
         self._usage = usage
         self._clock = clock
@@ -56,7 +60,13 @@ class BasicCommands:
         return CommandReply("\n".join(lines))
 
     async def reset(self, request: CommandRequest) -> CommandReply:
-        dropped = await self._memory.clear(request.message.conversation)
+        conversation = request.message.conversation
+        dropped = await self._memory.clear(conversation)
+        if self._chats is not None:
+            # The summary is of the forgotten messages: forgotten with them.
+            chosen = await self._chats.get(conversation)
+            if chosen.summary is not None:
+                await self._chats.put(conversation, dataclasses.replace(chosen, summary=None))
         return CommandReply(
             f"Done: I forgot this conversation's context ({dropped} messages). "
             "Notes you asked me to remember are kept (see /memory)."

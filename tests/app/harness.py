@@ -229,7 +229,12 @@ def build_app(
         buttons = ApprovalButtons(desk, conversation)
         buttons.register(commands)
     BasicCommands(
-        memory=memory, usage=usage, clock=clock, tool_names=lambda: registry.names, budget=guard
+        memory=memory,
+        usage=usage,
+        clock=clock,
+        tool_names=lambda: registry.names,
+        budget=guard,
+        conversation_settings=chats,
     ).register(commands)
     ConversationCommands(
         conversation=conversation, settings=chats, default_busy_policy=busy_policy

@@ -118,3 +118,19 @@ async def test_a_tool_output_is_capped_before_the_model_reads_it() -> None:
         assert note.endswith(" more characters]")
     finally:
         await app.stop()
+
+
+async def test_reset_forgets_the_summary_with_the_messages(
+    app: AppHarness, chats: InMemoryConversationSettingsStore
+) -> None:
+    await app.say("A" * 100)
+    await app.settle()
+    app.model.then_text("Ada wrote As.")
+    await app.say("B" * 100)
+    await app.settle()
+    assert (await chats.get(CHAT)).summary is not None
+    await app.say("/reset")
+    await app.say("fresh start")
+    await app.settle()
+    assert (await chats.get(CHAT)).summary is None
+    assert app.model.calls[-1][0][0].content == "be brief", "no summary of forgotten words"
