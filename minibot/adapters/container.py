@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from minibot.adapters.config.schema import LLMSettings, Settings
+from minibot.adapters.config.schema import DEFAULT_MODEL_ALIAS, LLMSettings, Settings
 from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.llm.llm_async_model import LlmAsyncModel
-from minibot.adapters.llm.pricing import cost_usd
+from minibot.adapters.llm.pricing import price_list
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
 from minibot.adapters.sql.approval_store import SqlApprovalStore
 from minibot.adapters.sql.conversation_memory import SqlConversationMemory
+from minibot.adapters.sql.conversation_settings_store import SqlConversationSettingsStore
 from minibot.adapters.sql.database import SqlDatabase
 from minibot.adapters.sql.delivery_ledger import SqlDeliveryLedger
 from minibot.adapters.sql.inbox import SqlInbox
@@ -29,7 +29,9 @@ from minibot.app.alert_hook import AlertHook, AlertSender, chat_sender
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.basic_commands import BasicCommands
+from minibot.app.budget_guard import BudgetGuard
 from minibot.app.commands import CommandRouter
+from minibot.app.conversation_commands import ConversationCommands
 from minibot.app.conversation_service import ConversationService, TurnSettings
 from minibot.app.daemon import Daemon, ServiceSpec
 from minibot.app.dispatcher import Dispatcher
@@ -37,22 +39,28 @@ from minibot.app.event_bus import EventBus
 from minibot.app.jobs.job_commands import JobCommands
 from minibot.app.jobs.job_runner import JobRunner, RetryPolicy
 from minibot.app.jobs.job_service import JobLimits, JobService
+from minibot.app.jobs.prompt_cost import PromptCostEstimate
 from minibot.app.jobs.scheduler_service import SchedulerService
 from minibot.app.jobs.strategies import PromptStrategy, ReminderStrategy
 from minibot.app.memory_commands import MemoryCommands
+from minibot.app.model_lineup import ModelLineup, ModelOption
 from minibot.app.reply_router import ReplyRouter
 from minibot.app.tools.job_tools import JobTools
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
 from minibot.core.alerting import AlertRules
+from minibot.core.budgets import BudgetLimits, BudgetPolicy
 from minibot.core.commands import Command, ShowDraft, ShowTyping
 from minibot.core.conversation import ConversationKey
+from minibot.core.conversation_settings import BusyPolicy
 from minibot.core.events import Event
 from minibot.core.identity import OwnerResolver
 from minibot.core.jobs import ActionKind
+from minibot.core.llm import TokenUsage
 from minibot.core.ports.bus import Bus, Publish
 from minibot.core.ports.tracer import Tracer
 from minibot.core.ports.usage_ledger import UsageLedger
+from minibot.core.tokens import estimate_tokens
 from minibot.core.tracing import NO_TRACER
 from minibot.shared.clock import SystemClock
 
@@ -96,6 +104,7 @@ class _Storage:
     memory: SqlConversationMemory
     usage: SqlUsageLedger
     specs: list[ServiceSpec]
+    conversation_settings: SqlConversationSettingsStore
     # What the turns write usage to: the ledger, counted when metrics are on.
     turn_usage: UsageLedger | None = None
 
@@ -128,6 +137,7 @@ class Container:
         s = self.settings
         return [
             s.llm.api_key.get_secret_value(),
+            *(named.api_key.get_secret_value() for named in s.llm.models.values()),
             s.channels.telegram.bot_token.get_secret_value(),
             s.channels.telegram.secret_token.get_secret_value(),
             s.channels.slack.bot_token.get_secret_value(),
@@ -146,16 +156,22 @@ class Container:
             from minibot.adapters.observability.metered_usage import MeteredUsageLedger
 
             storage.turn_usage = MeteredUsageLedger(storage.usage, self.metrics)
-        model = LlmAsyncModel(s.llm, tracer=self.tracer, observer=self.metrics)
-        tools, commands = self._tools_and_commands(storage, clock)
+        lineup = self._lineup()
+        budget = self._budget(storage, clock)
+        tools, commands = self._tools_and_commands(storage, clock, budget)
         approvals = ApprovalDesk(
             SqlApprovalStore(storage.database),
             clock,
             bus.publish,
             timeout_seconds=s.llm.tool_approval_timeout_seconds,
         )
-        turns = self._turns(storage, model, tools, clock, approvals)
+        turns = self._turns(storage, lineup, tools, clock, approvals, budget)
         conversation = turns(self._turn_settings(), bus.publish)
+        ConversationCommands(
+            conversation=conversation,
+            settings=storage.conversation_settings,
+            default_busy_policy=BusyPolicy(s.daemon.busy_policy),
+        ).register(commands)
         task_specs: tuple[list[ServiceSpec], list[ServiceSpec]] = ([], [])
         if s.scheduler.enabled:
             task_specs = self._scheduler(
@@ -163,7 +179,9 @@ class Container:
             )
         approval_buttons = ApprovalButtons(approvals, conversation)
         approval_buttons.register(commands)
-        dispatcher = self._dispatcher(bus, conversation, commands, approval_buttons)
+        dispatcher = self._dispatcher(
+            bus, conversation, commands, approval_buttons, storage.conversation_settings
+        )
         channel_specs = self._channels(bus, storage.database, commands)
         router = ReplyRouter(
             bus,
@@ -179,7 +197,7 @@ class Container:
                 # Tracing first: the first span may be opened by the first service.
                 *observability,
                 *storage.specs,
-                ServiceSpec(_Named("llm", model), critical=True),
+                ServiceSpec(_Named("llm", lineup), critical=True),
                 ServiceSpec(bus, critical=True),
                 ServiceSpec(router, critical=True),
                 ServiceSpec(dispatcher, critical=True),
@@ -211,7 +229,8 @@ class Container:
         if s.metrics.enabled:
             from minibot.adapters.observability.metrics import Metrics
 
-            self.metrics = Metrics(clock.now, channels=self._channel_names(), models=[s.llm.model])
+            models = [s.llm.model, *(named.model for named in s.llm.models.values())]
+            self.metrics = Metrics(clock.now, channels=self._channel_names(), models=models)
             self.metrics.subscribe(bus)
         return specs
 
@@ -280,17 +299,99 @@ class Container:
                 ServiceSpec(_Named("database", database), critical=True),
                 ServiceSpec(self._retention(database, usage, clock)),
             ],
+            SqlConversationSettingsStore(database),
+        )
+
+    def _lineup(self) -> ModelLineup:
+        """The default model ([llm]), each [llm.models.<alias>] (with the rest of [llm]:
+        timeouts, retries, streaming) and the fallback order. A model without a price is
+        counted as the dearest known one: warned about here, so it is no surprise."""
+        llm = self.settings.llm
+        prices = price_list(llm)
+        options = [
+            ModelOption(
+                DEFAULT_MODEL_ALIAS,
+                LlmAsyncModel(llm, tracer=self.tracer, observer=self.metrics),
+                prices.price(llm.model),
+                priced=prices.known(llm.model),
+                context_window=llm.context_window,
+            )
+        ]
+        for alias, named in llm.models.items():
+            same_provider = named.provider == llm.provider
+            settings = llm.model_copy(
+                update={
+                    "provider": named.provider,
+                    "model": named.model,
+                    "base_url": named.base_url or (llm.base_url if same_provider else ""),
+                    "api_key": (
+                        named.api_key
+                        if named.api_key.get_secret_value() or not same_provider
+                        else llm.api_key
+                    ),
+                    "models": {},
+                    "fallbacks": [],
+                }
+            )
+            options.append(
+                ModelOption(
+                    alias,
+                    LlmAsyncModel(settings, tracer=self.tracer, observer=self.metrics),
+                    prices.price(named.model),
+                    priced=prices.known(named.model),
+                    context_window=named.context_window,
+                    vision=named.vision,
+                )
+            )
+        unpriced = [o.alias for o in options if not o.priced]
+        b = self.settings.budgets
+        limited = (b.daily_usd_per_owner, b.monthly_usd_per_owner, b.per_run_usd)
+        budgets_on = any(v is not None for v in limited) or bool(b.owners)
+        if unpriced and (llm.prices or llm.models or budgets_on):
+            log.warning(
+                "models without a price are counted as the most expensive known one",
+                extra={"models": ",".join(unpriced)},
+            )
+        return ModelLineup(options, default_alias=DEFAULT_MODEL_ALIAS, fallbacks=llm.fallbacks)
+
+    def _budget(self, storage: _Storage, clock: SystemClock) -> BudgetGuard | None:
+        b = self.settings.budgets
+        default = BudgetLimits(b.daily_usd_per_owner, b.monthly_usd_per_owner, b.per_run_usd)
+        policy = BudgetPolicy(
+            default,
+            {
+                owner: BudgetLimits(
+                    own.daily_usd if own.daily_usd is not None else default.daily_usd,
+                    own.monthly_usd if own.monthly_usd is not None else default.monthly_usd,
+                    default.per_run_usd,
+                )
+                for owner, own in b.owners.items()
+            },
+            frozenset(b.exempt_owners),
+        )
+        if not policy.enabled:
+            return None
+        return BudgetGuard(
+            usage=storage.usage,
+            policy=policy,
+            clock=clock,
+            completion_tokens=self.settings.llm.max_tokens or b.assumed_completion_tokens,
         )
 
     def _tools_and_commands(
-        self, storage: _Storage, clock: SystemClock
+        self, storage: _Storage, clock: SystemClock, budget: BudgetGuard | None
     ) -> tuple[ToolRegistry, CommandRouter]:
         """The tool registry and command router with the basic commands and the notes';
         the scheduler's and the approval buttons' are added as those are built."""
         tools = ToolRegistry(timeout_seconds=self.settings.llm.tool_timeout_seconds)
         commands = CommandRouter()
         BasicCommands(
-            memory=storage.memory, usage=storage.usage, clock=clock, tool_names=lambda: tools.names
+            memory=storage.memory,
+            usage=storage.usage,
+            clock=clock,
+            tool_names=lambda: tools.names,
+            budget=budget,
+            conversation_settings=storage.conversation_settings,
         ).register(commands)
         if self.settings.kv_memory.enabled:
             self._notes(storage, clock, tools, commands)
@@ -330,24 +431,34 @@ class Container:
             history_token_budget=llm.history_token_budget,
             max_tool_iterations=llm.max_tool_iterations,
             stream=llm.stream,
+            summarize=llm.history_overflow == "summarize",
+            max_input_tokens=llm.max_input_tokens,
+            max_tool_output_chars=llm.max_tool_output_chars,
         )
 
     def _turns(
         self,
         storage: _Storage,
-        model: LlmAsyncModel,
+        lineup: ModelLineup,
         tools: ToolRegistry,
         clock: SystemClock,
         approvals: ApprovalDesk,
+        budget: BudgetGuard | None,
     ) -> _Turns:
-        """Builds conversation turns over the same stores, tools and model; the chat's
+        """Builds conversation turns over the same stores, tools and models; the chat's
         and the scheduler's differ in settings and where they publish."""
-        price = functools.partial(cost_usd, self.settings.llm.prices)
+        prices = price_list(self.settings.llm)
+
+        def price(model: str, usage: TokenUsage) -> float:
+            return prices.cost_usd(model, usage.prompt_tokens, usage.completion_tokens)
 
         def turns(settings: TurnSettings, publish: Publish) -> ConversationService:
             return ConversationService(
                 memory=storage.memory,
-                model=model,
+                model=lineup.default.model,
+                lineup=lineup,
+                conversation_settings=storage.conversation_settings,
+                budget=budget,
                 usage=storage.turn_usage or storage.usage,
                 tracer=self.tracer,
                 tools=tools,
@@ -375,10 +486,13 @@ class Container:
         conversation: ConversationService,
         commands: CommandRouter,
         approval_buttons: ApprovalButtons,
+        conversation_settings: SqlConversationSettingsStore,
     ) -> Dispatcher:
         s = self.settings
         cap = s.daemon.max_concurrent_conversations
         return Dispatcher(
+            busy_policy=BusyPolicy(s.daemon.busy_policy),
+            conversation_settings=conversation_settings,
             bus=bus,
             conversation=conversation,
             commands=commands,
@@ -458,12 +572,24 @@ class Container:
         if leases is not None:
             leases.schedule = scheduler.schedule  # lapsed claims go back to this scheduler
             store_specs.append(ServiceSpec(leases))
-        for tool in JobTools(jobs).tools():
+        aliases = tuple(self.settings.llm.models)
+        if aliases:
+            aliases = (DEFAULT_MODEL_ALIAS, *aliases)
+        for tool in JobTools(jobs, self._prompt_cost(), aliases).tools():
             tools.add(tool)
         JobCommands(jobs).register(commands)
         return (
             [ServiceSpec(jobs, critical=True), *store_specs],
             [ServiceSpec(SchedulerService(jobs, scheduler, bus.publish))],
+        )
+
+    def _prompt_cost(self) -> PromptCostEstimate:
+        llm = self.settings.llm
+        return PromptCostEstimate(
+            price_list(llm).price(llm.model),
+            system_prompt_tokens=estimate_tokens(llm.system_prompt),
+            history_tokens=llm.history_token_budget,
+            completion_tokens=llm.max_tokens or self.settings.budgets.assumed_completion_tokens,
         )
 
     def _job_store(
@@ -538,7 +664,9 @@ class Container:
 
 def turn_deadline_seconds(llm: LLMSettings) -> float:
     """The longest one conversation turn can run: each of its model calls (the tool loop
-    makes up to `max_tool_iterations` + 1) ends within the model's deadline, with a tool
-    run between two of them."""
-    calls = llm.max_tool_iterations + 1
-    return calls * llm.total_deadline_seconds + llm.max_tool_iterations * llm.tool_timeout_seconds
+    makes up to `max_tool_iterations` + 1, a summary one more) ends within the deadline
+    of each model it tries (the chosen one and the fallbacks), with a tool run between
+    two of them."""
+    calls = llm.max_tool_iterations + 1 + (llm.history_overflow == "summarize")
+    per_call = llm.total_deadline_seconds * (1 + len(llm.fallbacks))
+    return calls * per_call + llm.max_tool_iterations * llm.tool_timeout_seconds

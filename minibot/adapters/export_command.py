@@ -86,6 +86,12 @@ def _memory_rows(conn: Connection, owner_id: str, noted_in: set[str]) -> dict[st
             tables.conversation_resets.c.conversation.in_(one_on_one),
         ),
         "inbox": _where(conn, tables.inbox, tables.inbox.c.conversation.in_(one_on_one)),
+        # A one-on-one conversation's model, busy policy and the summary of its history.
+        "conversation_settings": _where(
+            conn,
+            tables.conversation_settings,
+            tables.conversation_settings.c.conversation.in_(one_on_one),
+        ),
         "usage": usage,
         "usage_days": _rows(conn, tables.usage_days, owner_id),
         "approvals": approvals,

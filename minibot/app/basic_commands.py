@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC
 
+from minibot.app.budget_guard import BudgetGuard
 from minibot.app.commands import CommandReply, CommandRequest, CommandRouter
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.conversation_memory import ConversationMemory
+from minibot.core.ports.conversation_settings_store import ConversationSettingsStore
 from minibot.core.ports.usage_ledger import UsageLedger
 from minibot.core.usage import UsageTotals
 
@@ -22,7 +25,11 @@ class BasicCommands:
         usage: UsageLedger,
         clock: Clock,
         tool_names: Callable[[], tuple[str, ...]],
+        budget: BudgetGuard | None = None,
+        conversation_settings: ConversationSettingsStore | None = None,
     ) -> None:
+        self._budget = budget
+        self._chats = conversation_settings
         self._memory = memory
         self._usage = usage
         self._clock = clock
@@ -34,7 +41,7 @@ class BasicCommands:
         router.register("start", "say hello and show what I can do", self.start)
         router.register("help", "list commands and tools", self.help)
         router.register("reset", "forget this conversation's context", self.reset)
-        router.register("usage", "tokens and cost today, this month, in total", self.usage)
+        router.register("usage", "tokens, cost and budgets", self.usage)
 
     async def start(self, request: CommandRequest) -> CommandReply:
         name = request.message.sender.display_name or "there"
@@ -53,7 +60,13 @@ class BasicCommands:
         return CommandReply("\n".join(lines))
 
     async def reset(self, request: CommandRequest) -> CommandReply:
-        dropped = await self._memory.clear(request.message.conversation)
+        conversation = request.message.conversation
+        dropped = await self._memory.clear(conversation)
+        if self._chats is not None:
+            # The summary is of the forgotten messages: forgotten with them.
+            chosen = await self._chats.get(conversation)
+            if chosen.summary is not None:
+                await self._chats.put(conversation, dataclasses.replace(chosen, summary=None))
         return CommandReply(
             f"Done: I forgot this conversation's context ({dropped} messages). "
             "Notes you asked me to remember are kept (see /memory)."
@@ -66,10 +79,15 @@ class BasicCommands:
         today = await self._usage.totals(request.owner_id, since=day)
         this_month = await self._usage.totals(request.owner_id, since=month)
         total = await self._usage.totals(request.owner_id)
-        return CommandReply(
+        text = (
             "Your LLM usage (UTC days):\n"
             f"today: {_line(today)}\nthis month: {_line(this_month)}\nin total: {_line(total)}"
         )
+        if self._budget is not None:
+            budgets = await self._budget.status_lines(request.owner_id)
+            if budgets:
+                text += "\n\n" + "\n".join(budgets)
+        return CommandReply(text)
 
 
 def _line(totals: UsageTotals) -> str:

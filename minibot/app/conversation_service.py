@@ -12,24 +12,32 @@ from dataclasses import dataclass
 from minibot.app import replies
 from minibot.app.approvals import approval_text
 from minibot.app.approvals.approval_desk import ApprovalDesk
+from minibot.app.budget_guard import BudgetGuard
+from minibot.app.history_context import HistoryContext
+from minibot.app.jobs.run_budget import current_run
+from minibot.app.model_lineup import ModelLineup
+from minibot.app.steering import Steering
 from minibot.app.tool_loop import LoopTurn, ToolLoop, nth_call
 from minibot.app.tools.registry import ToolContext, ToolRegistry
+from minibot.app.turn_model import TurnModel
 from minibot.core.approval import Approval, ApprovalState, approval_id
+from minibot.core.budgets import BudgetBreach, breach_text
 from minibot.core.commands import SendReply, ShowDraft, ShowTyping
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
 from minibot.core.delivery import TurnRef
-from minibot.core.errors import LLMError, LLMRejected, StreamInterrupted
+from minibot.core.errors import BudgetExceeded, LLMError, LLMRejected, StreamInterrupted
 from minibot.core.events import TurnFinished
 from minibot.core.llm import Completion, TokenUsage
 from minibot.core.messages import Button, IncomingMessage, OutgoingMessage
 from minibot.core.ports.bus import Publish
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.conversation_memory import ConversationMemory
+from minibot.core.ports.conversation_settings_store import ConversationSettingsStore
 from minibot.core.ports.language_model import LanguageModel
 from minibot.core.ports.tracer import Tracer
 from minibot.core.ports.usage_ledger import UsageLedger
 from minibot.core.speakers import SPEAKER, view_for
-from minibot.core.tokens import estimate_tokens, estimate_usage
+from minibot.core.tokens import estimate_tokens, estimate_usage, message_tokens
 from minibot.core.tracing import NO_TRACER
 from minibot.core.usage import UsageRecord
 
@@ -50,6 +58,10 @@ class TurnSettings:
     # "typing…" is shown only when the answer takes longer than this: a quick answer
     # needs no indicator, and skipping it saves a Bot API call per message.
     typing_delay_seconds: float = 0.5
+    # Fold the history that outgrows the budget into a stored summary (else it is cut).
+    summarize: bool = False
+    max_input_tokens: int = 8000
+    max_tool_output_chars: int = 16_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +73,8 @@ class TurnOutcome:
     # The turn's usage rows are written after its messages, so that the reply does not
     # wait for them; await this before relying on them (the next turn, /usage).
     usage_written: asyncio.Task[None] | None = None
+    # Set when a budget stopped the turn before it asked the model.
+    budget: BudgetBreach | None = None
 
     async def settled(self) -> None:
         """Waits for the usage rows (a failure to write them is logged, not raised)."""
@@ -99,10 +113,21 @@ class ConversationService:
         price: PriceFn,
         approvals: ApprovalDesk | None = None,
         tracer: Tracer = NO_TRACER,
+        lineup: ModelLineup | None = None,
+        conversation_settings: ConversationSettingsStore | None = None,
+        budget: BudgetGuard | None = None,
     ) -> None:
         self._tracer = tracer
         self._memory = memory
         self._model = model
+        self._lineup = lineup or ModelLineup.single(model)
+        self._history = HistoryContext(
+            memory=memory,
+            chats=conversation_settings,
+            settings=settings,
+            several_models=len(self._lineup.options) > 1,
+        )
+        self._budget = budget if budget is not None and budget.enabled else None
         self._usage = usage
         self._tools = tools
         self._publish = publish
@@ -117,6 +142,7 @@ class ConversationService:
             now=clock.now,
             max_iterations=settings.max_tool_iterations,
             tracer=tracer,
+            max_tool_output_chars=settings.max_tool_output_chars,
         )
         self._background: set[asyncio.Task[None]] = set()
 
@@ -124,16 +150,31 @@ class ConversationService:
     def tool_names(self) -> tuple[str, ...]:
         return self._tools.names
 
-    async def handle(self, message: IncomingMessage, *, owner_id: str, turn_id: str) -> None:
-        outcome = await self.run_turn(
+    @property
+    def lineup(self) -> ModelLineup:
+        return self._lineup
+
+    async def handle(
+        self,
+        message: IncomingMessage,
+        *,
+        owner_id: str,
+        turn_id: str,
+        steering: Steering | None = None,
+    ) -> None:
+        speaker = _Speaker(owner_id, message.sender.display_name, message.in_group)
+        outcome = await self._turn(
             message.conversation,
             message.text,
-            owner_id=owner_id,
-            turn_id=turn_id,
-            message_id=message.message_id,
-            in_group=message.in_group,
-            speaker_name=message.sender.display_name,
+            speaker,
+            turn_id,
+            message.message_id,
+            None,
+            steering,
         )
+        if steering is not None:
+            # Answered: a newer message is not steered into it, nor may interrupt it.
+            steering.close()
         await self._publish(
             SendReply(
                 OutgoingMessage.answering(
@@ -157,6 +198,7 @@ class ConversationService:
         message_id: str | None = None,
         in_group: bool = False,
         speaker_name: str = "",
+        model_alias: str | None = None,
     ) -> TurnOutcome:
         """Answer `text` in `conversation` and store the exchange; never raises LLMError.
 
@@ -165,7 +207,9 @@ class ConversationService:
         stored twice.
         """
         speaker = _Speaker(owner_id, speaker_name, in_group)
-        return await self._turn(conversation, text, speaker, turn_id, message_id, None)
+        return await self._turn(
+            conversation, text, speaker, turn_id, message_id, None, model_alias=model_alias
+        )
 
     async def resume(self, approval: Approval, *, turn_id: str) -> TurnOutcome:
         """Continue after the speaker decided on held calls (or let the time pass): the
@@ -206,10 +250,22 @@ class ConversationService:
         turn_id: str,
         message_id: str | None,
         opening: Opening | None,
+        steering: Steering | None = None,
+        *,
+        model_alias: str | None = None,
     ) -> TurnOutcome:
         started = time.perf_counter()
         with self._tracer.span("turn", {"channel": conversation.channel}) as span:
-            outcome = await self._answer(conversation, text, speaker, turn_id, message_id, opening)
+            outcome = await self._answer(
+                conversation,
+                text,
+                speaker,
+                turn_id,
+                message_id,
+                opening,
+                steering,
+                model_alias=model_alias,
+            )
             span.set("ok", outcome.ok)
         finished = TurnFinished(conversation, outcome.ok, time.perf_counter() - started)
         try:
@@ -227,15 +283,17 @@ class ConversationService:
         turn_id: str,
         message_id: str | None,
         opening: Opening | None,
+        steering: Steering | None = None,
+        *,
+        model_alias: str | None = None,
     ) -> TurnOutcome:
         owner_id = speaker.owner_id
         asked_at = self._clock.now()
+        text, cut_notice = self._history.fit_input(text)
+        notices = [cut_notice] if cut_notice else []
         user_tokens = estimate_tokens(text)
-        history = await self._memory.recent(
-            conversation,
-            max_messages=max(0, self._settings.history_window - 1),
-            max_tokens=max(0, self._settings.history_token_budget - user_tokens),
-        )
+        chat = await self._history.settings(conversation)
+        history, older = await self._history.window(conversation, chat, user_tokens)
         earlier = [m for m in history if m.meta.get("turn_id") == turn_id]
         answered = [m for m in earlier if m.role is Role.ASSISTANT]
         if answered:
@@ -250,62 +308,173 @@ class ConversationService:
         user = ChatMessage(
             Role.USER, text, created_at=asked_at, token_estimate=user_tokens, meta=meta
         )
-        prompt = [ChatMessage(Role.SYSTEM, self._settings.system_prompt), *view.history, user]
         new_messages = [] if earlier else [user]
         context = ToolContext(owner_id, conversation, message_id)
-        if opening is not None and not earlier:
-            opened = await opening(context, tag)
-            prompt.extend(opened)
-            new_messages.extend(opened)
-        turn = LoopTurn(context, speaker.name, turn_id, tag, guarded=view.others_spoke)
-        on_text = self._draft_sink(conversation, turn_id) if self._settings.stream else None
+        usage: list[UsageRecord] = []
+
+        def on_completion(done: Completion, asked: list[ChatMessage]) -> None:
+            usage.append(self._usage_record(context, done, asked))
+
+        model = TurnModel(
+            self._lineup.chain(model_alias or chat.model_alias),
+            owner_id=owner_id,
+            guard=self._budget,
+            unrecorded_usd=lambda: sum(record.cost_usd for record in usage),
+            in_run=current_run() is not None,
+        )
+        # The draft's text so far; a steered turn's re-asked answer starts it afresh.
+        drafted: list[str] = []
+        on_text = (
+            self._draft_sink(conversation, turn_id, drafted) if self._settings.stream else None
+        )
         # A timer, not a task: most answers come first, and a cancelled timer costs nothing.
         typing = asyncio.get_running_loop().call_later(
             self._settings.typing_delay_seconds, self._start_typing, conversation
         )
-        usage: list[UsageRecord] = []
         try:
+            summary = chat.summary if self._settings.summarize else None
+            if older:
+                summary = await self._history.summarize(
+                    conversation, chat, older, model, on_completion, notices
+                )
+            prompt = [self._history.system(summary), *view.history, user]
+            if opening is not None and not earlier:
+                opened = await opening(context, tag)
+                prompt.extend(opened)
+                new_messages.extend(opened)
+            turn = LoopTurn(context, speaker.name, turn_id, tag, guarded=view.others_spoke)
+            steer = self._steer_from(steering, conversation, meta, drafted) if steering else None
             answer = await self._loop.run(
                 prompt,
                 new_messages,
                 turn,
-                on_completion=lambda done, asked: usage.append(
-                    self._usage_record(context, done, asked)
-                ),
+                on_completion=on_completion,
                 on_text=on_text,
+                model=model,
+                steer=steer,
             )
-        except StreamInterrupted as exc:
-            log.warning("stream interrupted", extra={"conversation": str(conversation)})
-            partial = f"{exc.partial_text}\n\n{replies.STREAM_INTERRUPTED}"
-            await self._memory.append(conversation, [*new_messages, self._assistant(partial, meta)])
-            return TurnOutcome(partial, ok=False, usage_written=self._write_usage(usage))
-        except LLMError as exc:
-            log.error(
-                "turn failed",
-                extra={"conversation": str(conversation), "error": repr(exc)},
-            )
-            await self._memory.append(conversation, new_messages)
-            text = (
-                replies.MODEL_REJECTED
-                if isinstance(exc, LLMRejected)
-                else replies.MODEL_UNAVAILABLE
-            )
-            return TurnOutcome(text, ok=False, usage_written=self._write_usage(usage))
+        except (BudgetExceeded, LLMError) as exc:
+            return await self._failed(exc, conversation, new_messages, meta, usage)
         except BaseException:
             # Cancelled or failed mid-turn: the usage rows still land; nobody awaits them.
             self._write_usage(usage)
             raise
         finally:
             typing.cancel()
-        buttons: tuple[Button, ...] = ()
+        reply, buttons = self._reply_of(answer, notices)
+        await self._memory.append(conversation, [*new_messages, self._assistant(reply, meta)])
+        if model.fallback is not None:
+            notices.append(model.fallback.notice())
+        # Degradation is told in one short line each, after the answer; the history keeps
+        # the answer alone, so the model never reads these lines back.
+        shown = "\n\n".join([reply, *notices])
+        return TurnOutcome(shown, ok=True, buttons=buttons, usage_written=self._write_usage(usage))
+
+    def _reply_of(
+        self, answer: Completion | Approval, notices: list[str]
+    ) -> tuple[str, tuple[Button, ...]]:
         if isinstance(answer, Approval):
             assert self._approvals is not None
             reply = approval_text.request_text(answer, self._approvals.timeout_seconds)
-            buttons = approval_text.buttons(answer)
-        else:
-            reply = answer.text.strip() or replies.EMPTY_ANSWER
-        await self._memory.append(conversation, [*new_messages, self._assistant(reply, meta)])
-        return TurnOutcome(reply, ok=True, buttons=buttons, usage_written=self._write_usage(usage))
+            return reply, approval_text.buttons(answer)
+        if answer.truncated:
+            notices.append(replies.ANSWER_CUT)
+        return answer.text.strip() or replies.EMPTY_ANSWER, ()
+
+    async def _failed(
+        self,
+        exc: BudgetExceeded | LLMError,
+        conversation: ConversationKey,
+        new_messages: list[ChatMessage],
+        meta: dict[str, str],
+        usage: list[UsageRecord],
+    ) -> TurnOutcome:
+        """The turn's outcome when no answer came: what was asked is stored all the same."""
+        written = self._write_usage(usage)
+        if isinstance(exc, StreamInterrupted):
+            log.warning("stream interrupted", extra={"conversation": str(conversation)})
+            partial = f"{exc.partial_text}\n\n{replies.STREAM_INTERRUPTED}"
+            await self._memory.append(conversation, [*new_messages, self._assistant(partial, meta)])
+            return TurnOutcome(partial, ok=False, usage_written=written)
+        await self._memory.append(conversation, new_messages)
+        if isinstance(exc, BudgetExceeded):
+            log.warning("budget reached", extra={"period": exc.breach.period})
+            return TurnOutcome(
+                breach_text(exc.breach), ok=False, usage_written=written, budget=exc.breach
+            )
+        log.error("turn failed", extra={"conversation": str(conversation), "error": repr(exc)})
+        text = replies.MODEL_REJECTED if isinstance(exc, LLMRejected) else replies.MODEL_UNAVAILABLE
+        return TurnOutcome(text, ok=False, usage_written=written)
+
+    # -- long conversations --------------------------------------------------------
+
+    async def context_view(self, conversation: ConversationKey, owner_id: str) -> ContextView:
+        """What the model would receive for a next message in `conversation` (`/context`)."""
+        chat = await self._history.settings(conversation)
+        history, older = await self._history.window(conversation, chat, 0)
+        summary = chat.summary if self._settings.summarize else None
+        system = self._history.system(summary)
+        view = view_for(owner_id, history, in_group=False)
+        tokens = message_tokens(system) + sum(message_tokens(m) for m in view.history)
+        alias = self._lineup.get(chat.model_alias) or self._lineup.default
+        return ContextView(
+            model_alias=alias.alias,
+            model=alias.model.model,
+            summary=summary.text if summary is not None else None,
+            messages=len(view.history),
+            unsummarized=len(older),
+            tokens=tokens,
+            token_budget=self._settings.history_token_budget,
+        )
+
+    # -- busy conversations ----------------------------------------------------------
+
+    def _steer_from(
+        self,
+        steering: Steering,
+        conversation: ConversationKey,
+        meta: dict[str, str],
+        drafted: list[str],
+    ) -> Callable[[], Awaitable[list[ChatMessage]]]:
+        async def steer() -> list[ChatMessage]:
+            joined: list[ChatMessage] = []
+            for message in steering.take():
+                joined.append(
+                    ChatMessage(
+                        Role.USER,
+                        message.text,
+                        created_at=self._clock.now(),
+                        token_estimate=estimate_tokens(message.text),
+                        meta=dict(meta),
+                    )
+                )
+                # Its own reply says where it went (and closes its inbox item).
+                note = OutgoingMessage.answering(
+                    TurnRef.of_message(message), conversation, replies.STEERED
+                )
+                await self._publish(SendReply(note))
+            if joined:
+                drafted.clear()  # the answer is asked again: its draft starts over
+            return joined
+
+        return steer
+
+    async def mark_interrupted(
+        self, message: IncomingMessage, *, owner_id: str, turn_id: str
+    ) -> None:
+        """Stores a turn cancelled by a newer message: its question and a marker."""
+        tag = {SPEAKER: owner_id} if message.in_group else {}
+        meta = {"turn_id": turn_id, **tag}
+        user = ChatMessage(
+            Role.USER,
+            message.text,
+            created_at=self._clock.now(),
+            token_estimate=estimate_tokens(message.text),
+            meta=meta,
+        )
+        await self._memory.append(
+            message.conversation, [user, self._assistant(replies.INTERRUPTED_MARK, meta)]
+        )
 
     async def _asked(self, turn_id: str) -> tuple[Button, ...]:
         """The buttons of a replayed answer that asked for an approval still pending."""
@@ -350,10 +519,8 @@ class ConversationService:
         )
 
     def _draft_sink(
-        self, conversation: ConversationKey, turn_id: str
+        self, conversation: ConversationKey, turn_id: str, pieces: list[str]
     ) -> Callable[[str], Awaitable[None]]:
-        pieces: list[str] = []
-
         async def on_text(delta: str) -> None:
             pieces.append(delta)
             await self._publish(ShowDraft(conversation, turn_id, "".join(pieces)))
@@ -375,6 +542,19 @@ class ConversationService:
             estimated=usage.estimated,
             at=self._clock.now(),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ContextView:
+    """What the model reads in a conversation (`/context`)."""
+
+    model_alias: str
+    model: str
+    summary: str | None
+    messages: int
+    unsummarized: int
+    tokens: int
+    token_budget: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from minibot.app import replies
@@ -10,23 +12,42 @@ from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.commands import ButtonRequest, CommandReply, CommandRequest, CommandRouter
 from minibot.app.conversation_service import ConversationService
 from minibot.app.lanes import KeyedLanes, LanedService
+from minibot.app.steering import Steering
 from minibot.core.commands import SendReply
 from minibot.core.conversation import ConversationKey
+from minibot.core.conversation_settings import BusyPolicy
 from minibot.core.delivery import TurnRef
 from minibot.core.events import ApprovalExpired, ButtonPressed, MessageReceived
 from minibot.core.identity import OwnerResolver
-from minibot.core.messages import IncomingMessage, OutgoingMessage
+from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
 from minibot.core.ports.bus import Bus
+from minibot.core.ports.conversation_settings_store import ConversationSettingsStore
 from minibot.shared.correlation import correlated, correlation_id
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _RunningTurn:
+    """A conversation turn in progress: what a newer message may steer or interrupt."""
+
+    task: asyncio.Task[None]
+    steering: Steering
+    sender: Sender
+    interrupted: bool = False
 
 
 class Dispatcher(LanedService):
     """Handles each conversation's messages strictly in order, and different
     conversations concurrently up to `max_concurrent`. Any failure inside one message's
     handling is logged with its correlation id and answered with a short apology; the
-    dispatcher goes on."""
+    dispatcher goes on.
+
+    A message arriving while its conversation's turn runs follows the busy policy (the
+    conversation's own, else `busy_policy`): queue waits its turn; steer hands it to the
+    running turn, which reads it before its next model call; interrupt cancels the
+    running turn (stored as interrupted, its asker told) and the new message is next.
+    Commands always queue."""
 
     name = "dispatcher"
 
@@ -40,8 +61,13 @@ class Dispatcher(LanedService):
         max_concurrent: int,
         max_pending: int,
         approvals: ApprovalButtons | None = None,
+        busy_policy: BusyPolicy = BusyPolicy.QUEUE,
+        conversation_settings: ConversationSettingsStore | None = None,
     ) -> None:
         self._bus = bus
+        self._busy_policy = busy_policy
+        self._chats = conversation_settings
+        self._running: dict[ConversationKey, _RunningTurn] = {}
         self._approvals = approvals
         self._conversation = conversation
         self._commands = commands
@@ -57,8 +83,64 @@ class Dispatcher(LanedService):
 
     async def _on_message(self, event: MessageReceived) -> None:
         message = event.message
+        running = self._running.get(message.conversation)
+        if running is not None and await self._joined(message, running):
+            return
         with correlated(correlation_id.get()):
             await self._lanes.submit(message.conversation, lambda: self._handle(message))
+
+    async def _joined(self, message: IncomingMessage, running: _RunningTurn) -> bool:
+        """Applies the busy policy to `message`; True when the running turn took it."""
+        # Only the turn's own asker steers or interrupts it: in a group, another member's
+        # words must never run as the asker's (their data, their tools).
+        if (
+            message.sender != running.sender
+            or self._commands.parse(message.text) is not None
+            or running.steering.closed
+        ):
+            return False
+        policy = await self._policy(message.conversation)
+        if policy is BusyPolicy.STEER:
+            return running.steering.add(message)
+        if policy is BusyPolicy.INTERRUPT and not running.interrupted:
+            running.interrupted = True
+            running.task.cancel()
+        return False
+
+    async def _policy(self, conversation: ConversationKey) -> BusyPolicy:
+        if self._chats is None:
+            return self._busy_policy
+        chosen = (await self._chats.get(conversation)).busy_policy
+        return chosen or self._busy_policy
+
+    async def _converse(self, message: IncomingMessage, owner_id: str, turn: TurnRef) -> None:
+        """One conversation turn, in its own task so that a newer message can cancel it."""
+        steering = Steering()
+        task = asyncio.create_task(
+            self._conversation.handle(
+                message, owner_id=owner_id, turn_id=turn.turn_id, steering=steering
+            )
+        )
+        running = _RunningTurn(task, steering, message.sender)
+        self._running[message.conversation] = running
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not running.interrupted or (current is not None and current.cancelling()):
+                raise
+            log.info("turn interrupted", extra={"conversation": str(message.conversation)})
+            await self._conversation.mark_interrupted(
+                message, owner_id=owner_id, turn_id=turn.turn_id
+            )
+            await self._answer(message.conversation, CommandReply(replies.INTERRUPTED), turn)
+        finally:
+            steering.close()
+            if self._running.get(message.conversation) is running:
+                del self._running[message.conversation]
+        # Steered in as the turn ended, too late for it: each is answered on its own.
+        for left in steering.take():
+            await self._handle(left)
 
     async def _on_button(self, event: ButtonPressed) -> None:
         with correlated(correlation_id.get()):
@@ -91,7 +173,7 @@ class Dispatcher(LanedService):
             owner_id = self._owners.owner_of(message.sender)
             parsed = self._commands.parse(message.text)
             if parsed is None:
-                await self._conversation.handle(message, owner_id=owner_id, turn_id=turn_id)
+                await self._converse(message, owner_id, turn)
                 return
             name, args = parsed
             handler = self._commands.command(name)

@@ -17,3 +17,18 @@ STALE_BUTTON = "That button is no longer valid."
 STORAGE_UNAVAILABLE = (
     "I can't save that right now (storage is unavailable); please try again later."
 )
+SUMMARIZED = (
+    "(Our conversation got long: I summarized the earlier messages and keep that summary "
+    "in mind from now on. /context shows what I read.)"
+)
+ANSWER_CUT = "(The answer was cut off: it reached the length limit for one answer.)"
+STEERED = "(Added to the answer I am writing.)"
+INTERRUPTED = "(Stopped: I left this answer unfinished to answer your newer message.)"
+INTERRUPTED_MARK = "[interrupted: the person sent a newer message before this answer was done]"
+
+
+def input_cut(tokens: int, kept_tokens: int) -> str:
+    return (
+        f"(Your message was too long for me, about {tokens} tokens: I read only its first "
+        f"{kept_tokens} tokens.)"
+    )

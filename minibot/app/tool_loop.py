@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +19,8 @@ from minibot.core.tracing import NO_TRACER
 
 # Called with each completion and the prompt it answered (for the usage ledger).
 OnCompletion = Callable[[Completion, list[ChatMessage]], None]
+# Messages that joined the turn since the last model call (busy policy "steer").
+Steer = Callable[[], Awaitable[list[ChatMessage]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class ToolLoop:
         now: Callable[[], datetime],
         max_iterations: int,
         tracer: Tracer = NO_TRACER,
+        max_tool_output_chars: int = 16_000,
     ) -> None:
         self._tracer = tracer
         self._model = model
@@ -57,6 +60,7 @@ class ToolLoop:
         self._approvals = approvals
         self._now = now
         self._max_iterations = max_iterations
+        self._max_output_chars = max_tool_output_chars
 
     async def run(
         self,
@@ -66,20 +70,32 @@ class ToolLoop:
         *,
         on_completion: OnCompletion,
         on_text: TextSink | None,
+        model: LanguageModel | None = None,
+        steer: Steer | None = None,
     ) -> Completion | Approval:
         """The model's final completion, or the approval that holds some of its calls.
-        What the loop adds to the conversation is appended to `prompt` and `new_messages`."""
+        What the loop adds to the conversation is appended to `prompt` and `new_messages`.
+        `model` answers in place of the loop's own; `steer` is asked before each model
+        call for messages that joined the turn, and after the final answer: when some
+        joined during it, the model is asked again with them, so one answer covers all."""
+        model = model or self._model
         iteration = 0
         # The n-th call of a tool in this turn: the same when the turn runs again after a
         # crash (the model's own call ids are new each time), so creations are keyed by it.
         calls_made: dict[str, int] = {}
+        joined = await steer() if steer is not None else []
         while True:
+            prompt.extend(joined)
+            new_messages.extend(joined)
             offer_tools = bool(self._tools) and iteration < self._max_iterations
-            completion = await self._model.complete(
+            completion = await model.complete(
                 prompt, tools=self._tools.specs if offer_tools else (), on_text=on_text
             )
             on_completion(completion, prompt)
+            joined = await steer() if steer is not None else []
             if not completion.tool_calls or not offer_tools:
+                if joined:
+                    continue  # asked again with what joined: its answer replaces this one
                 return completion
             asked = self.message(
                 Role.ASSISTANT, completion.text, turn.tag, tool_calls=completion.tool_calls
@@ -120,7 +136,13 @@ class ToolLoop:
             context.owner_id, context.conversation, context.message_id, call.id, origin=origin
         )
         with self._tracer.span("tool.call", {"tool": call.name}):
-            return await self._tools.run(call, for_call)
+            result = await self._tools.run(call, for_call)
+        if len(result) > self._max_output_chars:
+            cut = len(result) - self._max_output_chars
+            result = (
+                f"{result[: self._max_output_chars]}\n[output truncated: {cut} more characters]"
+            )
+        return result
 
     def message(
         self,

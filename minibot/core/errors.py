@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 
 class MinibotError(Exception):
     """Base of every error minibot raises on purpose."""
@@ -115,6 +117,11 @@ class RunFailed(MinibotError):
     """A job's run did not produce its effect; it may be retried."""
 
 
+class RunMissed(MinibotError):
+    """A job's run was not made on purpose (a budget stopped it): recorded as missed with
+    this reason, never retried."""
+
+
 class JobRefused(MinibotError):
     """A job was not created or changed; the message says why and what to do."""
 
@@ -194,3 +201,16 @@ class NotModified(DeliveryRefused):
 
 class MessageGone(DeliveryRefused):
     """The message to edit was deleted or can no longer be edited: send a new one."""
+
+
+class BudgetExceeded(MinibotError):
+    """A request was not made: its estimated cost would cross a spending limit.
+    `breach` says which limit, what was spent and when it resets."""
+
+    def __init__(self, breach: BudgetBreach) -> None:
+        super().__init__(f"{breach.period} budget reached")
+        self.breach = breach
+
+
+if TYPE_CHECKING:
+    from minibot.core.budgets import BudgetBreach

@@ -28,3 +28,31 @@ def select_window(
         if message.role == Role.USER:
             return kept[index:]
     return []
+
+
+def split_overflow(
+    oldest_first: Sequence[ChatMessage],
+    *,
+    summarized_through_id: int,
+    max_messages: int,
+    max_tokens: int,
+) -> tuple[list[ChatMessage], list[ChatMessage]]:
+    """(older, window): `window` is what `select_window` keeps; `older` the messages in
+    front of it that no summary covers yet (stored ids above `summarized_through_id`),
+    oldest first: what must be summarized so nothing is cut silently."""
+    window = select_window(
+        list(reversed(oldest_first)), max_messages=max_messages, max_tokens=max_tokens
+    )
+    first_kept = _stored_id(window[0]) if window else None
+    older = [
+        m
+        for m in oldest_first
+        if _stored_id(m) > summarized_through_id
+        and (first_kept is None or _stored_id(m) < first_kept)
+    ]
+    return older, window
+
+
+def _stored_id(message: ChatMessage) -> int:
+    # Stores give every message they return its row id (`meta["message_id"]`).
+    return int(message.meta.get("message_id", "0"))

@@ -70,6 +70,8 @@ class Notify(enum.StrEnum):
 class Action:
     kind: ActionKind
     text: str
+    # A prompt's model alias (`[llm.models.<alias>]`); None: the conversation's model.
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,3 +35,5 @@ class Completion:
     tool_calls: tuple[ToolCall, ...] = ()
     usage: TokenUsage | None = None
     model: str = ""
+    # The answer stopped at the length limit (max_tokens): the person is told it is cut.
+    truncated: bool = False

@@ -10,11 +10,13 @@ from pathlib import Path
 from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.sql.approval_store import SqlApprovalStore
 from minibot.adapters.sql.conversation_memory import SqlConversationMemory
+from minibot.adapters.sql.conversation_settings_store import SqlConversationSettingsStore
 from minibot.adapters.sql.database import SqlDatabase
 from minibot.adapters.sql.note_store import SqlNoteStore
 from minibot.adapters.sql.usage_ledger import SqlUsageLedger
 from minibot.core.approval import Approval
 from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCall
+from minibot.core.conversation_settings import ConversationSettings, HistorySummary
 from minibot.core.notes import NoteProvenance
 from minibot.core.speakers import SPEAKER
 from minibot.core.usage import UsageRecord
@@ -36,7 +38,8 @@ async def _populate(tmp_path: Path) -> None:
     memory, usage = SqlConversationMemory(memory_db), SqlUsageLedger(memory_db)
     approvals, notes = SqlApprovalStore(memory_db), SqlNoteStore(notes_db)
     jobs = FileJobStore(tmp_path / "tasks")
-    for service in (memory, usage, approvals, notes, jobs):
+    chats = SqlConversationSettingsStore(memory_db)
+    for service in (memory, usage, approvals, notes, jobs, chats):
         await service.start()
     try:
         for owner, chat, word in ((ALICE, "1", "alpaca"), (BOB, "2", "bison")):
@@ -60,6 +63,10 @@ async def _populate(tmp_path: Path) -> None:
                 provenance=NoteProvenance(f"telegram:{chat}"),
             )
             await jobs.save(reminder(f"job-{word}", owner_id=owner, text=f"remind {word}"))
+            summary = HistorySummary(f"summary {word}", 1, 3)
+            await chats.put(
+                ConversationKey("telegram", chat), ConversationSettings(summary=summary)
+            )
         await memory.append(GROUP, [_said("group alpaca", ALICE), _said("group bison", BOB)])
         await approvals.save(
             Approval(
@@ -105,6 +112,8 @@ async def test_an_export_holds_one_persons_rows_from_every_store_and_nobody_else
     assert [j["action"]["text"] for j in export["jobs"]] == ["remind alpaca"]
     assert [i["conversation"] for i in export["inbox"]] == []
     assert export["approvals"] == []
+    [settings] = export["conversation_settings"]
+    assert settings["conversation"] == "telegram:1" and settings["summary"] == "summary alpaca"
 
     bob = await run_minibot("export", "--user", BOB, "--config", str(config))
     assert bob.returncode == 0, bob.stderr

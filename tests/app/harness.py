@@ -13,21 +13,30 @@ from datetime import UTC, datetime
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.basic_commands import BasicCommands
+from minibot.app.budget_guard import BudgetGuard
 from minibot.app.commands import CommandRouter
+from minibot.app.conversation_commands import ConversationCommands
 from minibot.app.conversation_service import ConversationService, TurnSettings
 from minibot.app.dispatcher import Dispatcher
 from minibot.app.event_bus import EventBus
+from minibot.app.model_lineup import ModelLineup, ModelOption
 from minibot.app.reply_router import ReplyRouter
 from minibot.app.tools.registry import Tool, ToolRegistry
+from minibot.core.budgets import BudgetPolicy
 from minibot.core.conversation import ConversationKey
+from minibot.core.conversation_settings import BusyPolicy
 from minibot.core.events import ButtonPressed, MessageReceived
 from minibot.core.identity import OwnerResolver
 from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
+from minibot.core.ports.clock import Clock
+from minibot.core.ports.conversation_settings_store import ConversationSettingsStore
+from minibot.core.prices import Price
 from minibot.shared.clock import SystemClock
 from tests.fakes.language_model import ScriptedLanguageModel
 from tests.fakes.memory import (
     InMemoryApprovalStore,
     InMemoryConversationMemory,
+    InMemoryConversationSettingsStore,
     InMemoryUsageLedger,
 )
 
@@ -87,10 +96,13 @@ class AppHarness:
     conversation: ConversationService
     commands: CommandRouter
     approvals: ApprovalDesk | None = None
+    lineup: ModelLineup | None = None
     _timer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.model.start()
+        if self.lineup is not None:
+            await self.lineup.start()
         await self.bus.start()
         if self.approvals is not None:
             await self.approvals.start()
@@ -105,6 +117,8 @@ class AppHarness:
         await self.bus.stop()
         await self.router.stop(5)
         await self.model.stop()
+        if self.lineup is not None:
+            await self.lineup.stop()
 
     async def say(
         self,
@@ -150,13 +164,35 @@ def build_app(
     approvals: InMemoryApprovalStore | None = None,
     approval_timeout_seconds: float = 60.0,
     memory: InMemoryConversationMemory | None = None,
+    clock: Clock | None = None,
+    lineup: ModelLineup | None = None,
+    conversation_settings: ConversationSettingsStore | None = None,
+    budgets: BudgetPolicy | None = None,
+    completion_tokens: int = 100,
+    summarize: bool = False,
+    busy_policy: BusyPolicy = BusyPolicy.QUEUE,
+    usage: InMemoryUsageLedger | None = None,
+    model_price: Price | None = None,
+    max_input_tokens: int = 8000,
+    max_tool_output_chars: int = 16_000,
 ) -> AppHarness:
     """`approvals`: wire the approval desk over this store (shared across builds, as a
-    database is across restarts); `memory` likewise."""
+    database is across restarts); `memory`, `conversation_settings` and `usage` likewise.
+    `lineup` answers in place of the scripted model; `budgets` guards every request,
+    estimating each answer at `completion_tokens` and the scripted model at `model_price`."""
     bus = EventBus(queue_size=64)
     model = ScriptedLanguageModel()
+    if lineup is None and model_price is not None:
+        lineup = ModelLineup([ModelOption("default", model, model_price)], default_alias="default")
     memory = memory if memory is not None else InMemoryConversationMemory()
-    usage = InMemoryUsageLedger()
+    usage = usage if usage is not None else InMemoryUsageLedger()
+    clock = clock or WallClock()
+    chats = conversation_settings or InMemoryConversationSettingsStore()
+    guard = None
+    if budgets is not None:
+        guard = BudgetGuard(
+            usage=usage, policy=budgets, clock=clock, completion_tokens=completion_tokens
+        )
     channel = RecordingChannel()
     registry = ToolRegistry(tools, timeout_seconds=0.5)
     desk = None
@@ -170,16 +206,22 @@ def build_app(
         usage=usage,
         tools=registry,
         publish=bus.publish,
-        clock=WallClock(),
+        clock=clock,
         settings=TurnSettings(
             system_prompt="be brief",
             history_window=history_window,
             history_token_budget=history_token_budget,
             max_tool_iterations=max_tool_iterations,
             stream=stream,
+            summarize=summarize,
+            max_input_tokens=max_input_tokens,
+            max_tool_output_chars=max_tool_output_chars,
         ),
         price=lambda model, u: (u.prompt_tokens + u.completion_tokens) / 1000,
         approvals=desk,
+        lineup=lineup,
+        conversation_settings=chats,
+        budget=guard,
     )
     commands = CommandRouter()
     buttons = None
@@ -187,7 +229,15 @@ def build_app(
         buttons = ApprovalButtons(desk, conversation)
         buttons.register(commands)
     BasicCommands(
-        memory=memory, usage=usage, clock=WallClock(), tool_names=lambda: registry.names
+        memory=memory,
+        usage=usage,
+        clock=clock,
+        tool_names=lambda: registry.names,
+        budget=guard,
+        conversation_settings=chats,
+    ).register(commands)
+    ConversationCommands(
+        conversation=conversation, settings=chats, default_busy_policy=busy_policy
     ).register(commands)
     dispatcher = Dispatcher(
         bus=bus,
@@ -197,8 +247,10 @@ def build_app(
         max_concurrent=max_concurrent,
         max_pending=256,
         approvals=buttons,
+        busy_policy=busy_policy,
+        conversation_settings=chats,
     )
     router = ReplyRouter(bus, [channel], max_concurrent=max_concurrent)
     return AppHarness(
-        bus, model, memory, usage, channel, dispatcher, router, conversation, commands, desk
+        bus, model, memory, usage, channel, dispatcher, router, conversation, commands, desk, lineup
     )

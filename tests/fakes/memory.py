@@ -10,6 +10,7 @@ from typing import Any
 
 from minibot.core.approval import Approval, ApprovalState
 from minibot.core.conversation import ChatMessage, ConversationKey
+from minibot.core.conversation_settings import NO_SETTINGS, ConversationSettings
 from minibot.core.errors import EntryRejected
 from minibot.core.history_window import select_window
 from minibot.core.notes import (
@@ -303,3 +304,22 @@ class InMemoryApprovalStore:
     async def pending(self) -> list[Approval]:
         waiting = [a for a in self.approvals.values() if a.state is ApprovalState.PENDING]
         return sorted(waiting, key=lambda a: (a.expires_at, a.id))
+
+
+class InMemoryConversationSettingsStore:
+    """ConversationSettingsStore in a dict (share one across builds to model a restart)."""
+
+    def __init__(self) -> None:
+        self.settings: dict[ConversationKey, ConversationSettings] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def get(self, conversation: ConversationKey) -> ConversationSettings:
+        return self.settings.get(conversation, NO_SETTINGS)
+
+    async def put(self, conversation: ConversationKey, settings: ConversationSettings) -> None:
+        self.settings[conversation] = settings

@@ -29,6 +29,8 @@ class Script:
     cut_after_chunks: int | None = None  # stream only: drop the connection after N chunks
     drop_connection: bool = False  # drop the connection before any response
     report_usage: bool = True
+    # Chat completions, whole answers: finish_reason "length" (the answer hit max_tokens).
+    truncated: bool = False
 
     @classmethod
     def reply(cls, text: str) -> Script:
@@ -180,7 +182,10 @@ class FakeOpenAIServer:
             if body.get("stream"):
                 return await self._stream(request, fmt, body, script, answer, usage)
             self.answers.append(answer)
-            return web.json_response(fmt.whole(body, text, script.tool_calls, usage))
+            reply = fmt.whole(body, text, script.tool_calls, usage)
+            if script.truncated and "choices" in reply:
+                reply["choices"][0]["finish_reason"] = "length"
+            return web.json_response(reply)
         finally:
             self.in_flight -= 1
 

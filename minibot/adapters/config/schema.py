@@ -25,6 +25,10 @@ class DaemonSettings(Section):
     restart_initial_delay_seconds: float = Field(0.5, gt=0)
     restart_max_delay_seconds: float = Field(30.0, gt=0)
     max_restarts: int = Field(5, ge=0)
+    # What a message arriving while its conversation's turn runs does: waits its turn
+    # (queue), joins the running turn before its next model call (steer), or cancels it
+    # and is answered instead (interrupt). `/busy` changes it per conversation.
+    busy_policy: Literal["queue", "steer", "interrupt"] = "queue"
 
 
 class BusSettings(Section):
@@ -37,6 +41,21 @@ class ModelPrice(Section):
 
     prompt_per_million: float = Field(0.0, ge=0)
     completion_per_million: float = Field(0.0, ge=0)
+
+
+class NamedModelSettings(Section):
+    """One `[llm.models.<alias>]` table: a model `/model <alias>` and fallbacks may name.
+    Timeouts, retries and the rest come from `[llm]`."""
+
+    provider: Literal["openai", "openai_responses", "openrouter", "claude", "google"] = "openai"
+    model: str
+    base_url: str = ""
+    api_key: SecretStr = SecretStr("")
+    # US dollars per million tokens; unset: priced as the most expensive known model.
+    prompt_per_million: float | None = Field(None, ge=0)
+    completion_per_million: float | None = Field(None, ge=0)
+    vision: bool = False
+    context_window: int | None = Field(None, ge=1)
 
 
 class LLMSettings(Section):
@@ -61,6 +80,52 @@ class LLMSettings(Section):
     history_window: int = Field(30, ge=1)
     history_token_budget: int = Field(6000, ge=1)
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    # The default model's window; a named model may have its own.
+    context_window: int | None = Field(None, ge=1)
+    models: dict[str, NamedModelSettings] = Field(default_factory=dict)
+    # Tried in order when the current model fails for good on a passing condition (429,
+    # 5xx, timeout, dropped connection); never for a refused request (400, 401, 403).
+    fallbacks: list[str] = Field(default_factory=list)
+    # When the history outgrows history_token_budget: "summarize" folds the older part
+    # into a stored summary the model receives first; "cut" drops it (the old behaviour).
+    history_overflow: Literal["summarize", "cut"] = "cut"
+    # One message longer than this is cut to it, and the reply says so.
+    max_input_tokens: int = Field(8000, ge=1)
+    # A tool's result longer than this is cut before the model reads it.
+    max_tool_output_chars: int = Field(16000, ge=100)
+
+    @model_validator(mode="after")
+    def _aliases_known(self) -> LLMSettings:
+        if DEFAULT_MODEL_ALIAS in self.models:
+            raise ValueError(f"models.{DEFAULT_MODEL_ALIAS}: is the [llm] model's own alias")
+        for alias in self.fallbacks:
+            if alias != DEFAULT_MODEL_ALIAS and alias not in self.models:
+                raise ValueError(f"fallbacks: {alias!r} is not a [llm.models.<alias>] table")
+        return self
+
+
+# The alias of the model `[llm]` itself describes.
+DEFAULT_MODEL_ALIAS = "default"
+
+
+class OwnerBudget(Section):
+    """An owner's own limits, in place of the defaults (unset: the default applies)."""
+
+    daily_usd: float | None = Field(None, ge=0)
+    monthly_usd: float | None = Field(None, ge=0)
+
+
+class BudgetSettings(Section):
+    """Spending limits in US dollars, checked before every request (unset: no limit)."""
+
+    daily_usd_per_owner: float | None = Field(None, ge=0)
+    monthly_usd_per_owner: float | None = Field(None, ge=0)
+    # One scheduled prompt's run (or one workflow's).
+    per_run_usd: float | None = Field(None, ge=0)
+    owners: dict[str, OwnerBudget] = Field(default_factory=dict)
+    exempt_owners: list[str] = Field(default_factory=list)
+    # The answer's length assumed when a request sets no max_tokens.
+    assumed_completion_tokens: int = Field(1000, ge=1)
 
 
 class MemorySettings(Section):
@@ -275,6 +340,7 @@ class Settings(Section):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     kv_memory: KVMemorySettings = Field(default_factory=KVMemorySettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)

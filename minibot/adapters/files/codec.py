@@ -48,6 +48,7 @@ SAVE, START, TIMEZONE, HEADER = 0, 1, 2, 3
 ID, OWNER, STATE, NEXT = 1, 2, 3, 4
 _RUNS = 17
 _ORIGIN = 18
+_MODEL = 19
 
 # Listed explicitly: the numbers are the on-disk format, whatever order core lists them.
 _STATE_LIST = (
@@ -172,10 +173,13 @@ def save_record(job: Job, runs: Sequence[RunRecord] = ()) -> Record:
         True if job.updated_at == job.created_at else to_us(job.updated_at),
         job.last_error,
     ]
-    if runs or job.origin is not None:
+    model = job.action.model
+    if runs or job.origin is not None or model is not None:
         record.append([run_array(r) for r in runs])
-    if job.origin is not None:
+    if job.origin is not None or model is not None:
         record.append(job.origin)
+    if model is not None:
+        record.append(model)
     return record
 
 
@@ -238,7 +242,7 @@ class JobDecoder:
             data[ID],
             sys.intern(data[OWNER]),
             target,
-            Action(_KIND_LIST[data[8]], data[9]),
+            Action(_KIND_LIST[data[8]], data[9], data[_MODEL] if len(data) > _MODEL else None),
             schedule,
             created,
             updated,

@@ -21,6 +21,7 @@ class ParsedAnswer:
     tool_calls: tuple[ToolCall, ...]
     usage: tuple[int, int] | None
     model: str
+    truncated: bool = False  # the answer stopped at the length limit (max_tokens)
 
 
 def parse_whole(protocol: Protocol, response: Response) -> ParsedAnswer:
@@ -32,7 +33,25 @@ def parse_whole(protocol: Protocol, response: Response) -> ParsedAnswer:
         for index, c in enumerate((message.tool_calls if message is not None else None) or [])
     )
     model = str(raw.get("model") or raw.get("modelVersion") or "")
-    return ParsedAnswer(text, calls, reported_usage(protocol, raw), model)
+    return ParsedAnswer(text, calls, reported_usage(protocol, raw), model, hit_length_limit(raw))
+
+
+# How each API says an answer stopped at its length limit.
+_LENGTH_STOPS = frozenset({"length", "max_tokens", "MAX_TOKENS"})
+
+
+def hit_length_limit(raw: dict[str, Any]) -> bool:
+    """Chat: a choice's finish_reason; Claude: stop_reason; Google: a candidate's
+    finishReason; Responses: an incomplete status for max_output_tokens."""
+    if raw.get("stop_reason") in _LENGTH_STOPS:
+        return True
+    for choice in raw.get("choices") or raw.get("candidates") or []:
+        if isinstance(choice, dict):
+            reason = choice.get("finish_reason") or choice.get("finishReason")
+            if reason in _LENGTH_STOPS:
+                return True
+    details = raw.get("incomplete_details")
+    return isinstance(details, dict) and details.get("reason") == "max_output_tokens"
 
 
 def reported_usage(protocol: Protocol, raw: dict[str, Any]) -> tuple[int, int] | None:

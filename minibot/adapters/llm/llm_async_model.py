@@ -246,7 +246,9 @@ class LlmAsyncModel:
             usage = TokenUsage(*answer.usage)
         else:
             usage = estimate_usage(messages, answer.text, answer.tool_calls)
-        return Completion(answer.text, answer.tool_calls, usage, answer.model or self.model)
+        return Completion(
+            answer.text, answer.tool_calls, usage, answer.model or self.model, answer.truncated
+        )
 
 
 def _final_error(failure: Failure, attempts: int) -> LLMError:

@@ -1,19 +1,29 @@
-"""What one LLM request cost in US dollars, from the configured price list."""
+"""The price list of the configured models, and what one LLM request cost in US dollars."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from minibot.adapters.config.schema import ModelPrice
+from minibot.adapters.config.schema import LLMSettings, ModelPrice
 from minibot.core.llm import TokenUsage
+from minibot.core.prices import Price, PriceList
+
+
+def price_list(llm: LLMSettings) -> PriceList:
+    """Prices by model name: `[llm] prices`, and each `[llm.models.<alias>]` that sets
+    both of its prices."""
+    prices = {
+        model: Price(p.prompt_per_million, p.completion_per_million)
+        for model, p in llm.prices.items()
+    }
+    for named in llm.models.values():
+        if named.prompt_per_million is not None and named.completion_per_million is not None:
+            prices[named.model] = Price(named.prompt_per_million, named.completion_per_million)
+    return PriceList(prices)
 
 
 def cost_usd(prices: Mapping[str, ModelPrice], model: str, usage: TokenUsage) -> float:
-    """Prices are per million tokens; a model missing from the list costs 0.0."""
-    price = prices.get(model)
-    if price is None:
-        return 0.0
-    return (
-        usage.prompt_tokens * price.prompt_per_million
-        + usage.completion_tokens * price.completion_per_million
-    ) / 1_000_000
+    """Prices are per million tokens; a model missing from the list costs as much as the
+    most expensive one listed (nothing only when the list is empty)."""
+    listed = {m: Price(p.prompt_per_million, p.completion_per_million) for m, p in prices.items()}
+    return PriceList(listed).cost_usd(model, usage.prompt_tokens, usage.completion_tokens)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from minibot.adapters.llm.completion_parsing import ParsedAnswer, arguments_text, reported_usage
+from minibot.adapters.llm.completion_parsing import (
+    ParsedAnswer,
+    arguments_text,
+    hit_length_limit,
+    reported_usage,
+)
 from minibot.adapters.llm.provider_factory import Protocol
 from minibot.core.conversation import ToolCall
 
@@ -25,6 +30,7 @@ class StreamAssembler:
     text: str = ""
     model: str = ""
     usage: tuple[int, int] | None = None
+    truncated: bool = False
     _calls: dict[int, _PartialCall] = field(default_factory=dict)
 
     def feed(self, event: dict[str, Any]) -> str:
@@ -34,6 +40,12 @@ class StreamAssembler:
             Protocol.CLAUDE: self._claude,
             Protocol.GOOGLE: self._google,
         }[self.protocol]
+        # Where the stop reason rides: the event (chat, Google), Claude's message_delta's
+        # `delta`, the Responses API's final `response`.
+        self.truncated = self.truncated or any(
+            isinstance(part, dict) and hit_length_limit(part)
+            for part in (event, event.get("delta"), event.get("response"))
+        )
         delta = handler(event)
         self.text += delta
         return delta
@@ -43,7 +55,7 @@ class StreamAssembler:
             ToolCall(c.id or f"call_{i}", c.name, c.arguments or "{}")
             for i, c in sorted(self._calls.items())
         )
-        return ParsedAnswer(self.text, calls, self.usage, self.model)
+        return ParsedAnswer(self.text, calls, self.usage, self.model, self.truncated)
 
     def _chat(self, event: dict[str, Any]) -> str:
         self.model = event.get("model") or self.model

@@ -233,6 +233,7 @@ jobs = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("claimed_by", String(255)),
     Column("lease_until", UtcDateTime),
+    Column("model_alias", String(64)),  # a prompt's own model (None: the conversation's)
     # Claims and start-up read scheduled jobs by next run, running ones by lease.
     Index("ix_minibot_jobs_state_next_run", "state", "next_run_at"),
     Index("ix_minibot_jobs_owner", "owner_id"),
@@ -303,3 +304,17 @@ SQLITE_NOTES_FTS = (
     "VALUES (new.id, new.title, new.content, new.tags); END",
 )
 PG_NOTES_FTS = f"CREATE INDEX {PG_NOTES_FTS_INDEX} ON minibot_notes USING gin ({PG_NOTE_VECTOR})"
+
+# Each conversation's own choices (/model, /busy) and its history's summary: one row per
+# conversation that chose anything; no row means the defaults.
+conversation_settings = Table(
+    "minibot_conversation_settings",
+    metadata,
+    Column("conversation", String(255), primary_key=True),
+    Column("model_alias", String(64)),
+    Column("busy_policy", String(16)),
+    Column("summary", Text),
+    Column("summary_through_id", BigInteger),
+    Column("summary_tokens", Integer),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -13,6 +13,7 @@ from minibot.app.jobs.run_budget import inside_run
 from minibot.app.jobs.strategies import Strategy
 from minibot.core.backoff import Backoff
 from minibot.core.commands import SendReply
+from minibot.core.errors import RunMissed
 from minibot.core.events import JobCompleted, JobFailed, JobStarted
 from minibot.core.jobs import (
     ActionKind,
@@ -86,6 +87,9 @@ class JobRunner:
                 note = await self._strategies[job.action.kind].perform(job, key)
         except asyncio.CancelledError:
             raise  # shutdown: the run stays open and is re-run at the next start
+        except RunMissed as exc:
+            await self._missed(job, run, str(exc))
+            return
         except Exception as exc:
             await self._failed(job, run, str(exc) or type(exc).__name__)
             return
@@ -122,6 +126,21 @@ class JobRunner:
             )
             key = idempotency_key(job.id, run.occurrence) + ":failed"
             await self._publish(SendReply(OutgoingMessage(job.target, text, key)))
+
+    async def _missed(self, job: Job, run: RunRecord, reason: str) -> None:
+        """Not run on purpose (a budget): recorded as missed, not retried, owner told."""
+        now = self._clock.now()
+        current = await self._current(job)
+        log.warning("scheduled run missed", extra={"job_id": job.id, "reason": reason})
+        moved = current
+        if current.state is JobState.RUNNING:
+            moved = current.fail(now, reason, self._upcoming(current, run, now))
+        await self._store.save(moved, [run.finish(RunOutcome.MISSED, now, reason)])
+        await self._publish(JobFailed(job.id, run.occurrence, reason))
+        # Told whatever `notify` says: a budget silencing a job is never silent.
+        text = f"Your scheduled {what_text(job)} (job {job.id}) did not run: {reason}"
+        key = idempotency_key(job.id, run.occurrence) + ":missed"
+        await self._publish(SendReply(OutgoingMessage(job.target, text, key)))
 
     async def _current(self, job: Job) -> Job:
         # The person may have cancelled or changed the job while it ran: their change wins.

@@ -105,6 +105,7 @@ class JobService:
         notify: Notify = Notify.ALWAYS,
         on_missed: OnMissed = OnMissed.RUN_ONCE,
         origin: str | None = None,
+        model: str | None = None,
     ) -> Job:
         """A new job; with `origin` (the turn, or tool call of a turn, asking for it) the
         job that origin already created is returned instead, so a message handled again
@@ -133,7 +134,7 @@ class JobService:
             id=await self._store.new_job_id(),
             owner_id=owner_id,
             target=target,
-            action=Action(kind, text),
+            action=Action(kind, text, model),
             schedule=schedule,
             now=now,
             notify=notify,

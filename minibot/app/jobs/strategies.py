@@ -6,7 +6,7 @@ from typing import Protocol
 
 from minibot.app.conversation_service import ConversationService
 from minibot.core.commands import SendReply
-from minibot.core.errors import RunFailed
+from minibot.core.errors import RunFailed, RunMissed
 from minibot.core.jobs import Job, Notify
 from minibot.core.messages import Button, OutgoingMessage
 from minibot.core.ports.bus import Publish
@@ -57,9 +57,15 @@ class PromptStrategy:
 
     async def perform(self, job: Job, key: str) -> str | None:
         outcome = await self._conversation.run_turn(
-            job.target, job.action.text, owner_id=job.owner_id, turn_id=key
+            job.target,
+            job.action.text,
+            owner_id=job.owner_id,
+            turn_id=key,
+            model_alias=job.action.model,
         )
         await outcome.settled()
+        if outcome.budget is not None:
+            raise RunMissed(outcome.text)
         if not outcome.ok:
             raise RunFailed(f"the model gave no answer: {outcome.text}")
         if job.notify is Notify.NEVER:

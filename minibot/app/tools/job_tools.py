@@ -7,6 +7,7 @@ from typing import Any
 
 from minibot.app.jobs.job_service import JobService
 from minibot.app.jobs.job_text import confirmation, schedule_text, what_text, when_text
+from minibot.app.jobs.prompt_cost import PromptCostEstimate
 from minibot.app.tools.registry import Tool, ToolAccess, ToolContext
 from minibot.core.errors import ToolError
 from minibot.core.jobs import ActionKind, Job, Notify
@@ -32,10 +33,19 @@ _NOTIFY = {
 
 class JobTools:
     """Builds the job tools over the JobService. The owner and the conversation come
-    from the ToolContext (resolved from the sender), never from the model's arguments."""
+    from the ToolContext (resolved from the sender), never from the model's arguments.
+    With `cost`, a recurring prompt's confirmation tells its estimated monthly cost."""
 
-    def __init__(self, jobs: JobService) -> None:
+    def __init__(
+        self,
+        jobs: JobService,
+        cost: PromptCostEstimate | None = None,
+        models: tuple[str, ...] = (),
+    ) -> None:
         self._jobs = jobs
+        self._cost = cost
+        # Aliases a scheduled prompt may name; none: the parameter is not offered.
+        self._models = models
 
     def tools(self) -> list[Tool]:
         def spec(name: str, text: str, props: dict[str, Any], required: list[str]) -> ToolSpec:
@@ -65,7 +75,7 @@ class JobTools:
                     "Run a prompt through you (the assistant) at a time, once or repeatedly, "
                     "and send the user the answer (e.g. 'every day at 8:00' + 'summarize my "
                     "notes'). Prefer schedule_reminder for a plain reminder.",
-                    {"when": _WHEN, "prompt": _TEXT, "notify": _NOTIFY},
+                    {"when": _WHEN, "prompt": _TEXT, "notify": _NOTIFY, **self._model_param()},
                     ["when", "prompt"],
                 ),
                 self.schedule_prompt,
@@ -117,8 +127,25 @@ class JobTools:
             schedule,
             notify=Notify(args.get("notify", "always")),
             origin=ctx.origin,
+            model=args.get("model"),
         )
-        return self._view(job, tz)
+        view = self._view(job, tz)
+        if self._cost is not None and job.recurring:
+            monthly = self._cost.monthly(job.schedule, job.action.text, self._jobs.now())
+            view["estimated_monthly_usd"] = round(monthly.usd, 4)
+            view["confirmation"] += f"; {monthly.text()}"
+        return view
+
+    def _model_param(self) -> dict[str, Any]:
+        if not self._models:
+            return {}
+        return {
+            "model": {
+                "type": "string",
+                "enum": list(self._models),
+                "description": "the model that answers the prompt (default: this chat's)",
+            }
+        }
 
     async def list_tasks(self, args: Mapping[str, Any], ctx: ToolContext) -> dict[str, Any]:
         tz = await self._jobs.timezone(ctx.owner_id)
@@ -157,4 +184,5 @@ class JobTools:
             "notify": job.notify.value,
             "state": job.state.value,
             "confirmation": confirmation(job, tz, now),
+            **({"model": job.action.model} if job.action.model else {}),
         }

@@ -144,3 +144,12 @@ def test_a_secret_shaped_value_in_the_wrong_field_is_not_shown(tmp_path: Path) -
     assert "abcdefghij" not in str(caught.value) and "MINIBOT_LLM__MAX_ATTEMPTS" in str(
         caught.value
     )
+
+
+def test_a_fallback_must_name_a_configured_model(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, '[llm]\nfallbacks = ["cheap", "nope"]\n[llm.models.cheap]\nmodel = "small"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    assert "fallbacks" in str(caught.value) and "nope" in str(caught.value)

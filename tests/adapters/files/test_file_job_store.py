@@ -17,7 +17,7 @@ from minibot.adapters.files.replay import SNAPSHOT, log_name
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import StoreError, StoreUnavailable
 from minibot.core.health import HealthState
-from minibot.core.jobs import RunOutcome, RunRecord
+from minibot.core.jobs import Action, ActionKind, RunOutcome, RunRecord
 from tests.adapters.files.builders import T0, reminder
 
 
@@ -323,4 +323,19 @@ async def test_a_batch_whose_fsync_failed_is_cut_from_the_log_and_never_revived(
     again = await opened(tmp_path)
     assert await again.get("1") is not None and await again.get("3") is not None
     assert await again.get("2") is None
+    await again.stop()
+
+
+async def test_a_prompts_model_survives_a_reopen_with_and_without_runs(tmp_path: Path) -> None:
+    store = await opened(tmp_path)
+    plain = reminder(await store.new_job_id())
+    named = replace(plain, action=Action(ActionKind.PROMPT, "news", "cheap"))
+    await store.save(named)
+    other = replace(reminder(await store.new_job_id()), action=Action(ActionKind.PROMPT, "x"))
+    await store.save(other)
+    await store.stop()
+
+    again = await opened(tmp_path)
+    assert await again.get(named.id) == named
+    assert (await again.get(other.id)).action.model is None  # type: ignore[union-attr]
     await again.stop()

@@ -15,7 +15,7 @@ from minibot.adapters.sql.database import SqlDatabase
 from minibot.adapters.sql.job_store import SqlJobStore
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import IllegalTransition
-from minibot.core.jobs import JobState, RunOutcome, RunRecord
+from minibot.core.jobs import Action, ActionKind, JobState, RunOutcome, RunRecord
 from minibot.core.ports.job_store import JobStore
 from minibot.core.schedule import Cron
 from tests.adapters.files.builders import T0, reminder
@@ -195,3 +195,11 @@ async def test_a_job_is_found_by_the_origin_that_made_it_finished_or_not(
     await store.save(made.cancel(T0))
     found = await store.job_made_by("telegram:42#in7")
     assert found is not None and found.state is JobState.CANCELLED
+
+
+async def test_a_prompt_keeps_the_model_it_names(store: JobStore) -> None:
+    job = reminder(await store.new_job_id())
+    prompt = replace(job, action=Action(ActionKind.PROMPT, "news, please", "cheap"))
+    await store.save(prompt)
+    found = await store.get(prompt.id)
+    assert found is not None and found.action.model == "cheap"

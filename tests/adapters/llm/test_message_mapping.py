@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from minibot.adapters.config.schema import LLMSettings
+from minibot.adapters.llm.completion_parsing import hit_length_limit
 from minibot.adapters.llm.message_mapping import build_request
 from minibot.adapters.llm.provider_factory import Protocol
 from minibot.adapters.llm.stream_assembly import StreamAssembler
@@ -118,3 +121,20 @@ def test_google_stream_events_assemble_text_tool_calls_and_usage() -> None:
     assert answer.text == "Hello"
     assert answer.tool_calls == (ToolCall("call_0", "f", "{}"),)
     assert answer.usage == (4, 2)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"choices": [{"finish_reason": "length"}]},
+        {"stop_reason": "max_tokens"},
+        {"candidates": [{"finishReason": "MAX_TOKENS"}]},
+        {"status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}},
+    ],
+)
+def test_each_api_s_length_stop_is_recognised(raw: dict[str, object]) -> None:
+    assert hit_length_limit(raw)
+
+
+def test_a_normal_stop_is_not_a_cut() -> None:
+    assert not hit_length_limit({"choices": [{"finish_reason": "stop"}], "stop_reason": None})

@@ -21,5 +21,11 @@ def test_small_requests_cost_fractions_of_a_cent() -> None:
     assert cost_usd(PRICES, "gpt-4o-mini", usage) == pytest.approx(0.000150 + 0.000060)
 
 
-def test_an_unknown_model_costs_nothing() -> None:
-    assert cost_usd(PRICES, "llama3", TokenUsage(10, 10)) == 0.0
+def test_an_unknown_model_costs_as_much_as_the_dearest_known_one() -> None:
+    prices = {**PRICES, "big": ModelPrice(prompt_per_million=10.0, completion_per_million=30.0)}
+    usage = TokenUsage(prompt_tokens=1_000_000, completion_tokens=1_000_000)
+    assert cost_usd(prices, "llama3", usage) == pytest.approx(40.0)
+
+
+def test_with_no_prices_at_all_nothing_costs() -> None:
+    assert cost_usd({}, "llama3", TokenUsage(10, 10)) == 0.0

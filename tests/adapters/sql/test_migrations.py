@@ -152,9 +152,11 @@ _OLD_SQLITE_FTS = [
 ]
 
 
-# The tables of that release: everything but what later revisions added (the SQL job store).
+# The tables of that release: everything but what later revisions added (the SQL job
+# store, the conversation settings).
+_LATER_TABLES = ("minibot_job", "minibot_conversation_settings")
 _OLD_RELEASE_TABLES = [
-    table for table in tables.metadata.sorted_tables if not table.name.startswith("minibot_job")
+    table for table in tables.metadata.sorted_tables if not table.name.startswith(_LATER_TABLES)
 ]
 
 

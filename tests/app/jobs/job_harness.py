@@ -105,7 +105,12 @@ def build_tasks(
     store: InMemoryJobStore | None = None,
     clock: ManualClock | None = None,
     extra_tools: Sequence[Tool] = (),
+    share_clock: bool = False,
+    job_models: tuple[str, ...] = (),
+    **app_options: Any,
 ) -> JobHarness:
+    """`share_clock`: turns read the manual clock too (budgets by day); `app_options` go
+    to `build_app`."""
     store = store or InMemoryJobStore()
     clock = clock or ManualClock(T0)
     strategies: dict[ActionKind, Strategy] = {}
@@ -125,8 +130,10 @@ def build_tasks(
     scheduler = AsyncioScheduler(store, runner.fire, clock, stop_timeout_seconds=2)
     limits = JobLimits(max_jobs_per_owner, max_jobs_created_per_run, grace_window_seconds)
     tasks = JobService(store, scheduler, publish, clock, limits)
-    task_tools = JobTools(tasks).tools()
-    app = build_app(tools=[*task_tools, *extra_tools])
+    task_tools = JobTools(tasks, models=job_models).tools()
+    if share_clock:
+        app_options["clock"] = clock
+    app = build_app(tools=[*task_tools, *extra_tools], **app_options)
     holder.append(app)
     strategies[ActionKind.REMINDER] = ReminderStrategy(app.bus.publish)
     strategies[ActionKind.PROMPT] = PromptStrategy(app.conversation, app.bus.publish)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from minibot.app.jobs.prompt_cost import PromptCostEstimate
+from minibot.app.tools.job_tools import JobTools
+from minibot.app.tools.registry import ToolRegistry
 from minibot.core.conversation import ToolCall
+from minibot.core.prices import Price
 from tests.app.jobs.job_harness import BOB, JobHarness, context
 
 
@@ -78,3 +84,31 @@ async def test_an_unclear_time_comes_back_with_examples(h: JobHarness) -> None:
 async def test_a_time_in_the_past_is_refused(h: JobHarness) -> None:
     result = await h.tool("schedule_reminder", when="2026-03-01 10:00", text="x")
     assert result["ok"] is False and "in the past" in result["error"]
+
+
+async def test_a_recurring_prompt_tells_its_estimated_monthly_cost(h: JobHarness) -> None:
+    cost = PromptCostEstimate(
+        Price(1.0, 2.0), system_prompt_tokens=100, history_tokens=900, completion_tokens=500
+    )
+    tools = ToolRegistry(JobTools(h.tasks, cost).tools(), timeout_seconds=2)
+    made = json.loads(
+        await tools.run(
+            ToolCall(
+                "c1", "schedule_prompt", json.dumps({"when": "every day at 8:00", "prompt": "news"})
+            ),
+            context(),
+        )
+    )
+    assert made["ok"], made
+    # 30 runs of (1001 prompt tokens at $1 + 500 answer tokens at $2 per million).
+    assert made["result"]["estimated_monthly_usd"] == pytest.approx(30 * 0.002001, abs=1e-4)
+    assert made["result"]["confirmation"].endswith(
+        "; about $0.06 a month (30 runs at the current model's prices)"
+    )
+    once = json.loads(
+        await tools.run(
+            ToolCall("c2", "schedule_prompt", json.dumps({"when": "in 1 hour", "prompt": "x"})),
+            context(),
+        )
+    )
+    assert "estimated_monthly_usd" not in once["result"], "a one-off run has no monthly cost"
