@@ -74,3 +74,4 @@ bench: install
 	$(BIN)/python bench/scheduler_bench.py $(ARGS)
 	$(BIN)/python bench/memory_bench.py $(ARGS)
 	$(BIN)/python bench/storage_bench.py $(ARGS)
+	$(BIN)/python bench/observability_bench.py $(ARGS)
