@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from minibot.app import replies
 from minibot.app.approvals import approval_text
 from minibot.app.approvals.approval_desk import ApprovalDesk
-from minibot.app.tool_loop import LoopTurn, ToolLoop, nth_call
+from minibot.app.tool_loop import Held, LoopTurn, ToolLoop, nth_call
 from minibot.app.tools.registry import ToolContext, ToolRegistry
 from minibot.core.approval import Approval, ApprovalState, approval_id
 from minibot.core.commands import SendReply, ShowDraft, ShowTyping
@@ -267,10 +267,12 @@ class ConversationService:
         finally:
             typing.cancel()
         buttons: tuple[Button, ...] = ()
-        if isinstance(answer, Approval):
+        if isinstance(answer, Held):
             assert self._approvals is not None
-            reply = approval_text.request_text(answer, self._approvals.timeout_seconds)
-            buttons = approval_text.buttons(answer)
+            reply = approval_text.request_text(
+                answer.approval, self._approvals.timeout_seconds, answer.reasons
+            )
+            buttons = approval_text.buttons(answer.approval)
         else:
             reply = answer.text.strip() or replies.EMPTY_ANSWER
         await self._memory.append(conversation, [*new_messages, self._assistant(reply, meta)])

@@ -1,4 +1,4 @@
-"""The tool loop of a turn: model and tools in bounded rounds, holding calls where others spoke."""
+"""The tool loop of a turn: model and tools in bounded rounds, each call under its permission."""
 
 from __future__ import annotations
 
@@ -14,9 +14,13 @@ from minibot.core.conversation import ChatMessage, Role, ToolCall
 from minibot.core.llm import Completion
 from minibot.core.ports.language_model import LanguageModel, TextSink
 from minibot.core.tokens import estimate_tokens
+from minibot.core.tool_permissions import PermissionLevel, Untrusted
 
 # Called with each completion and the prompt it answered (for the usage ledger).
 OnCompletion = Callable[[Completion, list[ChatMessage]], None]
+
+
+OTHERS_SPOKE = "other people's messages"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +36,26 @@ class LoopTurn:
     guarded: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The turn stopped for the owner's decision on `approval`; `reasons` say why each
+    held call was held (its permission, or the untrusted content in play)."""
+
+    approval: Approval
+    reasons: tuple[str, ...]
+    untrusted: Untrusted
+
+
 class ToolLoop:
     """Asks the model, runs the tool calls it makes, and asks again, at most
-    `max_iterations` rounds; then once more without tools. In a guarded turn a call
-    that reads or changes the speaker's data does not run: the round's held calls go to
-    the approval desk and the loop ends with that approval (without a desk they are
-    refused and the model is told)."""
+    `max_iterations` rounds; then once more without tools.
+
+    Each call goes by its permission for the turn's owner: `deny` does not run (the
+    model is told), `confirm` is held. Untrusted content in the turn (others spoke, or
+    an earlier call brought text from outside: fetch_url, web_search, run_code, in this
+    turn or in the history the model reads) holds every call with side effects even if
+    it is `allow`. The round's held calls go to the approval desk and the loop ends with
+    that approval (without a desk they are refused and the model is told)."""
 
     def __init__(
         self,
@@ -62,18 +80,18 @@ class ToolLoop:
         *,
         on_completion: OnCompletion,
         on_text: TextSink | None,
-    ) -> Completion | Approval:
+    ) -> Completion | Held:
         """The model's final completion, or the approval that holds some of its calls.
         What the loop adds to the conversation is appended to `prompt` and `new_messages`."""
         iteration = 0
+        untrusted = self.untrusted_in(prompt, turn)
         # The n-th call of a tool in this turn: the same when the turn runs again after a
         # crash (the model's own call ids are new each time), so creations are keyed by it.
         calls_made: dict[str, int] = {}
         while True:
             offer_tools = bool(self._tools) and iteration < self._max_iterations
-            completion = await self._model.complete(
-                prompt, tools=self._tools.specs if offer_tools else (), on_text=on_text
-            )
+            specs = self._tools.specs_for(turn.context.owner_id) if offer_tools else ()
+            completion = await self._model.complete(prompt, tools=specs, on_text=on_text)
             on_completion(completion, prompt)
             if not completion.tool_calls or not offer_tools:
                 return completion
@@ -83,21 +101,29 @@ class ToolLoop:
             prompt.append(asked)
             new_messages.append(asked)
             held: list[ToolCall] = []
+            reasons: list[str] = []
             for call in completion.tool_calls:
-                if turn.guarded and self._tools.needs_approval(call.name):
+                level = self._tools.level(turn.context.owner_id, call.name)
+                hold = self.hold_reason(call.name, level, untrusted)
+                if level is PermissionLevel.DENY:
+                    result = approval_text.DENIED_BY_SETTING
+                elif hold:
                     held.append(call)
-                    result = approval_text.HELD if self._approvals else approval_text.REFUSED
+                    reasons.append(hold)
+                    result = approval_text.HELD if self._approvals else approval_text.refused(hold)
                 else:
                     result = await self.run_call(
                         call, turn.context, origin=nth_call(turn.turn_id, call.name, calls_made)
                     )
+                    if self._tools.untrusted_output(call.name):
+                        untrusted = untrusted.adding(f"{call.name} output")
                 answered = self.message(Role.TOOL, result, turn.tag, tool_call_id=call.id)
                 prompt.append(answered)
                 new_messages.append(answered)
             if held and self._approvals is not None:
                 # The turn ends here: only the speaker's press may let these calls run.
                 context = turn.context
-                return await self._approvals.hold(
+                approval = await self._approvals.hold(
                     turn_id=turn.turn_id,
                     conversation=context.conversation,
                     owner_id=context.owner_id,
@@ -105,7 +131,27 @@ class ToolLoop:
                     calls=tuple(held),
                     message_id=context.message_id,
                 )
+                return Held(approval, tuple(reasons), untrusted)
             iteration += 1
+
+    def untrusted_in(self, prompt: list[ChatMessage], turn: LoopTurn) -> Untrusted:
+        """The untrusted content the model reads at the start of a turn: others' words,
+        and the output of tools that bring text from outside, in the history too (the
+        model still reads it)."""
+        untrusted = Untrusted((OTHERS_SPOKE,)) if turn.guarded else Untrusted()
+        for message in prompt:
+            for call in message.tool_calls:
+                if self._tools.untrusted_output(call.name):
+                    untrusted = untrusted.adding(f"{call.name} output")
+        return untrusted
+
+    def hold_reason(self, name: str, level: PermissionLevel, untrusted: Untrusted) -> str:
+        """Why a call must wait for the owner, or "" when it may run."""
+        if level is PermissionLevel.CONFIRM:
+            return f"{name} is set to confirm"
+        if untrusted and self._tools.needs_approval(name):
+            return f"untrusted content is in play ({untrusted.describe()})"
+        return ""
 
     async def run_call(
         self, call: ToolCall, context: ToolContext, *, origin: str | None = None

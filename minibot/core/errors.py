@@ -194,3 +194,12 @@ class NotModified(DeliveryRefused):
 
 class MessageGone(DeliveryRefused):
     """The message to edit was deleted or can no longer be edited: send a new one."""
+
+
+class AddressRefused(ToolError):
+    """A web tool refused a URL before connecting: `url` and `reason` say which and why."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"refused {url}: {reason}")
+        self.url = url
+        self.reason = reason
