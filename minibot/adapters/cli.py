@@ -118,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         print(f"# effective configuration from {path} (secrets masked)")
         print(render_toml(settings))
+        if settings.tools.code.enabled:
+            print(asyncio.run(_code_sandbox_check(settings)))
         return 0
     if args.command == "jobs":
         return _jobs(settings, args)
@@ -132,6 +134,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_CONFIG
     mode: Mode = "console" if args.command == "console" else "daemon"
     return asyncio.run(_run(settings, mode))
+
+
+async def _code_sandbox_check(settings: Settings) -> str:
+    """Whether run_code will be offered: the same probe the daemon runs at start."""
+    from minibot.adapters.container import code_sandbox
+
+    refusal = await code_sandbox(settings.tools.code).unavailable()
+    if refusal is None:
+        return "# run_code: offered (the bubblewrap sandbox works here)"
+    return f"# run_code: NOT offered: {refusal}"
 
 
 def _jobs(settings: Settings, args: argparse.Namespace) -> int:

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
-from minibot.adapters.config.schema import LLMSettings, Settings
+from minibot.adapters.config.schema import CodeToolSettings, LLMSettings, Settings, ToolsSettings
 from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.llm.llm_async_model import LlmAsyncModel
 from minibot.adapters.llm.pricing import cost_usd
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
+from minibot.adapters.sandbox.bwrap_sandbox import BwrapSandbox
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
 from minibot.adapters.sql.approval_store import SqlApprovalStore
 from minibot.adapters.sql.conversation_memory import SqlConversationMemory
@@ -25,6 +26,10 @@ from minibot.adapters.sql.job_store import SqlJobStore
 from minibot.adapters.sql.note_store import SqlNoteStore
 from minibot.adapters.sql.retention import StorageRetention
 from minibot.adapters.sql.usage_ledger import SqlUsageLedger
+from minibot.adapters.web.pinned_fetcher import PinnedFetcher
+from minibot.adapters.web.search_providers import BraveSearch, SearxngSearch
+from minibot.adapters.web.system_resolver import SystemHostResolver
+from minibot.adapters.web.web_reader import PinnedWebReader
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.basic_commands import BasicCommands
@@ -40,14 +45,21 @@ from minibot.app.jobs.scheduler_service import SchedulerService
 from minibot.app.jobs.strategies import PromptStrategy, ReminderStrategy
 from minibot.app.memory_commands import MemoryCommands
 from minibot.app.reply_router import ReplyRouter
+from minibot.app.tools.code_offer import CodeToolOffer
 from minibot.app.tools.job_tools import JobTools
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
+from minibot.app.tools.web_tools import WebTools
 from minibot.core.commands import Command, ShowDraft, ShowTyping
 from minibot.core.events import Event
 from minibot.core.identity import OwnerResolver
 from minibot.core.jobs import ActionKind
 from minibot.core.ports.bus import Bus, Publish
+from minibot.core.ports.host_resolver import HostResolver
+from minibot.core.ports.web_reader import SearchProvider
+from minibot.core.sandbox import SandboxLimits
+from minibot.core.tool_permissions import PermissionLevel, ToolPermissions
+from minibot.core.web import WebRules
 from minibot.shared.clock import SystemClock
 
 Mode = Literal["daemon", "console"]
@@ -111,6 +123,7 @@ class Container:
             s.channels.slack.bot_token.get_secret_value(),
             s.channels.slack.signing_secret.get_secret_value(),
             s.channels.slack.app_token.get_secret_value(),
+            s.tools.search.api_key.get_secret_value(),
         ]
 
     def build(self) -> Daemon:
@@ -157,6 +170,7 @@ class Container:
                 *task_specs[1],
                 # Expiries are answered through a channel, so the desk starts after them.
                 ServiceSpec(approvals, critical=True),
+                *self._code_tool(tools),
             ]
         )
 
@@ -180,7 +194,13 @@ class Container:
     ) -> tuple[ToolRegistry, CommandRouter]:
         """The tool registry and command router with the basic commands and the notes';
         the scheduler's and the approval buttons' are added as those are built."""
-        tools = ToolRegistry(timeout_seconds=self.settings.llm.tool_timeout_seconds)
+        tools = ToolRegistry(
+            timeout_seconds=self.settings.llm.tool_timeout_seconds,
+            permissions=tool_permissions(self.settings.tools),
+            max_output_chars=self.settings.tools.max_output_chars,
+        )
+        for tool in web_tools(self.settings.tools, SystemHostResolver()).tools():
+            tools.add(tool)
         commands = CommandRouter()
         BasicCommands(
             memory=storage.memory, usage=storage.usage, clock=clock, tool_names=lambda: tools.names
@@ -188,6 +208,11 @@ class Container:
         if self.settings.kv_memory.enabled:
             self._notes(storage, clock, tools, commands)
         return tools, commands
+
+    def _code_tool(self, tools: ToolRegistry) -> list[ServiceSpec]:
+        if not self.settings.tools.code.enabled:
+            return []
+        return [ServiceSpec(CodeToolOffer(code_sandbox(self.settings.tools.code), tools))]
 
     def _notes(
         self, storage: _Storage, clock: SystemClock, tools: ToolRegistry, commands: CommandRouter
@@ -430,3 +455,56 @@ def turn_deadline_seconds(llm: LLMSettings) -> float:
     run between two of them."""
     calls = llm.max_tool_iterations + 1
     return calls * llm.total_deadline_seconds + llm.max_tool_iterations * llm.tool_timeout_seconds
+
+
+def tool_permissions(tools: ToolsSettings) -> ToolPermissions:
+    permissions = tools.permissions
+    return ToolPermissions(
+        levels={name: PermissionLevel(level) for name, level in permissions.levels().items()},
+        owners={
+            owner: {name: PermissionLevel(level) for name, level in levels.items()}
+            for owner, levels in permissions.owners.items()
+        },
+    )
+
+
+def web_tools(tools: ToolsSettings, resolver: HostResolver) -> WebTools:
+    """fetch_url and web_search as configured (neither when both are off)."""
+    web = tools.web
+    fetcher = PinnedFetcher(
+        resolver,
+        WebRules(
+            allowed_hosts=tuple(web.allowed_hosts),
+            blocked_hosts=tuple(web.blocked_hosts),
+            max_response_bytes=web.max_response_bytes,
+            timeout_seconds=web.timeout_seconds,
+            max_redirects=web.max_redirects,
+        ),
+    )
+    search: SearchProvider | None = None
+    if tools.search.enabled:
+        s = tools.search
+        search = (
+            SearxngSearch(fetcher, s.url)
+            if s.provider == "searxng"
+            else BraveSearch(fetcher, s.url or BRAVE_API, s.api_key.get_secret_value())
+        )
+    return WebTools(
+        reader=PinnedWebReader(fetcher) if web.enabled else None,
+        search=search,
+        max_text_chars=web.max_text_chars,
+        max_results=tools.search.max_results,
+    )
+
+
+BRAVE_API = "https://api.search.brave.com"
+
+
+def code_sandbox(code: CodeToolSettings) -> BwrapSandbox:
+    limits = SandboxLimits(
+        timeout_seconds=code.timeout_seconds,
+        memory_mb=code.memory_mb,
+        max_output_chars=code.max_output_chars,
+        max_processes=code.max_processes,
+    )
+    return BwrapSandbox(limits, bwrap_path=code.bwrap_path, python_path=code.python_path)

@@ -104,13 +104,7 @@ class PinnedFetcher:
         if address_rules.blocked(self._blocked, host, port):
             raise AddressRefused(url, f"{host} is in blocked_hosts")
         allowed = address_rules.listed(self._allowed, host, port)
-        literal = address_rules.parse_ip_literal(host)
-        if literal is not None:
-            addresses = [literal]
-        elif not allowed and address_rules.inside_name(host):
-            raise AddressRefused(url, f"{host} names this machine or a private network")
-        else:
-            addresses = await self._resolve(url, host, port)
+        addresses = await self._addresses(url, host, port, allowed)
         if not allowed:
             for address in addresses:
                 reason = address_rules.forbidden_reason(address)
@@ -118,6 +112,14 @@ class PinnedFetcher:
                     log.warning("fetch refused", extra={"host": host, "reason": reason})
                     raise AddressRefused(url, f"{host} is {reason}")
         return _Hop(parsed, host, port, addresses)
+
+    async def _addresses(self, url: str, host: str, port: int, allowed: bool) -> list[IPAddress]:
+        literal = address_rules.parse_ip_literal(host)
+        if literal is not None:
+            return [literal]
+        if not allowed and address_rules.inside_name(host):
+            raise AddressRefused(url, f"{host} names this machine or a private network")
+        return await self._resolve(url, host, port)
 
     async def _resolve(self, url: str, host: str, port: int) -> list[IPAddress]:
         try:
