@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_DROPPED = ("script", "style", "noscript", "template", "svg", "iframe", "head")
+_DROPPED = ("script", "style", "noscript", "template", "svg", "iframe", "head", "title")
 _BLANKS = re.compile(r"\n\s*\n+")
 _SPACES = re.compile(r"[ \t\f\v\r]+")
 
