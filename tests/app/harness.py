@@ -23,6 +23,7 @@ from minibot.core.conversation import ConversationKey
 from minibot.core.events import ButtonPressed, MessageReceived
 from minibot.core.identity import OwnerResolver
 from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
+from minibot.core.tool_permissions import ToolPermissions
 from minibot.shared.clock import SystemClock
 from tests.fakes.language_model import ScriptedLanguageModel
 from tests.fakes.memory import (
@@ -150,6 +151,7 @@ def build_app(
     approvals: InMemoryApprovalStore | None = None,
     approval_timeout_seconds: float = 60.0,
     memory: InMemoryConversationMemory | None = None,
+    permissions: ToolPermissions | None = None,
 ) -> AppHarness:
     """`approvals`: wire the approval desk over this store (shared across builds, as a
     database is across restarts); `memory` likewise."""
@@ -158,7 +160,7 @@ def build_app(
     memory = memory if memory is not None else InMemoryConversationMemory()
     usage = InMemoryUsageLedger()
     channel = RecordingChannel()
-    registry = ToolRegistry(tools, timeout_seconds=0.5)
+    registry = ToolRegistry(tools, timeout_seconds=0.5, permissions=permissions)
     desk = None
     if approvals is not None:
         desk = ApprovalDesk(

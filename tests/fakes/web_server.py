@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from collections.abc import Mapping
 
@@ -28,10 +29,8 @@ class LoopbackSite:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
-        try:
+        with contextlib.suppress(OSError):
             await web.TCPSite(self._runner, "::1", self.port).start()
-        except OSError:
-            pass
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import math
@@ -85,12 +86,13 @@ class BwrapSandbox:
         if language not in self.languages:
             return CodeRun("", f"language {language!r} is not supported", 2, None, 0.0)
         started = time.monotonic()
+        uid = next(_UIDS)
         process = await asyncio.create_subprocess_exec(
             *self.argv(),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_limiter(self._limits, next(_UIDS)),
+            preexec_fn=_limiter(self._limits, uid),
             start_new_session=True,
         )
         output = _Output(self._limits.max_output_chars)
@@ -101,7 +103,8 @@ class BwrapSandbox:
         except TimeoutError:
             limit = "wall_time"
         finally:
-            _kill(process)
+            if process.returncode is None:
+                await _kill(process, uid)
             status = await process.wait()
         limit = limit or _limit_from(status, output.stderr_text())
         return CodeRun(
@@ -176,17 +179,35 @@ def _limiter(limits: SandboxLimits, uid: int) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if os.geteuid() == 0:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
+            _become(uid)
 
     return apply
 
 
-def _kill(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+async def _kill(process: asyncio.subprocess.Process, uid: int) -> None:
+    """Ends the sandbox and everything in it. As root, every process of the run's own
+    uid is killed (`kill -9 -1` run as that uid reaches exactly those): a program
+    blocked writing to a pipe nobody reads would otherwise keep it open."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if os.geteuid() != 0:
+        return
+    with contextlib.suppress(OSError):
+        killer = await asyncio.create_subprocess_exec(
+            "kill",
+            "-KILL",
+            "-1",
+            preexec_fn=functools.partial(_become, uid),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        await killer.wait()
+
+
+def _become(uid: int) -> None:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
 
 
 def _limit_from(status: int, stderr: str) -> str | None:

@@ -48,10 +48,10 @@ async def test_a_root_only_host_file_cannot_be_read(sandbox: BwrapSandbox, tmp_p
     secret.chmod(0o600)
     try:
         code = (
-            "import sys\nfor p in (%r, '/etc/shadow', '/proc/1/root/etc/shadow'):\n"
+            f"import sys\nfor p in ({str(secret)!r}, '/etc/shadow', '/proc/1/root/etc/shadow'):\n"
             "    try: print(open(p).read())\n"
             "    except OSError as e: print(type(e).__name__, file=sys.stderr)"
-        ) % str(secret)
+        )
         run = await sandbox.run("python", code)
     finally:
         secret.unlink()
@@ -65,13 +65,13 @@ async def test_nothing_outside_the_scratch_directory_can_be_written(
 ) -> None:
     target = tmp_path / "escaped"
     code = (
-        "import sys\nfor p in (%r, '/usr/escaped', '/escaped-root'):\n"
+        f"import sys\nfor p in ({str(target)!r}, '/usr/escaped', '/escaped-root'):\n"
         "    try: open(p, 'w').write('x'); print('wrote', p)\n"
         "    except OSError as e: print(p, type(e).__name__, file=sys.stderr)"
-    ) % str(target)
+    )
     run = await sandbox.run("python", code)
-    assert not target.exists()
-    assert not Path("/usr/escaped").exists()
+    assert not await asyncio.to_thread(target.exists)
+    assert not await asyncio.to_thread(Path("/usr/escaped").exists)
     assert "wrote /usr" not in run.stdout and f"wrote {target}" not in run.stdout
 
 

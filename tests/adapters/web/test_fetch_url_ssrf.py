@@ -1,4 +1,4 @@
-"""fetch_url cannot reach inside: a table of URLs against a loopback canary that must see nothing."""
+"""fetch_url cannot reach inside: URLs against a loopback canary that must see no request."""
 
 from __future__ import annotations
 
