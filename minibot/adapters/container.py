@@ -162,6 +162,8 @@ class Container:
                 ServiceSpec(bus, critical=True),
                 ServiceSpec(router, critical=True),
                 ServiceSpec(dispatcher, critical=True),
+                # run_code joins the tools (or not) before any message can arrive.
+                *self._code_tool(tools),
                 *task_specs[0],
                 # Channels start last: a channel re-publishes its pending inbox at start,
                 # so everything downstream must already be running. Only the scheduler
@@ -170,7 +172,6 @@ class Container:
                 *task_specs[1],
                 # Expiries are answered through a channel, so the desk starts after them.
                 ServiceSpec(approvals, critical=True),
-                *self._code_tool(tools),
             ]
         )
 

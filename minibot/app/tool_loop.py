@@ -102,6 +102,9 @@ class ToolLoop:
             new_messages.append(asked)
             held: list[ToolCall] = []
             reasons: list[str] = []
+            # The model chose this round's calls before it saw their output: what they
+            # bring from outside weighs on the next rounds.
+            brought: list[str] = []
             for call in completion.tool_calls:
                 level = self._tools.level(turn.context.owner_id, call.name)
                 hold = self.hold_reason(call.name, level, untrusted)
@@ -116,10 +119,12 @@ class ToolLoop:
                         call, turn.context, origin=nth_call(turn.turn_id, call.name, calls_made)
                     )
                     if self._tools.untrusted_output(call.name):
-                        untrusted = untrusted.adding(f"{call.name} output")
+                        brought.append(f"{call.name} output")
                 answered = self.message(Role.TOOL, result, turn.tag, tool_call_id=call.id)
                 prompt.append(answered)
                 new_messages.append(answered)
+            for source in brought:
+                untrusted = untrusted.adding(source)
             if held and self._approvals is not None:
                 # The turn ends here: only the speaker's press may let these calls run.
                 context = turn.context
