@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ class LoopbackSite:
     def __init__(self, pages: Mapping[str, tuple[int, dict[str, str], bytes]] | None = None):
         self.pages = dict(pages or {})
         self.requests: list[str] = []
+        self.headers: list[dict[str, str]] = []
+        self.delays: dict[str, float] = {}
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -42,6 +45,9 @@ class LoopbackSite:
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests.append(request.path_qs)
+        self.headers.append(dict(request.headers))
+        if request.path in self.delays:
+            await asyncio.sleep(self.delays[request.path])
         status, headers, body = self.pages.get(
             request.path, (200, {"Content-Type": "text/plain"}, b"canary")
         )
