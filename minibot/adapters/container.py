@@ -50,6 +50,9 @@ from minibot.app.tools.job_tools import JobTools
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
 from minibot.app.tools.web_tools import WebTools
+from minibot.app.workflows.workflow_commands import WorkflowCommands
+from minibot.app.workflows.workflow_runner import WorkflowRunner
+from minibot.app.workflows.workflow_strategy import WorkflowStrategy
 from minibot.core.commands import Command, ShowDraft, ShowTyping
 from minibot.core.events import Event
 from minibot.core.identity import OwnerResolver
@@ -60,6 +63,7 @@ from minibot.core.ports.web_reader import SearchProvider
 from minibot.core.sandbox import SandboxLimits
 from minibot.core.tool_permissions import PermissionLevel, ToolPermissions
 from minibot.core.web import WebRules
+from minibot.core.workflows import STEP_FIELDS, StepKind, Workflow, WorkflowStep
 from minibot.shared.clock import SystemClock
 
 Mode = Literal["daemon", "console"]
@@ -143,8 +147,11 @@ class Container:
         conversation = turns(self._turn_settings(), bus.publish)
         task_specs: tuple[list[ServiceSpec], list[ServiceSpec]] = ([], [])
         if s.scheduler.enabled:
+            workflows = WorkflowRunner(
+                tools=tools, model=model, publish=bus.publish, approvals=approvals
+            )
             task_specs = self._scheduler(
-                bus, clock, self._scheduled_turns(bus, turns), tools, commands, storage
+                bus, clock, self._scheduled_turns(bus, turns), workflows, tools, commands, storage
             )
         approval_buttons = ApprovalButtons(approvals, conversation)
         approval_buttons.register(commands)
@@ -335,6 +342,7 @@ class Container:
         bus: Bus,
         clock: SystemClock,
         scheduled_turns: ConversationService,
+        workflow_runner: WorkflowRunner,
         tools: ToolRegistry,
         commands: CommandRouter,
         storage: _Storage,
@@ -342,12 +350,14 @@ class Container:
         """The job store, scheduler and job service, with their commands and tools;
         returns the services to start before the channels and after them."""
         sch = self.settings.scheduler
+        workflows = configured_workflows(self.settings)
         store, leases = self._job_store(storage, clock)
         runner = JobRunner(
             store,
             {
                 ActionKind.REMINDER: ReminderStrategy(bus.publish),
                 ActionKind.PROMPT: PromptStrategy(scheduled_turns, bus.publish),
+                ActionKind.WORKFLOW: WorkflowStrategy(workflow_runner, workflows),
             },
             bus.publish,
             clock,
@@ -378,6 +388,8 @@ class Container:
         for tool in JobTools(jobs).tools():
             tools.add(tool)
         JobCommands(jobs).register(commands)
+        if workflows:
+            WorkflowCommands(jobs, workflows).register(commands)
         return (
             [ServiceSpec(jobs, critical=True), *store_specs],
             [ServiceSpec(SchedulerService(jobs, scheduler, bus.publish))],
@@ -509,3 +521,18 @@ def code_sandbox(code: CodeToolSettings) -> BwrapSandbox:
         max_processes=code.max_processes,
     )
     return BwrapSandbox(limits, bwrap_path=code.bwrap_path, python_path=code.python_path)
+
+
+def configured_workflows(settings: Settings) -> dict[str, Workflow]:
+    """`[workflows.<name>]` as core values; a step without a name is `step<n>`."""
+    workflows: dict[str, Workflow] = {}
+    for name, section in settings.workflows.items():
+        steps = []
+        for index, step in enumerate(section.steps):
+            kind = StepKind(step.kind)
+            fields = {f: getattr(step, f) for f in STEP_FIELDS[kind]}
+            if kind is StepKind.RUN_CODE:
+                fields["language"] = step.language
+            steps.append(WorkflowStep(kind, step.name or f"step{index + 1}", fields))
+        workflows[name] = Workflow(name, tuple(steps), section.description)
+    return workflows

@@ -151,12 +151,7 @@ class ToolLoop:
         return untrusted
 
     def hold_reason(self, name: str, level: PermissionLevel, untrusted: Untrusted) -> str:
-        """Why a call must wait for the owner, or "" when it may run."""
-        if level is PermissionLevel.CONFIRM:
-            return f"{name} is set to confirm"
-        if untrusted and self._tools.needs_approval(name):
-            return f"untrusted content is in play ({untrusted.describe()})"
-        return ""
+        return hold_reason(self._tools, name, level, untrusted)
 
     async def run_call(
         self, call: ToolCall, context: ToolContext, *, origin: str | None = None
@@ -186,6 +181,18 @@ class ToolLoop:
             token_estimate=estimate_tokens(text or "tool call"),
             meta=dict(meta),
         )
+
+
+def hold_reason(
+    tools: ToolRegistry, name: str, level: PermissionLevel, untrusted: Untrusted
+) -> str:
+    """Why a call must wait for the owner, or "" when it may run (a `deny` is the
+    caller's to refuse first)."""
+    if level is PermissionLevel.CONFIRM:
+        return f"{name} is set to confirm"
+    if untrusted and tools.needs_approval(name):
+        return f"untrusted content is in play ({untrusted.describe()})"
+    return ""
 
 
 def nth_call(turn_id: str, tool: str, calls_made: dict[str, int]) -> str:

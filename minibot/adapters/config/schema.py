@@ -292,6 +292,47 @@ class ToolsSettings(Section):
     code: CodeToolSettings = Field(default_factory=CodeToolSettings)
 
 
+class WorkflowStepSettings(Section):
+    """One step of `[[workflows.<name>.steps]]`: `kind` and the field that kind needs
+    (fetch: url, search: query, run_code: code, ask: prompt, send: text). Text fields
+    may refer to earlier steps' results: `{name}` or `{name.field}`."""
+
+    kind: Literal["fetch", "search", "run_code", "ask", "send"]
+    name: str = Field("", pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$")
+    url: str = ""
+    query: str = ""
+    code: str = ""
+    language: Literal["python"] = "python"
+    prompt: str = ""
+    text: str = ""
+
+
+class WorkflowSettings(Section):
+    description: str = ""
+    steps: list[WorkflowStepSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _steps_complete(self) -> WorkflowSettings:
+        from minibot.core.workflows import STEP_FIELDS, StepKind, render
+
+        names: list[str] = []
+        for index, step in enumerate(self.steps):
+            where = f"steps[{index}]"
+            name = step.name or f"step{index + 1}"
+            if name in names:
+                raise ValueError(f"{where}.name: {name!r} is used by an earlier step")
+            for field in STEP_FIELDS[StepKind(step.kind)]:
+                value = getattr(step, field)
+                if not value.strip():
+                    raise ValueError(f"{where}.{field}: is required for a {step.kind} step")
+                try:
+                    render(value, dict.fromkeys(names, ""))
+                except KeyError as exc:
+                    raise ValueError(f"{where}.{field}: {exc.args[0]}") from None
+            names.append(name)
+        return self
+
+
 class Settings(Section):
     """The whole configuration: TOML values, overridden by MINIBOT_<SECTION>__<KEY> variables
     (the loader lays those over the file; see `env_overrides.py`)."""
@@ -305,5 +346,6 @@ class Settings(Section):
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
+    workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
     control_plane: NotYetImplemented = Field(default_factory=NotYetImplemented)
     metrics: NotYetImplemented = Field(default_factory=NotYetImplemented)

@@ -17,6 +17,8 @@ DENIED_BY_SETTING = json.dumps(
     {"ok": False, "error": "not run: this tool is denied by the owner's permission settings"}
 )
 BUTTON_PREFIX = "approval"
+# The call id of a held workflow step: its decision wakes the workflow, not a turn.
+WORKFLOW_CALL_PREFIX = "workflow-step-"
 _OTHERS_ONLY = "untrusted content is in play (other people's messages)"
 
 
@@ -90,3 +92,17 @@ def _duration(seconds: float) -> str:
     if seconds >= 120 and seconds % 60 == 0:
         return f"{seconds / 60:g} minutes"
     return f"{seconds:g} seconds"
+
+
+def for_workflow(approval: Approval) -> bool:
+    return bool(approval.calls) and all(
+        call.id.startswith(WORKFLOW_CALL_PREFIX) for call in approval.calls
+    )
+
+
+def workflow_decision(approval: Approval) -> str:
+    if approval.state is ApprovalState.APPROVED:
+        return "Approved: the workflow goes on."
+    if approval.state is ApprovalState.DENIED:
+        return "Denied: the workflow stops at this step."
+    return "No answer in time: the workflow stopped at this step (nothing was run)."
