@@ -14,7 +14,6 @@ from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.llm.llm_async_model import LlmAsyncModel
 from minibot.adapters.llm.pricing import cost_usd
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
-from minibot.adapters.sandbox.bwrap_sandbox import BwrapSandbox
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
 from minibot.adapters.sql.approval_store import SqlApprovalStore
 from minibot.adapters.sql.conversation_memory import SqlConversationMemory
@@ -26,10 +25,6 @@ from minibot.adapters.sql.job_store import SqlJobStore
 from minibot.adapters.sql.note_store import SqlNoteStore
 from minibot.adapters.sql.retention import StorageRetention
 from minibot.adapters.sql.usage_ledger import SqlUsageLedger
-from minibot.adapters.web.pinned_fetcher import PinnedFetcher
-from minibot.adapters.web.search_providers import BraveSearch, SearxngSearch
-from minibot.adapters.web.system_resolver import SystemHostResolver
-from minibot.adapters.web.web_reader import PinnedWebReader
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.basic_commands import BasicCommands
@@ -58,6 +53,7 @@ from minibot.core.events import Event
 from minibot.core.identity import OwnerResolver
 from minibot.core.jobs import ActionKind
 from minibot.core.ports.bus import Bus, Publish
+from minibot.core.ports.code_sandbox import CodeSandbox
 from minibot.core.ports.host_resolver import HostResolver
 from minibot.core.ports.web_reader import SearchProvider
 from minibot.core.sandbox import SandboxLimits
@@ -207,8 +203,12 @@ class Container:
             permissions=tool_permissions(self.settings.tools),
             max_output_chars=self.settings.tools.max_output_chars,
         )
-        for tool in web_tools(self.settings.tools, SystemHostResolver()).tools():
-            tools.add(tool)
+        web = self.settings.tools
+        if web.web.enabled or web.search.enabled:
+            from minibot.adapters.web.system_resolver import SystemHostResolver
+
+            for tool in web_tools(web, SystemHostResolver()).tools():
+                tools.add(tool)
         commands = CommandRouter()
         BasicCommands(
             memory=storage.memory, usage=storage.usage, clock=clock, tool_names=lambda: tools.names
@@ -482,7 +482,12 @@ def tool_permissions(tools: ToolsSettings) -> ToolPermissions:
 
 
 def web_tools(tools: ToolsSettings, resolver: HostResolver) -> WebTools:
-    """fetch_url and web_search as configured (neither when both are off)."""
+    """fetch_url and web_search as configured (neither when both are off); imported
+    here, so a daemon without web tools does not load them."""
+    from minibot.adapters.web.pinned_fetcher import PinnedFetcher
+    from minibot.adapters.web.search_providers import BraveSearch, SearxngSearch
+    from minibot.adapters.web.web_reader import PinnedWebReader
+
     web = tools.web
     fetcher = PinnedFetcher(
         resolver,
@@ -513,7 +518,9 @@ def web_tools(tools: ToolsSettings, resolver: HostResolver) -> WebTools:
 BRAVE_API = "https://api.search.brave.com"
 
 
-def code_sandbox(code: CodeToolSettings) -> BwrapSandbox:
+def code_sandbox(code: CodeToolSettings) -> CodeSandbox:
+    from minibot.adapters.sandbox.bwrap_sandbox import BwrapSandbox
+
     limits = SandboxLimits(
         timeout_seconds=code.timeout_seconds,
         memory_mb=code.memory_mb,
