@@ -178,7 +178,9 @@ class ConversationService:
                 opened.append(self._loop.message(Role.TOOL, result, tag, tool_call_id=call.id))
             return opened
 
-        speaker = _Speaker(approval.owner_id, approval.speaker_name, True)
+        # A group is recognised by its history's speaker marks: a one-on-one chat whose
+        # call was confirmed stays one-on-one.
+        speaker = _Speaker(approval.owner_id, approval.speaker_name, False)
         return await self._turn(
             approval.conversation,
             approval_text.decision_text(approval),

@@ -52,9 +52,8 @@ class ToolLoop:
 
     Each call goes by its permission for the turn's owner: `deny` does not run (the
     model is told), `confirm` is held. Untrusted content in the turn (others spoke, or
-    an earlier call brought text from outside: fetch_url, web_search, run_code, in this
-    turn or in the history the model reads) holds every call with side effects even if
-    it is `allow`. The round's held calls go to the approval desk and the loop ends with
+    an earlier call of this turn brought text from outside: fetch_url, web_search,
+    run_code) holds every call with side effects even if it is `allow`. The round's held calls go to the approval desk and the loop ends with
     that approval (without a desk they are refused and the model is told)."""
 
     def __init__(
@@ -84,7 +83,7 @@ class ToolLoop:
         """The model's final completion, or the approval that holds some of its calls.
         What the loop adds to the conversation is appended to `prompt` and `new_messages`."""
         iteration = 0
-        untrusted = self.untrusted_in(prompt, turn)
+        untrusted = self.untrusted_in(new_messages, turn)
         # The n-th call of a tool in this turn: the same when the turn runs again after a
         # crash (the model's own call ids are new each time), so creations are keyed by it.
         calls_made: dict[str, int] = {}
@@ -139,12 +138,12 @@ class ToolLoop:
                 return Held(approval, tuple(reasons), untrusted)
             iteration += 1
 
-    def untrusted_in(self, prompt: list[ChatMessage], turn: LoopTurn) -> Untrusted:
-        """The untrusted content the model reads at the start of a turn: others' words,
-        and the output of tools that bring text from outside, in the history too (the
-        model still reads it)."""
+    def untrusted_in(self, turn_messages: list[ChatMessage], turn: LoopTurn) -> Untrusted:
+        """The untrusted content in play as the loop starts: others' words in the
+        history, and the output of tools that bring text from outside already in this
+        turn (a turn resumed after an approval opens with the approved calls)."""
         untrusted = Untrusted((OTHERS_SPOKE,)) if turn.guarded else Untrusted()
-        for message in prompt:
+        for message in turn_messages:
             for call in message.tool_calls:
                 if self._tools.untrusted_output(call.name):
                     untrusted = untrusted.adding(f"{call.name} output")

@@ -222,3 +222,22 @@ async def test_a_long_result_is_capped_and_says_so() -> None:
     cut = json.loads(capped(text, 100))
     assert cut["truncated"] is True and "first 100" in cut["note"]
     assert len(cut["result_text"]) == 100
+
+
+async def test_after_an_approval_a_one_on_one_chat_stays_one_on_one(site: LoopbackSite) -> None:
+    world = await started(
+        World(site, ToolPermissions(levels={"run_code": PermissionLevel.CONFIRM}))
+    )
+    try:
+        world.app.model.then_tool("run_code", json.dumps({"language": "python", "code": "1"}))
+        await world.say("compute")
+        world.app.model.then_text("Done.")
+        await world.press("Approve")
+        # The next turn's allow tool runs at once: the approval did not make the chat a group.
+        world.app.model.then_tool("save_note", json.dumps({"title": "t", "content": "c"}))
+        world.app.model.then_text("Saved.")
+        await world.say("remember t")
+        assert await world.saved() == ["t"]
+        assert world.app.channel.delivered[-1].text == "Saved."
+    finally:
+        await world.app.stop()
