@@ -53,8 +53,9 @@ class ToolLoop:
     Each call goes by its permission for the turn's owner: `deny` does not run (the
     model is told), `confirm` is held. Untrusted content in the turn (others spoke, or
     an earlier call of this turn brought text from outside: fetch_url, web_search,
-    run_code) holds every call with side effects even if it is `allow`. The round's held calls go to the approval desk and the loop ends with
-    that approval (without a desk they are refused and the model is told)."""
+    run_code) holds every call with side effects even if it is `allow`. The round's held
+    calls go to the approval desk and the loop ends with that approval (without a desk
+    they are refused and the model is told)."""
 
     def __init__(
         self,
