@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from minibot.app import replies
 from minibot.app.approvals import approval_text
 from minibot.app.approvals.approval_desk import ApprovalDesk
-from minibot.app.tool_loop import Held, LoopTurn, ToolLoop, nth_call
+from minibot.app.tool_loop import FORWARDED, Held, LoopTurn, ToolLoop, nth_call
 from minibot.app.tools.registry import ToolContext, ToolRegistry
 from minibot.core.approval import Approval, ApprovalState, approval_id
 from minibot.core.commands import SendReply, ShowDraft, ShowTyping
@@ -123,6 +123,7 @@ class ConversationService:
             message_id=message.message_id,
             in_group=message.in_group,
             speaker_name=message.sender.display_name,
+            forwarded=message.forwarded,
         )
         await self._publish(
             SendReply(
@@ -147,6 +148,7 @@ class ConversationService:
         message_id: str | None = None,
         in_group: bool = False,
         speaker_name: str = "",
+        forwarded: bool = False,
     ) -> TurnOutcome:
         """Answer `text` in `conversation` and store the exchange; never raises LLMError.
 
@@ -154,7 +156,7 @@ class ConversationService:
         its answer is already stored it is replayed, and its user message is never
         stored twice.
         """
-        speaker = _Speaker(owner_id, speaker_name, in_group)
+        speaker = _Speaker(owner_id, speaker_name, in_group, forwarded)
         return await self._turn(conversation, text, speaker, turn_id, message_id, None)
 
     async def resume(self, approval: Approval, *, turn_id: str) -> TurnOutcome:
@@ -228,7 +230,14 @@ class ConversationService:
             opened = await opening(context, tag)
             prompt.extend(opened)
             new_messages.extend(opened)
-        turn = LoopTurn(context, speaker.name, turn_id, tag, guarded=view.others_spoke)
+        turn = LoopTurn(
+            context,
+            speaker.name,
+            turn_id,
+            tag,
+            guarded=view.others_spoke,
+            untrusted=(FORWARDED,) if speaker.forwarded else (),
+        )
         on_text = self._draft_sink(conversation, turn_id) if self._settings.stream else None
         # A timer, not a task: most answers come first, and a cancelled timer costs nothing.
         typing = asyncio.get_running_loop().call_later(
@@ -355,6 +364,7 @@ class _Speaker:
     owner_id: str
     name: str
     in_group: bool
+    forwarded: bool = False
 
 
 def _consume(task: asyncio.Task[None]) -> None:

@@ -21,6 +21,7 @@ OnCompletion = Callable[[Completion, list[ChatMessage]], None]
 
 
 OTHERS_SPOKE = "other people's messages"
+FORWARDED = "a forwarded message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class LoopTurn:
     turn_id: str
     tag: dict[str, str]
     guarded: bool
+    # Untrusted sources the turn starts with (a forwarded message).
+    untrusted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,8 @@ class ToolLoop:
         history, and the output of tools that bring text from outside already in this
         turn (a turn resumed after an approval opens with the approved calls)."""
         untrusted = Untrusted((OTHERS_SPOKE,)) if turn.guarded else Untrusted()
+        for source in turn.untrusted:
+            untrusted = untrusted.adding(source)
         for message in turn_messages:
             for call in message.tool_calls:
                 if self._tools.untrusted_output(call.name):

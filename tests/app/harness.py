@@ -115,6 +115,7 @@ class AppHarness:
         *,
         name: str = "Ada",
         in_group: bool = False,
+        forwarded: bool = False,
     ) -> None:
         message = IncomingMessage(
             ConversationKey("test", chat_id),
@@ -122,6 +123,7 @@ class AppHarness:
             text,
             received_at=datetime.now(UTC),
             in_group=in_group,
+            forwarded=forwarded,
         )
         await self.bus.publish(MessageReceived(message))
 
