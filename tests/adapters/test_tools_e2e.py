@@ -4,6 +4,7 @@ reported to the model with the daemon still answering; check-config on the sandb
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,8 @@ async def test_check_config_says_whether_run_code_is_offered(tmp_path: Path) -> 
     result = await run_minibot("check-config", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "# run_code: offered" in result.stdout
+    printed = tomllib.loads(result.stdout.split("# run_code:")[0])
+    assert printed["tools"]["code"]["enabled"] is True
     broken = write_config(tmp_path, "http://127.0.0.1:9/v1", CODE + 'bwrap_path = "/no/bwrap"\n')
     result = await run_minibot("check-config", "--config", str(broken))
     assert "# run_code: NOT offered: bubblewrap (/no/bwrap) is not installed" in result.stdout
@@ -67,3 +70,17 @@ async def test_code_that_attacks_its_limits_is_contained_and_the_daemon_keeps_an
     assert limits[1] == "memory"
     assert limits[2] == "output"
     assert limits[3] in ("wall_time", "cpu_time")
+
+
+async def test_check_config_prints_workflows_and_owner_overrides_as_toml(tmp_path: Path) -> None:
+    extra = (
+        '[tools.permissions.owners."telegram:1"]\nsave_note = "deny"\n'
+        '[[workflows.w.steps]]\nkind = "search"\nquery = "news"\n'
+        '[[workflows.w.steps]]\nkind = "send"\ntext = "{step1}"\n'
+    )
+    config = write_config(tmp_path, "http://127.0.0.1:9/v1", extra)
+    result = await run_minibot("check-config", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    printed = tomllib.loads(result.stdout)
+    assert printed["tools"]["permissions"]["owners"] == {"telegram:1": {"save_note": "deny"}}
+    assert [s["kind"] for s in printed["workflows"]["w"]["steps"]] == ["search", "send"]
