@@ -220,7 +220,11 @@ class Container:
     def _code_tool(self, tools: ToolRegistry) -> list[ServiceSpec]:
         if not self.settings.tools.code.enabled:
             return []
-        return [ServiceSpec(CodeToolOffer(code_sandbox(self.settings.tools.code), tools))]
+        code = self.settings.tools.code
+        offer = CodeToolOffer(
+            code_sandbox(code), tools, timeout_seconds=code.timeout_seconds + TOOL_MARGIN_SECONDS
+        )
+        return [ServiceSpec(offer)]
 
     def _notes(
         self, storage: _Storage, clock: SystemClock, tools: ToolRegistry, commands: CommandRouter
@@ -512,10 +516,14 @@ def web_tools(tools: ToolsSettings, resolver: HostResolver) -> WebTools:
         search=search,
         max_text_chars=web.max_text_chars,
         max_results=tools.search.max_results,
+        timeout_seconds=web.timeout_seconds + TOOL_MARGIN_SECONDS,
     )
 
 
 BRAVE_API = "https://api.search.brave.com"
+# Above a tool's own cap (the sandbox's wall time, the fetch's time cap), so that cap,
+# with its clearer report, ends the call first.
+TOOL_MARGIN_SECONDS = 5.0
 
 
 def code_sandbox(code: CodeToolSettings) -> CodeSandbox:

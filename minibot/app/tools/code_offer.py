@@ -18,9 +18,12 @@ class CodeToolOffer:
 
     name = "run_code"
 
-    def __init__(self, sandbox: CodeSandbox, tools: ToolRegistry) -> None:
+    def __init__(
+        self, sandbox: CodeSandbox, tools: ToolRegistry, *, timeout_seconds: float | None = None
+    ) -> None:
         self._sandbox = sandbox
         self._tools = tools
+        self._timeout_seconds = timeout_seconds
         self.refusal: str | None = None
 
     async def start(self) -> None:
@@ -28,7 +31,7 @@ class CodeToolOffer:
         if self.refusal is not None:
             log.warning("run_code is not offered", extra={"reason": self.refusal})
             return
-        for tool in CodeTools(self._sandbox).tools():
+        for tool in CodeTools(self._sandbox, timeout_seconds=self._timeout_seconds).tools():
             self._tools.add(tool)
 
     async def stop(self) -> None:

@@ -18,8 +18,10 @@ class CodeTools:
     no owner data, but it acts (it runs a program), so untrusted content in the turn
     makes it wait for the owner; its output is untrusted in turn."""
 
-    def __init__(self, sandbox: CodeSandbox) -> None:
+    def __init__(self, sandbox: CodeSandbox, *, timeout_seconds: float | None = None) -> None:
         self._sandbox = sandbox
+        # The sandbox ends a run at its own wall time; this is a margin above it.
+        self._timeout_seconds = timeout_seconds
 
     def tools(self) -> list[Tool]:
         spec = ToolSpec(
@@ -45,6 +47,7 @@ class CodeTools:
                 PermissionLevel.ALLOW,
                 untrusted_output=True,
                 acts=True,
+                timeout_seconds=self._timeout_seconds,
             )
         ]
 

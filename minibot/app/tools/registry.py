@@ -63,6 +63,9 @@ class Tool:
     untrusted_output: bool = False
     # It acts beyond reading (runs code, sends, creates) even if it touches no owner data.
     acts: bool = False
+    # Its own time limit, for a tool whose work has a configured cap of its own (a fetch,
+    # a sandboxed run); None: the registry's.
+    timeout_seconds: float | None = None
 
     @property
     def side_effects(self) -> bool:
@@ -147,12 +150,13 @@ class ToolRegistry:
         if problems:
             where = "/".join(str(p) for p in problems[0].absolute_path) or "arguments"
             return _error(f"invalid arguments at {where}: {problems[0].message}")
+        limit = tool.timeout_seconds or self._timeout_seconds
         try:
-            async with asyncio.timeout(self._timeout_seconds):
+            async with asyncio.timeout(limit):
                 result = await tool.handler(arguments, context)
         except TimeoutError:
             log.warning("tool timed out", extra={"tool": call.name})
-            return _error(f"{call.name} timed out after {self._timeout_seconds:g} s")
+            return _error(f"{call.name} timed out after {limit:g} s")
         except MinibotError as exc:
             return _error(str(exc))
         except Exception:

@@ -26,11 +26,14 @@ class WebTools:
         search: SearchProvider | None,
         max_text_chars: int,
         max_results: int = 5,
+        timeout_seconds: float | None = None,
     ) -> None:
         self._reader = reader
         self._search = search
         self._max_text_chars = max_text_chars
         self._max_results = max_results
+        # The fetcher ends a fetch at its own time cap; this is a margin above it.
+        self._timeout_seconds = timeout_seconds
 
     def tools(self) -> list[Tool]:
         tools: list[Tool] = []
@@ -48,6 +51,7 @@ class WebTools:
                     ToolAccess.PUBLIC,
                     PermissionLevel.ALLOW,
                     untrusted_output=True,
+                    timeout_seconds=self._timeout_seconds,
                 )
             )
         if self._search is not None:
@@ -71,6 +75,7 @@ class WebTools:
                     ToolAccess.PUBLIC,
                     PermissionLevel.ALLOW,
                     untrusted_output=True,
+                    timeout_seconds=self._timeout_seconds,
                 )
             )
         return tools
