@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -151,9 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(Redactor()(line), file=sys.stderr)
         return EXIT_CONFIG
     if args.command == "check-config":
-        print(f"# effective configuration from {path} (secrets masked)")
-        print(render_toml(settings))
-        return 0
+        return _check_config(settings, path)
     if args.command == "jobs":
         return _jobs(settings, args)
     if args.command == "db":
@@ -167,6 +166,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_CONFIG
     mode: Mode = "console" if args.command == "console" else "daemon"
     return asyncio.run(_run(settings, mode))
+
+
+def _check_config(settings: Settings, path: Path) -> int:
+    print(f"# effective configuration from {path} (secrets masked)")
+    print(render_toml(settings))
+    if settings.tools.code.enabled:
+        print(asyncio.run(_code_sandbox_check(settings)))
+    return 0
+
+
+async def _code_sandbox_check(settings: Settings) -> str:
+    """Whether run_code will be offered: the same probe the daemon runs at start."""
+    from minibot.adapters.container import code_sandbox
+
+    refusal = await code_sandbox(settings.tools.code).unavailable()
+    if refusal is None:
+        return "# run_code: offered (the bubblewrap sandbox works here)"
+    return f"# run_code: NOT offered: {refusal}"
 
 
 def _jobs(settings: Settings, args: argparse.Namespace) -> int:
@@ -285,14 +302,29 @@ def render_toml(settings: Settings) -> str:
 
 
 def _section(lines: list[str], path: list[str], table: dict[str, Any]) -> None:
-    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
     tables = {k: v for k, v in table.items() if isinstance(v, dict)}
-    if path and (scalars or not tables):
+    # A list of tables (a workflow's steps) is written as [[array.of.tables]].
+    arrays = {k: v for k, v in table.items() if _table_list(v)}
+    scalars = {k: v for k, v in table.items() if k not in tables and k not in arrays}
+    if path and (scalars or not (tables or arrays)):
         lines.append(f"\n[{'.'.join(path)}]")
     for key, value in scalars.items():
-        lines.append(f"{key} = {_value(value)}")
+        lines.append(f"{_key(key)} = {_value(value)}")
+    for key, items in arrays.items():
+        for item in items:
+            lines.append(f"\n[[{'.'.join([*path, _key(key)])}]]")
+            lines.extend(f"{_key(k)} = {_value(v)}" for k, v in item.items())
     for key, value in tables.items():
-        _section(lines, [*path, key], value)
+        _section(lines, [*path, _key(key)], value)
+
+
+def _table_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _key(key: str) -> str:
+    """A bare TOML key, or a quoted one (an owner id such as "telegram:123")."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def _value(value: Any) -> str:

@@ -8,7 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from minibot.adapters.config.schema import DEFAULT_MODEL_ALIAS, LLMSettings, Settings
+from minibot.adapters.config.schema import (
+    DEFAULT_MODEL_ALIAS,
+    CodeToolSettings,
+    LLMSettings,
+    Settings,
+    ToolsSettings,
+)
 from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.llm.llm_async_model import LlmAsyncModel
 from minibot.adapters.llm.pricing import price_list
@@ -45,9 +51,14 @@ from minibot.app.jobs.strategies import PromptStrategy, ReminderStrategy
 from minibot.app.memory_commands import MemoryCommands
 from minibot.app.model_lineup import ModelLineup, ModelOption
 from minibot.app.reply_router import ReplyRouter
+from minibot.app.tools.code_offer import CodeToolOffer
 from minibot.app.tools.job_tools import JobTools
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
+from minibot.app.tools.web_tools import WebTools
+from minibot.app.workflows.workflow_commands import WorkflowCommands
+from minibot.app.workflows.workflow_runner import WorkflowRunner
+from minibot.app.workflows.workflow_strategy import WorkflowStrategy
 from minibot.core.alerting import AlertRules
 from minibot.core.budgets import BudgetLimits, BudgetPolicy
 from minibot.core.commands import Command, ShowDraft, ShowTyping
@@ -58,10 +69,17 @@ from minibot.core.identity import OwnerResolver
 from minibot.core.jobs import ActionKind
 from minibot.core.llm import TokenUsage
 from minibot.core.ports.bus import Bus, Publish
+from minibot.core.ports.code_sandbox import CodeSandbox
+from minibot.core.ports.host_resolver import HostResolver
 from minibot.core.ports.tracer import Tracer
 from minibot.core.ports.usage_ledger import UsageLedger
+from minibot.core.ports.web_reader import SearchProvider
+from minibot.core.sandbox import SandboxLimits
 from minibot.core.tokens import estimate_tokens
+from minibot.core.tool_permissions import PermissionLevel, ToolPermissions
 from minibot.core.tracing import NO_TRACER
+from minibot.core.web import WebRules
+from minibot.core.workflows import STEP_FIELDS, StepKind, Workflow, WorkflowStep
 from minibot.shared.clock import SystemClock
 
 if TYPE_CHECKING:
@@ -144,6 +162,7 @@ class Container:
             s.channels.slack.signing_secret.get_secret_value(),
             s.channels.slack.app_token.get_secret_value(),
             s.alerts.webhook_url.get_secret_value(),
+            s.tools.search.api_key.get_secret_value(),
         ]
 
     def build(self) -> Daemon:
@@ -174,8 +193,11 @@ class Container:
         ).register(commands)
         task_specs: tuple[list[ServiceSpec], list[ServiceSpec]] = ([], [])
         if s.scheduler.enabled:
+            workflows = WorkflowRunner(
+                tools=tools, model=lineup.default.model, publish=bus.publish, approvals=approvals
+            )
             task_specs = self._scheduler(
-                bus, clock, self._scheduled_turns(bus, turns), tools, commands, storage
+                bus, clock, self._scheduled_turns(bus, turns), workflows, tools, commands, storage
             )
         approval_buttons = ApprovalButtons(approvals, conversation)
         approval_buttons.register(commands)
@@ -201,6 +223,8 @@ class Container:
                 ServiceSpec(bus, critical=True),
                 ServiceSpec(router, critical=True),
                 ServiceSpec(dispatcher, critical=True),
+                # run_code joins the tools (or not) before any message can arrive.
+                *self._code_tool(tools),
                 *task_specs[0],
                 # Channels start last: a channel re-publishes its pending inbox at start,
                 # so everything downstream must already be running. Only the scheduler
@@ -383,7 +407,17 @@ class Container:
     ) -> tuple[ToolRegistry, CommandRouter]:
         """The tool registry and command router with the basic commands and the notes';
         the scheduler's and the approval buttons' are added as those are built."""
-        tools = ToolRegistry(timeout_seconds=self.settings.llm.tool_timeout_seconds)
+        tools = ToolRegistry(
+            timeout_seconds=self.settings.llm.tool_timeout_seconds,
+            permissions=tool_permissions(self.settings.tools),
+            max_output_chars=self.settings.tools.max_output_chars,
+        )
+        web = self.settings.tools
+        if web.web.enabled or web.search.enabled:
+            from minibot.adapters.web.system_resolver import SystemHostResolver
+
+            for tool in web_tools(web, SystemHostResolver()).tools():
+                tools.add(tool)
         commands = CommandRouter()
         BasicCommands(
             memory=storage.memory,
@@ -396,6 +430,15 @@ class Container:
         if self.settings.kv_memory.enabled:
             self._notes(storage, clock, tools, commands)
         return tools, commands
+
+    def _code_tool(self, tools: ToolRegistry) -> list[ServiceSpec]:
+        if not self.settings.tools.code.enabled:
+            return []
+        code = self.settings.tools.code
+        offer = CodeToolOffer(
+            code_sandbox(code), tools, timeout_seconds=code.timeout_seconds + TOOL_MARGIN_SECONDS
+        )
+        return [ServiceSpec(offer)]
 
     def _notes(
         self, storage: _Storage, clock: SystemClock, tools: ToolRegistry, commands: CommandRouter
@@ -433,7 +476,6 @@ class Container:
             stream=llm.stream,
             summarize=llm.history_overflow == "summarize",
             max_input_tokens=llm.max_input_tokens,
-            max_tool_output_chars=llm.max_tool_output_chars,
         )
 
     def _turns(
@@ -531,6 +573,7 @@ class Container:
         bus: Bus,
         clock: SystemClock,
         scheduled_turns: ConversationService,
+        workflow_runner: WorkflowRunner,
         tools: ToolRegistry,
         commands: CommandRouter,
         storage: _Storage,
@@ -538,12 +581,14 @@ class Container:
         """The job store, scheduler and job service, with their commands and tools;
         returns the services to start before the channels and after them."""
         sch = self.settings.scheduler
+        workflows = configured_workflows(self.settings)
         store, leases = self._job_store(storage, clock)
         runner = JobRunner(
             store,
             {
                 ActionKind.REMINDER: ReminderStrategy(bus.publish),
                 ActionKind.PROMPT: PromptStrategy(scheduled_turns, bus.publish),
+                ActionKind.WORKFLOW: WorkflowStrategy(workflow_runner, workflows),
             },
             bus.publish,
             clock,
@@ -578,6 +623,8 @@ class Container:
         for tool in JobTools(jobs, self._prompt_cost(), aliases).tools():
             tools.add(tool)
         JobCommands(jobs).register(commands)
+        if workflows:
+            WorkflowCommands(jobs, workflows).register(commands)
         return (
             [ServiceSpec(jobs, critical=True), *store_specs],
             [ServiceSpec(SchedulerService(jobs, scheduler, bus.publish))],
@@ -670,3 +717,82 @@ def turn_deadline_seconds(llm: LLMSettings) -> float:
     calls = llm.max_tool_iterations + 1 + (llm.history_overflow == "summarize")
     per_call = llm.total_deadline_seconds * (1 + len(llm.fallbacks))
     return calls * per_call + llm.max_tool_iterations * llm.tool_timeout_seconds
+
+
+def tool_permissions(tools: ToolsSettings) -> ToolPermissions:
+    permissions = tools.permissions
+    return ToolPermissions(
+        levels={name: PermissionLevel(level) for name, level in permissions.levels().items()},
+        owners={
+            owner: {name: PermissionLevel(level) for name, level in levels.items()}
+            for owner, levels in permissions.owners.items()
+        },
+    )
+
+
+def web_tools(tools: ToolsSettings, resolver: HostResolver) -> WebTools:
+    """fetch_url and web_search as configured (neither when both are off); imported
+    here, so a daemon without web tools does not load them."""
+    from minibot.adapters.web.pinned_fetcher import PinnedFetcher
+    from minibot.adapters.web.search_providers import BraveSearch, SearxngSearch
+    from minibot.adapters.web.web_reader import PinnedWebReader
+
+    web = tools.web
+    fetcher = PinnedFetcher(
+        resolver,
+        WebRules(
+            allowed_hosts=tuple(web.allowed_hosts),
+            blocked_hosts=tuple(web.blocked_hosts),
+            max_response_bytes=web.max_response_bytes,
+            timeout_seconds=web.timeout_seconds,
+            max_redirects=web.max_redirects,
+        ),
+    )
+    search: SearchProvider | None = None
+    if tools.search.enabled:
+        s = tools.search
+        search = (
+            SearxngSearch(fetcher, s.url)
+            if s.provider == "searxng"
+            else BraveSearch(fetcher, s.url or BRAVE_API, s.api_key.get_secret_value())
+        )
+    return WebTools(
+        reader=PinnedWebReader(fetcher) if web.enabled else None,
+        search=search,
+        max_text_chars=web.max_text_chars,
+        max_results=tools.search.max_results,
+        timeout_seconds=web.timeout_seconds + TOOL_MARGIN_SECONDS,
+    )
+
+
+BRAVE_API = "https://api.search.brave.com"
+# Above a tool's own cap (the sandbox's wall time, the fetch's time cap), so that cap,
+# with its clearer report, ends the call first.
+TOOL_MARGIN_SECONDS = 5.0
+
+
+def code_sandbox(code: CodeToolSettings) -> CodeSandbox:
+    from minibot.adapters.sandbox.bwrap_sandbox import BwrapSandbox
+
+    limits = SandboxLimits(
+        timeout_seconds=code.timeout_seconds,
+        memory_mb=code.memory_mb,
+        max_output_chars=code.max_output_chars,
+        max_processes=code.max_processes,
+    )
+    return BwrapSandbox(limits, bwrap_path=code.bwrap_path, python_path=code.python_path)
+
+
+def configured_workflows(settings: Settings) -> dict[str, Workflow]:
+    """`[workflows.<name>]` as core values; a step without a name is `step<n>`."""
+    workflows: dict[str, Workflow] = {}
+    for name, section in settings.workflows.items():
+        steps = []
+        for index, step in enumerate(section.steps):
+            kind = StepKind(step.kind)
+            fields = {f: getattr(step, f) for f in STEP_FIELDS[kind]}
+            if kind is StepKind.RUN_CODE:
+                fields["language"] = step.language
+            steps.append(WorkflowStep(kind, step.name or f"step{index + 1}", fields))
+        workflows[name] = Workflow(name, tuple(steps), section.description)
+    return workflows

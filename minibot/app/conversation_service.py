@@ -17,7 +17,7 @@ from minibot.app.history_context import HistoryContext
 from minibot.app.jobs.run_budget import current_run
 from minibot.app.model_lineup import ModelLineup
 from minibot.app.steering import Steering
-from minibot.app.tool_loop import LoopTurn, ToolLoop, nth_call
+from minibot.app.tool_loop import FORWARDED, Held, LoopTurn, ToolLoop, nth_call
 from minibot.app.tools.registry import ToolContext, ToolRegistry
 from minibot.app.turn_model import TurnModel
 from minibot.core.approval import Approval, ApprovalState, approval_id
@@ -61,7 +61,6 @@ class TurnSettings:
     # Fold the history that outgrows the budget into a stored summary (else it is cut).
     summarize: bool = False
     max_input_tokens: int = 8000
-    max_tool_output_chars: int = 16_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +141,6 @@ class ConversationService:
             now=clock.now,
             max_iterations=settings.max_tool_iterations,
             tracer=tracer,
-            max_tool_output_chars=settings.max_tool_output_chars,
         )
         self._background: set[asyncio.Task[None]] = set()
 
@@ -162,7 +160,9 @@ class ConversationService:
         turn_id: str,
         steering: Steering | None = None,
     ) -> None:
-        speaker = _Speaker(owner_id, message.sender.display_name, message.in_group)
+        speaker = _Speaker(
+            owner_id, message.sender.display_name, message.in_group, message.forwarded
+        )
         outcome = await self._turn(
             message.conversation,
             message.text,
@@ -199,6 +199,7 @@ class ConversationService:
         in_group: bool = False,
         speaker_name: str = "",
         model_alias: str | None = None,
+        forwarded: bool = False,
     ) -> TurnOutcome:
         """Answer `text` in `conversation` and store the exchange; never raises LLMError.
 
@@ -206,7 +207,7 @@ class ConversationService:
         its answer is already stored it is replayed, and its user message is never
         stored twice.
         """
-        speaker = _Speaker(owner_id, speaker_name, in_group)
+        speaker = _Speaker(owner_id, speaker_name, in_group, forwarded)
         return await self._turn(
             conversation, text, speaker, turn_id, message_id, None, model_alias=model_alias
         )
@@ -232,7 +233,9 @@ class ConversationService:
                 opened.append(self._loop.message(Role.TOOL, result, tag, tool_call_id=call.id))
             return opened
 
-        speaker = _Speaker(approval.owner_id, approval.speaker_name, True)
+        # A group is recognised by its history's speaker marks: a one-on-one chat whose
+        # call was confirmed stays one-on-one.
+        speaker = _Speaker(approval.owner_id, approval.speaker_name, False)
         return await self._turn(
             approval.conversation,
             approval_text.decision_text(approval),
@@ -342,7 +345,14 @@ class ConversationService:
                 opened = await opening(context, tag)
                 prompt.extend(opened)
                 new_messages.extend(opened)
-            turn = LoopTurn(context, speaker.name, turn_id, tag, guarded=view.others_spoke)
+            turn = LoopTurn(
+                context,
+                speaker.name,
+                turn_id,
+                tag,
+                guarded=view.others_spoke,
+                untrusted=(FORWARDED,) if speaker.forwarded else (),
+            )
             steer = self._steer_from(steering, conversation, meta, drafted) if steering else None
             answer = await self._loop.run(
                 prompt,
@@ -371,12 +381,14 @@ class ConversationService:
         return TurnOutcome(shown, ok=True, buttons=buttons, usage_written=self._write_usage(usage))
 
     def _reply_of(
-        self, answer: Completion | Approval, notices: list[str]
+        self, answer: Completion | Held, notices: list[str]
     ) -> tuple[str, tuple[Button, ...]]:
-        if isinstance(answer, Approval):
+        if isinstance(answer, Held):
             assert self._approvals is not None
-            reply = approval_text.request_text(answer, self._approvals.timeout_seconds)
-            return reply, approval_text.buttons(answer)
+            reply = approval_text.request_text(
+                answer.approval, self._approvals.timeout_seconds, answer.reasons
+            )
+            return reply, approval_text.buttons(answer.approval)
         if answer.truncated:
             notices.append(replies.ANSWER_CUT)
         return answer.text.strip() or replies.EMPTY_ANSWER, ()
@@ -562,6 +574,7 @@ class _Speaker:
     owner_id: str
     name: str
     in_group: bool
+    forwarded: bool = False
 
 
 def _consume(task: asyncio.Task[None]) -> None:

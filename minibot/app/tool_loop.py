@@ -1,4 +1,4 @@
-"""The tool loop of a turn: model and tools in bounded rounds, holding calls where others spoke."""
+"""The tool loop of a turn: model and tools in bounded rounds, each call under its permission."""
 
 from __future__ import annotations
 
@@ -15,12 +15,17 @@ from minibot.core.llm import Completion
 from minibot.core.ports.language_model import LanguageModel, TextSink
 from minibot.core.ports.tracer import Tracer
 from minibot.core.tokens import estimate_tokens
+from minibot.core.tool_permissions import PermissionLevel, Untrusted
 from minibot.core.tracing import NO_TRACER
 
 # Called with each completion and the prompt it answered (for the usage ledger).
 OnCompletion = Callable[[Completion, list[ChatMessage]], None]
 # Messages that joined the turn since the last model call (busy policy "steer").
 Steer = Callable[[], Awaitable[list[ChatMessage]]]
+
+
+OTHERS_SPOKE = "other people's messages"
+FORWARDED = "a forwarded message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +39,30 @@ class LoopTurn:
     turn_id: str
     tag: dict[str, str]
     guarded: bool
+    # Untrusted sources the turn starts with (a forwarded message).
+    untrusted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The turn stopped for the owner's decision on `approval`; `reasons` say why each
+    held call was held (its permission, or the untrusted content in play)."""
+
+    approval: Approval
+    reasons: tuple[str, ...]
+    untrusted: Untrusted
 
 
 class ToolLoop:
     """Asks the model, runs the tool calls it makes, and asks again, at most
-    `max_iterations` rounds; then once more without tools. In a guarded turn a call
-    that reads or changes the speaker's data does not run: the round's held calls go to
-    the approval desk and the loop ends with that approval (without a desk they are
-    refused and the model is told)."""
+    `max_iterations` rounds; then once more without tools.
+
+    Each call goes by its permission for the turn's owner: `deny` does not run (the
+    model is told), `confirm` is held. Untrusted content in the turn (others spoke, or
+    an earlier call of this turn brought text from outside: fetch_url, web_search,
+    run_code) holds every call with side effects even if it is `allow`. The round's held
+    calls go to the approval desk and the loop ends with that approval (without a desk
+    they are refused and the model is told)."""
 
     def __init__(
         self,
@@ -52,7 +73,6 @@ class ToolLoop:
         now: Callable[[], datetime],
         max_iterations: int,
         tracer: Tracer = NO_TRACER,
-        max_tool_output_chars: int = 16_000,
     ) -> None:
         self._tracer = tracer
         self._model = model
@@ -60,7 +80,6 @@ class ToolLoop:
         self._approvals = approvals
         self._now = now
         self._max_iterations = max_iterations
-        self._max_output_chars = max_tool_output_chars
 
     async def run(
         self,
@@ -72,7 +91,7 @@ class ToolLoop:
         on_text: TextSink | None,
         model: LanguageModel | None = None,
         steer: Steer | None = None,
-    ) -> Completion | Approval:
+    ) -> Completion | Held:
         """The model's final completion, or the approval that holds some of its calls.
         What the loop adds to the conversation is appended to `prompt` and `new_messages`.
         `model` answers in place of the loop's own; `steer` is asked before each model
@@ -80,6 +99,7 @@ class ToolLoop:
         joined during it, the model is asked again with them, so one answer covers all."""
         model = model or self._model
         iteration = 0
+        untrusted = self.untrusted_in(new_messages, turn)
         # The n-th call of a tool in this turn: the same when the turn runs again after a
         # crash (the model's own call ids are new each time), so creations are keyed by it.
         calls_made: dict[str, int] = {}
@@ -88,9 +108,8 @@ class ToolLoop:
             prompt.extend(joined)
             new_messages.extend(joined)
             offer_tools = bool(self._tools) and iteration < self._max_iterations
-            completion = await model.complete(
-                prompt, tools=self._tools.specs if offer_tools else (), on_text=on_text
-            )
+            specs = self._tools.specs_for(turn.context.owner_id) if offer_tools else ()
+            completion = await model.complete(prompt, tools=specs, on_text=on_text)
             on_completion(completion, prompt)
             joined = await steer() if steer is not None else []
             if not completion.tool_calls or not offer_tools:
@@ -103,21 +122,34 @@ class ToolLoop:
             prompt.append(asked)
             new_messages.append(asked)
             held: list[ToolCall] = []
+            reasons: list[str] = []
+            # The model chose this round's calls before it saw their output: what they
+            # bring from outside weighs on the next rounds.
+            brought: list[str] = []
             for call in completion.tool_calls:
-                if turn.guarded and self._tools.needs_approval(call.name):
+                level = self._tools.level(turn.context.owner_id, call.name)
+                hold = self.hold_reason(call.name, level, untrusted)
+                if level is PermissionLevel.DENY:
+                    result = approval_text.DENIED_BY_SETTING
+                elif hold:
                     held.append(call)
-                    result = approval_text.HELD if self._approvals else approval_text.REFUSED
+                    reasons.append(hold)
+                    result = approval_text.HELD if self._approvals else approval_text.refused(hold)
                 else:
                     result = await self.run_call(
                         call, turn.context, origin=nth_call(turn.turn_id, call.name, calls_made)
                     )
+                    if self._tools.untrusted_output(call.name):
+                        brought.append(f"{call.name} output")
                 answered = self.message(Role.TOOL, result, turn.tag, tool_call_id=call.id)
                 prompt.append(answered)
                 new_messages.append(answered)
+            for source in brought:
+                untrusted = untrusted.adding(source)
             if held and self._approvals is not None:
                 # The turn ends here: only the speaker's press may let these calls run.
                 context = turn.context
-                return await self._approvals.hold(
+                approval = await self._approvals.hold(
                     turn_id=turn.turn_id,
                     conversation=context.conversation,
                     owner_id=context.owner_id,
@@ -125,7 +157,24 @@ class ToolLoop:
                     calls=tuple(held),
                     message_id=context.message_id,
                 )
+                return Held(approval, tuple(reasons), untrusted)
             iteration += 1
+
+    def untrusted_in(self, turn_messages: list[ChatMessage], turn: LoopTurn) -> Untrusted:
+        """The untrusted content in play as the loop starts: others' words in the
+        history, and the output of tools that bring text from outside already in this
+        turn (a turn resumed after an approval opens with the approved calls)."""
+        untrusted = Untrusted((OTHERS_SPOKE,)) if turn.guarded else Untrusted()
+        for source in turn.untrusted:
+            untrusted = untrusted.adding(source)
+        for message in turn_messages:
+            for call in message.tool_calls:
+                if self._tools.untrusted_output(call.name):
+                    untrusted = untrusted.adding(f"{call.name} output")
+        return untrusted
+
+    def hold_reason(self, name: str, level: PermissionLevel, untrusted: Untrusted) -> str:
+        return hold_reason(self._tools, name, level, untrusted)
 
     async def run_call(
         self, call: ToolCall, context: ToolContext, *, origin: str | None = None
@@ -136,13 +185,7 @@ class ToolLoop:
             context.owner_id, context.conversation, context.message_id, call.id, origin=origin
         )
         with self._tracer.span("tool.call", {"tool": call.name}):
-            result = await self._tools.run(call, for_call)
-        if len(result) > self._max_output_chars:
-            cut = len(result) - self._max_output_chars
-            result = (
-                f"{result[: self._max_output_chars]}\n[output truncated: {cut} more characters]"
-            )
-        return result
+            return await self._tools.run(call, for_call)
 
     def message(
         self,
@@ -162,6 +205,18 @@ class ToolLoop:
             token_estimate=estimate_tokens(text or "tool call"),
             meta=dict(meta),
         )
+
+
+def hold_reason(
+    tools: ToolRegistry, name: str, level: PermissionLevel, untrusted: Untrusted
+) -> str:
+    """Why a call must wait for the owner, or "" when it may run (a `deny` is the
+    caller's to refuse first)."""
+    if level is PermissionLevel.CONFIRM:
+        return f"{name} is set to confirm"
+    if untrusted and tools.needs_approval(name):
+        return f"untrusted content is in play ({untrusted.describe()})"
+    return ""
 
 
 def nth_call(turn_id: str, tool: str, calls_made: dict[str, int]) -> str:

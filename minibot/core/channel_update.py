@@ -27,6 +27,7 @@ class ChannelUpdate:
     text: str | None = None
     message_id: str | None = None
     in_group: bool = False
+    forwarded: bool = False
     addressed: bool = True
     action: str | None = None
     press_id: str | None = None
@@ -47,6 +48,7 @@ class ChannelUpdate:
                 message_id=self.message_id,
                 inbox_id=inbox_id,
                 in_group=self.in_group,
+                forwarded=self.forwarded,
             )
         )
 

@@ -203,6 +203,15 @@ class MessageGone(DeliveryRefused):
     """The message to edit was deleted or can no longer be edited: send a new one."""
 
 
+class AddressRefused(ToolError):
+    """A web tool refused a URL before connecting: `url` and `reason` say which and why."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"refused {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
 class BudgetExceeded(MinibotError):
     """A request was not made: its estimated cost would cross a spending limit.
     `breach` says which limit, what was spent and when it resets."""

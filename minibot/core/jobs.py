@@ -51,6 +51,7 @@ _ALLOWED: dict[JobState, frozenset[JobState]] = {
 class ActionKind(enum.StrEnum):
     REMINDER = "reminder"  # the text is sent verbatim, no LLM involved
     PROMPT = "prompt"  # the text is run through the LLM and the answer sent
+    WORKFLOW = "workflow"  # the text names a workflow, run step by step
 
 
 class OnMissed(enum.StrEnum):

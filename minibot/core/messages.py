@@ -26,7 +26,8 @@ class Sender:
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """A text a person sent; `inbox_id` is set when a durable inbox holds it.
-    `in_group`: several people share the conversation (a group chat)."""
+    `in_group`: several people share the conversation (a group chat). `forwarded`: the
+    text is someone else's words passed on (a forward), untrusted like a fetched page."""
 
     conversation: ConversationKey
     sender: Sender
@@ -35,6 +36,7 @@ class IncomingMessage:
     message_id: str | None = None
     inbox_id: int | None = None
     in_group: bool = False
+    forwarded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

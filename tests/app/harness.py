@@ -31,6 +31,7 @@ from minibot.core.messages import IncomingMessage, OutgoingMessage, Sender
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.conversation_settings_store import ConversationSettingsStore
 from minibot.core.prices import Price
+from minibot.core.tool_permissions import ToolPermissions
 from minibot.shared.clock import SystemClock
 from tests.fakes.language_model import ScriptedLanguageModel
 from tests.fakes.memory import (
@@ -128,6 +129,7 @@ class AppHarness:
         *,
         name: str = "Ada",
         in_group: bool = False,
+        forwarded: bool = False,
     ) -> None:
         message = IncomingMessage(
             ConversationKey("test", chat_id),
@@ -135,6 +137,7 @@ class AppHarness:
             text,
             received_at=datetime.now(UTC),
             in_group=in_group,
+            forwarded=forwarded,
         )
         await self.bus.publish(MessageReceived(message))
 
@@ -175,6 +178,7 @@ def build_app(
     model_price: Price | None = None,
     max_input_tokens: int = 8000,
     max_tool_output_chars: int = 16_000,
+    permissions: ToolPermissions | None = None,
 ) -> AppHarness:
     """`approvals`: wire the approval desk over this store (shared across builds, as a
     database is across restarts); `memory`, `conversation_settings` and `usage` likewise.
@@ -194,7 +198,12 @@ def build_app(
             usage=usage, policy=budgets, clock=clock, completion_tokens=completion_tokens
         )
     channel = RecordingChannel()
-    registry = ToolRegistry(tools, timeout_seconds=0.5)
+    registry = ToolRegistry(
+        tools,
+        timeout_seconds=0.5,
+        permissions=permissions,
+        max_output_chars=max_tool_output_chars,
+    )
     desk = None
     if approvals is not None:
         desk = ApprovalDesk(
@@ -215,7 +224,6 @@ def build_app(
             stream=stream,
             summarize=summarize,
             max_input_tokens=max_input_tokens,
-            max_tool_output_chars=max_tool_output_chars,
         ),
         price=lambda model, u: (u.prompt_tokens + u.completion_tokens) / 1000,
         approvals=desk,

@@ -92,7 +92,6 @@ class LLMSettings(Section):
     # One message longer than this is cut to it, and the reply says so.
     max_input_tokens: int = Field(8000, ge=1)
     # A tool's result longer than this is cut before the model reads it.
-    max_tool_output_chars: int = Field(16000, ge=100)
 
     @model_validator(mode="after")
     def _aliases_known(self) -> LLMSettings:
@@ -332,6 +331,128 @@ class AlertsSettings(Section):
         return self
 
 
+ToolLevel = Literal["allow", "confirm", "deny"]
+
+
+class ToolPermissionsSettings(Section):
+    """`[tools.permissions]`: tool name = level; `owners."<owner id>"` overrides per owner."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    owners: dict[str, dict[str, ToolLevel]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _levels_known(self) -> ToolPermissionsSettings:
+        for tool, level in (self.model_extra or {}).items():
+            if level not in ("allow", "confirm", "deny"):
+                raise ValueError(f"{tool}: must be allow, confirm or deny (got {level!r})")
+        return self
+
+    def levels(self) -> dict[str, str]:
+        return {tool: str(level) for tool, level in (self.model_extra or {}).items()}
+
+
+class WebToolSettings(Section):
+    """`[tools.web]`: fetch_url, and the address rules web_search's provider URL obeys too."""
+
+    enabled: bool = False
+    allowed_hosts: list[str] = Field(default_factory=list)
+    blocked_hosts: list[str] = Field(default_factory=list)
+    max_response_bytes: int = Field(2_000_000, ge=1024)
+    timeout_seconds: float = Field(15.0, gt=0)
+    max_redirects: int = Field(5, ge=0, le=20)
+    max_text_chars: int = Field(12_000, ge=100)
+
+    @field_validator("allowed_hosts", "blocked_hosts")
+    @classmethod
+    def _host_entries(cls, entries: list[str]) -> list[str]:
+        from minibot.core.address_rules import HostEntry
+
+        for entry in entries:
+            HostEntry.parse(entry)
+        return entries
+
+
+class SearchToolSettings(Section):
+    """`[tools.search]`: web_search through SearXNG or the Brave Search API."""
+
+    enabled: bool = False
+    provider: Literal["searxng", "brave"] = "searxng"
+    url: str = ""
+    api_key: SecretStr = SecretStr("")
+    max_results: int = Field(5, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _provider_ready(self) -> SearchToolSettings:
+        if self.enabled and self.provider == "searxng" and not self.url:
+            raise ValueError("url: is required for the searxng provider (the instance's base URL)")
+        if self.enabled and self.provider == "brave" and not self.api_key.get_secret_value():
+            raise ValueError("api_key: is required for the brave provider")
+        return self
+
+
+class CodeToolSettings(Section):
+    """`[tools.code]`: run_code in bubblewrap; never offered without a working sandbox."""
+
+    enabled: bool = False
+    timeout_seconds: float = Field(10.0, gt=0, le=300)
+    memory_mb: int = Field(256, ge=32)
+    max_output_chars: int = Field(20_000, ge=100)
+    max_processes: int = Field(32, ge=1)
+    bwrap_path: str = "bwrap"
+    python_path: str = "/usr/bin/python3"
+
+
+class ToolsSettings(Section):
+    # Every tool's result is cut to this many characters (the result says so).
+    max_output_chars: int = Field(16_000, ge=500)
+    permissions: ToolPermissionsSettings = Field(default_factory=ToolPermissionsSettings)
+    web: WebToolSettings = Field(default_factory=WebToolSettings)
+    search: SearchToolSettings = Field(default_factory=SearchToolSettings)
+    code: CodeToolSettings = Field(default_factory=CodeToolSettings)
+
+
+class WorkflowStepSettings(Section):
+    """One step of `[[workflows.<name>.steps]]`: `kind` and the field that kind needs
+    (fetch: url, search: query, run_code: code, ask: prompt, send: text). Text fields
+    may refer to earlier steps' results: `{name}` or `{name.field}`."""
+
+    kind: Literal["fetch", "search", "run_code", "ask", "send"]
+    name: str = Field("", pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$")
+    url: str = ""
+    query: str = ""
+    code: str = ""
+    language: Literal["python"] = "python"
+    prompt: str = ""
+    text: str = ""
+
+
+class WorkflowSettings(Section):
+    description: str = ""
+    steps: list[WorkflowStepSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _steps_complete(self) -> WorkflowSettings:
+        from minibot.core.workflows import STEP_FIELDS, StepKind, render
+
+        names: list[str] = []
+        for index, step in enumerate(self.steps):
+            where = f"steps[{index}]"
+            name = step.name or f"step{index + 1}"
+            if name in names:
+                raise ValueError(f"{where}.name: {name!r} is used by an earlier step")
+            for field in STEP_FIELDS[StepKind(step.kind)]:
+                value = getattr(step, field)
+                if not value.strip():
+                    raise ValueError(f"{where}.{field}: is required for a {step.kind} step")
+                try:
+                    render(value, dict.fromkeys(names, ""))
+                except KeyError as exc:
+                    raise ValueError(f"{where}.{field}: {exc.args[0]}") from None
+            names.append(name)
+        return self
+
+
 class Settings(Section):
     """The whole configuration: TOML values, overridden by MINIBOT_<SECTION>__<KEY> variables
     (the loader lays those over the file; see `env_overrides.py`)."""
@@ -345,6 +466,8 @@ class Settings(Section):
     kv_memory: KVMemorySettings = Field(default_factory=KVMemorySettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    tools: ToolsSettings = Field(default_factory=ToolsSettings)
+    workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
     control_plane: NotYetImplemented = Field(default_factory=NotYetImplemented)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)

@@ -58,7 +58,7 @@ _STATE_LIST = (
     JobState.FAILED,
     JobState.CANCELLED,
 )
-_KIND_LIST = (ActionKind.REMINDER, ActionKind.PROMPT)
+_KIND_LIST = (ActionKind.REMINDER, ActionKind.PROMPT, ActionKind.WORKFLOW)
 _MISSED_LIST = (OnMissed.RUN_ONCE, OnMissed.SKIP, OnMissed.ASK)
 _NOTIFY_LIST = (Notify.ALWAYS, Notify.NEVER)
 _OUTCOME_LIST = (RunOutcome.DELIVERED, RunOutcome.FAILED, RunOutcome.MISSED)

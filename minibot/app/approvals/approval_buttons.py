@@ -6,6 +6,7 @@ import dataclasses
 import logging
 
 from minibot.app import replies
+from minibot.app.approvals import approval_text
 from minibot.app.approvals.approval_desk import ApprovalDesk
 from minibot.app.approvals.approval_text import BUTTON_PREFIX
 from minibot.app.commands import ButtonRequest, CommandReply, CommandRouter
@@ -50,6 +51,9 @@ class ApprovalButtons:
             approval = await self._desk.decide(key, state, request.turn_id) or approval
         if approval.decided_turn != request.turn_id:
             return CommandReply(_DECIDED.get(approval.state, replies.STALE_BUTTON))
+        if approval_text.for_workflow(approval):
+            self._desk.settle(approval)
+            return CommandReply(approval_text.workflow_decision(approval))
         return await self._resume(approval, request.turn_id)
 
     async def expire(self, approval_id: str, turn_id: str) -> CommandReply | None:
@@ -60,6 +64,10 @@ class ApprovalButtons:
         # The answer first, then the mark: a crash between expires it again at the next
         # start, and the stored answer is replayed (its turn id is the same).
         expired = dataclasses.replace(approval, state=ApprovalState.EXPIRED, decided_turn=turn_id)
+        if approval_text.for_workflow(approval):
+            await self._desk.decide(approval_id, ApprovalState.EXPIRED, turn_id)
+            self._desk.settle(expired)
+            return CommandReply(approval_text.workflow_decision(expired))
         reply = await self._resume(expired, turn_id)
         await self._desk.decide(approval_id, ApprovalState.EXPIRED, turn_id)
         return reply

@@ -41,6 +41,7 @@ class ApprovalDesk:
         self._max_sleep = max_sleep_seconds
         self._deadlines: dict[str, tuple[datetime, ConversationKey]] = {}
         self._wake = asyncio.Event()
+        self._waiters: dict[str, list[asyncio.Future[Approval]]] = {}
 
     async def start(self) -> None:
         for approval in await self._store.pending():
@@ -87,6 +88,28 @@ class ApprovalDesk:
         self._deadlines.pop(approval_id, None)
         log.info("approval decided", extra={"approval_id": approval_id, "state": str(state)})
         return decided
+
+    async def wait(self, approval_id: str) -> Approval:
+        """The approval once decided (a workflow step waits here, outside any lane)."""
+        current = await self._store.get(approval_id)
+        if current is not None and current.state is not ApprovalState.PENDING:
+            return current
+        waiter: asyncio.Future[Approval] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(approval_id, []).append(waiter)
+        try:
+            return await waiter
+        finally:
+            waiting = self._waiters.get(approval_id, [])
+            if waiter in waiting:
+                waiting.remove(waiter)
+            if not waiting:
+                self._waiters.pop(approval_id, None)
+
+    def settle(self, approval: Approval) -> None:
+        """Wakes whoever waits on `approval` (decided)."""
+        for waiter in self._waiters.pop(approval.id, []):
+            if not waiter.done():
+                waiter.set_result(approval)
 
     def expired(self, approval: Approval) -> bool:
         return self._clock.now() >= approval.expires_at

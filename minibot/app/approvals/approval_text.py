@@ -1,4 +1,4 @@
-"""What the speaker and the model are told about held tool calls."""
+"""What the owner and the model are told about held, denied and refused tool calls."""
 
 from __future__ import annotations
 
@@ -12,28 +12,44 @@ from minibot.core.messages import Button
 HELD = json.dumps(
     {"ok": False, "error": "not run yet: held until the speaker approves it with the buttons"}
 )
-# Where no approval can be asked (none is wired): the call is refused outright.
-REFUSED = json.dumps(
-    {
-        "ok": False,
-        "error": "not run: other people's messages are in this conversation, and this tool "
-        "acts on the speaker's data",
-    }
+# A tool whose permission is `deny` for this owner.
+DENIED_BY_SETTING = json.dumps(
+    {"ok": False, "error": "not run: this tool is denied by the owner's permission settings"}
 )
 BUTTON_PREFIX = "approval"
+# The call id of a held workflow step: its decision wakes the workflow, not a turn.
+WORKFLOW_CALL_PREFIX = "workflow-step-"
+_OTHERS_ONLY = "untrusted content is in play (other people's messages)"
 
 
-def request_text(approval: Approval, timeout_seconds: float) -> str:
-    """The message with the buttons: every held call with its arguments in full."""
+def refused(reason: str) -> str:
+    """Where no approval can be asked (none is wired): the call is refused outright."""
+    return json.dumps({"ok": False, "error": f"not run: it needs the owner's approval ({reason})"})
+
+
+def request_text(approval: Approval, timeout_seconds: float, reasons: tuple[str, ...] = ()) -> str:
+    """The message with the buttons: every held call with its arguments in full, and
+    why it is asked; when untrusted content is in play, that is said plainly."""
     who = approval.speaker_name or "the person who asked"
-    lines = [
-        f"{who}: this chat has messages from other people, so before I act on your "
-        f"data I need your approval for {_count(approval.calls)}:",
-        "```",
-        *(_call_line(call) for call in approval.calls),
-        "```",
-        f"Only {who} can approve. No answer within {_duration(timeout_seconds)} counts as Deny.",
-    ]
+    why = list(dict.fromkeys(reasons))
+    if not why or why == [_OTHERS_ONLY]:
+        head = (
+            f"{who}: this chat has messages from other people, so before I act on your "
+            f"data I need your approval for {_count(approval.calls)}:"
+        )
+    else:
+        head = f"{who}: I need your approval before I run {_count(approval.calls)}:"
+    lines = [head, "```", *(_call_line(call) for call in approval.calls), "```"]
+    if why and why != [_OTHERS_ONLY]:
+        lines.append("Why: " + "; ".join(why) + ".")
+    if any(reason.startswith("untrusted content") for reason in why):
+        lines.append(
+            "Untrusted content is in play: text I did not get from you is in this "
+            "conversation and may be trying to steer me. Approve only what you asked for."
+        )
+    lines.append(
+        f"Only {who} can approve. No answer within {_duration(timeout_seconds)} counts as Deny."
+    )
     return "\n".join(lines)
 
 
@@ -76,3 +92,17 @@ def _duration(seconds: float) -> str:
     if seconds >= 120 and seconds % 60 == 0:
         return f"{seconds / 60:g} minutes"
     return f"{seconds:g} seconds"
+
+
+def for_workflow(approval: Approval) -> bool:
+    return bool(approval.calls) and all(
+        call.id.startswith(WORKFLOW_CALL_PREFIX) for call in approval.calls
+    )
+
+
+def workflow_decision(approval: Approval) -> str:
+    if approval.state is ApprovalState.APPROVED:
+        return "Approved: the workflow goes on."
+    if approval.state is ApprovalState.DENIED:
+        return "Denied: the workflow stops at this step."
+    return "No answer in time: the workflow stopped at this step (nothing was run)."

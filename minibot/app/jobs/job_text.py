@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from minibot.core.jobs import ActionKind, Job
+from minibot.core.jobs import Job
 from minibot.core.schedule import Cron, Interval, OneShot, Schedule, zone
 
 _PREVIEW_CHARS = 60
@@ -77,7 +77,7 @@ def what_text(job: Job) -> str:
     text = " ".join(job.action.text.split())
     if len(text) > _PREVIEW_CHARS:
         text = text[: _PREVIEW_CHARS - 1] + "…"
-    kind = "reminder" if job.action.kind is ActionKind.REMINDER else "prompt"
+    kind = str(job.action.kind)
     return f'{kind} "{text}"'
 
 

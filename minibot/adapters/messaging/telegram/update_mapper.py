@@ -103,6 +103,7 @@ class UpdateMapper:
             text=None if text is None else without_lone_surrogates(text),
             message_id=str(message.message_id),
             in_group=in_group,
+            forwarded=message.forward_origin is not None,
             addressed=addressed,
         )
 

@@ -1,0 +1,1 @@
+"""Sandboxed code execution for `run_code`."""
