@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from minibot.app import replies
@@ -19,6 +20,7 @@ from minibot.core.conversation import ChatMessage, ConversationKey, Role, ToolCa
 from minibot.core.delivery import TurnRef
 from minibot.core.errors import LLMError, LLMRejected, StreamInterrupted
 from minibot.core.llm import Completion, TokenUsage
+from minibot.core.media import ImagePart
 from minibot.core.messages import Button, IncomingMessage, OutgoingMessage
 from minibot.core.ports.bus import Publish
 from minibot.core.ports.clock import Clock
@@ -147,15 +149,19 @@ class ConversationService:
         message_id: str | None = None,
         in_group: bool = False,
         speaker_name: str = "",
+        images: tuple[ImagePart, ...] = (),
+        meta: Mapping[str, str] | None = None,
     ) -> TurnOutcome:
         """Answer `text` in `conversation` and store the exchange; never raises LLMError.
 
         A turn handled again (its inbox item survived a crash) is not asked twice: when
         its answer is already stored it is replayed, and its user message is never
-        stored twice.
+        stored twice. `images` are shown to the model in this turn only: the stored user
+        message keeps `meta` (a reference to the file, an untrusted-content mark), not them.
         """
         speaker = _Speaker(owner_id, speaker_name, in_group)
-        return await self._turn(conversation, text, speaker, turn_id, message_id, None)
+        sent = _Sent(images, dict(meta or {}))
+        return await self._turn(conversation, text, speaker, turn_id, message_id, None, sent)
 
     async def resume(self, approval: Approval, *, turn_id: str) -> TurnOutcome:
         """Continue after the speaker decided on held calls (or let the time pass): the
@@ -196,6 +202,7 @@ class ConversationService:
         turn_id: str,
         message_id: str | None,
         opening: Opening | None,
+        sent: _Sent | None = None,
     ) -> TurnOutcome:
         owner_id = speaker.owner_id
         asked_at = self._clock.now()
@@ -217,9 +224,15 @@ class ConversationService:
         tag = {SPEAKER: owner_id} if view.in_group else {}
         meta = {"turn_id": turn_id, **tag}
         user = ChatMessage(
-            Role.USER, text, created_at=asked_at, token_estimate=user_tokens, meta=meta
+            Role.USER,
+            text,
+            created_at=asked_at,
+            token_estimate=user_tokens,
+            meta={**meta, **sent.meta} if sent is not None else meta,
         )
-        prompt = [ChatMessage(Role.SYSTEM, self._settings.system_prompt), *view.history, user]
+        # Images go to the model with this turn only; the stored message keeps references.
+        asked = dataclasses.replace(user, images=sent.images) if sent and sent.images else user
+        prompt = [ChatMessage(Role.SYSTEM, self._settings.system_prompt), *view.history, asked]
         new_messages = [] if earlier else [user]
         context = ToolContext(owner_id, conversation, message_id)
         if opening is not None and not earlier:
@@ -344,6 +357,14 @@ class ConversationService:
             estimated=usage.estimated,
             at=self._clock.now(),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What came with the user's text: images for this turn, meta for the stored message."""
+
+    images: tuple[ImagePart, ...]
+    meta: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)

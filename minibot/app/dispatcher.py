@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Protocol
 
 from minibot.app import replies
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.commands import ButtonRequest, CommandReply, CommandRequest, CommandRouter
-from minibot.app.conversation_service import ConversationService
 from minibot.app.lanes import KeyedLanes, LanedService
 from minibot.core.commands import SendReply
 from minibot.core.conversation import ConversationKey
@@ -20,6 +20,13 @@ from minibot.core.ports.bus import Bus
 from minibot.shared.correlation import correlated, correlation_id
 
 log = logging.getLogger(__name__)
+
+
+class TurnHandler(Protocol):
+    """Answers a message that is not a command: `ConversationService`, or `MediaTurns`
+    around it when media is on."""
+
+    async def handle(self, message: IncomingMessage, *, owner_id: str, turn_id: str) -> None: ...
 
 
 class Dispatcher(LanedService):
@@ -34,7 +41,7 @@ class Dispatcher(LanedService):
         self,
         *,
         bus: Bus,
-        conversation: ConversationService,
+        conversation: TurnHandler,
         commands: CommandRouter,
         owners: OwnerResolver,
         max_concurrent: int,
@@ -89,7 +96,8 @@ class Dispatcher(LanedService):
         )
         try:
             owner_id = self._owners.owner_of(message.sender)
-            parsed = self._commands.parse(message.text)
+            # A file's caption is said with the file, never run as a command.
+            parsed = self._commands.parse(message.text) if message.media is None else None
             if parsed is None:
                 await self._conversation.handle(message, owner_id=owner_id, turn_id=turn_id)
                 return

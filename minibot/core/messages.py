@@ -7,6 +7,7 @@ from datetime import datetime
 
 from minibot.core.conversation import ConversationKey
 from minibot.core.delivery import TurnRef
+from minibot.core.media import MediaAttachment, OutgoingMedia
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,9 @@ class Sender:
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
     """A text a person sent; `inbox_id` is set when a durable inbox holds it.
-    `in_group`: several people share the conversation (a group chat)."""
+    `in_group`: several people share the conversation (a group chat). `media`: the file
+    sent with it (a voice note, a photo, a document), not yet downloaded; `text` is then
+    its caption."""
 
     conversation: ConversationKey
     sender: Sender
@@ -35,6 +38,7 @@ class IncomingMessage:
     message_id: str | None = None
     inbox_id: int | None = None
     in_group: bool = False
+    media: MediaAttachment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,8 @@ class OutgoingMessage:
     """A reply to deliver. Its `turn` (`core/delivery.TurnRef`: `turn_id` and
     `source_inbox_id`) ties it to what it answers: `turn_id` + chunk number make delivery
     idempotent, and the inbox item is marked done once the whole reply is delivered, so a
-    crash before that re-handles it.
+    crash before that re-handles it. `media` (a voice note, a photo) is sent before the
+    text; an empty `text` sends the media alone.
     """
 
     conversation: ConversationKey
@@ -59,6 +64,7 @@ class OutgoingMessage:
     buttons: tuple[Button, ...] = field(default=())
     reply_to_message_id: str | None = None
     source_inbox_id: int | None = None
+    media: tuple[OutgoingMedia, ...] = ()
 
     @classmethod
     def answering(
@@ -69,6 +75,7 @@ class OutgoingMessage:
         *,
         buttons: tuple[Button, ...] = (),
         reply_to_message_id: str | None = None,
+        media: tuple[OutgoingMedia, ...] = (),
     ) -> OutgoingMessage:
         return cls(
             conversation,
@@ -77,6 +84,7 @@ class OutgoingMessage:
             buttons=buttons,
             reply_to_message_id=reply_to_message_id,
             source_inbox_id=turn.inbox_id,
+            media=media,
         )
 
     @property
