@@ -509,6 +509,7 @@ class Container:
                 SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
                 SqlDeliveryLedger(database),
                 commands.commands,
+                accepts_media=s.media.enabled,
             )
             sources[telegram.name] = telegram
             specs.append(ServiceSpec(telegram, critical=False))

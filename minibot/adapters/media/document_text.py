@@ -39,7 +39,7 @@ class LibraryDocumentReader:
 
 def _pdf(data: bytes, name: str) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -48,7 +48,8 @@ def _pdf(data: bytes, name: str) -> str:
         pages = [page.extract_text() or "" for page in reader.pages]
     except MediaUnreadable:
         raise
-    except FileNotDecryptedError as exc:
+    except (FileNotDecryptedError, DependencyError) as exc:
+        # DependencyError: AES encryption, which pypdf opens only with `cryptography`.
         raise MediaUnreadable(_protected(name)) from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise MediaUnreadable(_corrupt(name, "PDF")) from exc

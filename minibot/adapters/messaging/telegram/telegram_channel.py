@@ -70,8 +70,11 @@ class TelegramChannel:
         inbox: Inbox,
         ledger: DeliveryLedger,
         commands: Sequence[tuple[str, str]] = (),
+        *,
+        accepts_media: bool = False,
     ) -> None:
         self._settings = settings
+        self._accepts_media = accepts_media
         self._bus = bus
         self._inbox = inbox
         self._ledger = ledger
@@ -156,6 +159,7 @@ class TelegramChannel:
             inbox=self._inbox,
             bus=self._bus,
             notify=self._delivery.notify,
+            accepts_media=self._accepts_media,
         )
         await intake.republish_pending()
         if settings.mode == "webhook":
