@@ -27,9 +27,15 @@ from tests.fakes.documents import broken_pdf, pdf_with_text
 from tests.fakes.openai_server import FakeOpenAIServer, Script, ogg_opus_bytes, png_bytes
 from tests.fakes.telegram_server import FakeTelegramServer
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# The module's daemon is started once, inside the first test's time.
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(240)]
 
 START_SECONDS = 120.0
+# The shared config's 2 s request timeout is too tight for a busy machine.
+PATIENT = {
+    "MINIBOT_LLM__REQUEST_TIMEOUT_SECONDS": "20",
+    "MINIBOT_LLM__TOTAL_DEADLINE_SECONDS": "40",
+}
 WAIT_SECONDS = 60.0
 
 # One person (and private chat) per test, on one shared daemon.
@@ -68,7 +74,7 @@ async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Shar
     path = tmp_path_factory.mktemp("media")
     async with llm_server() as llm, FakeTelegramServer() as tg:
         config = telegram_config(path, llm, tg, users=USERS, extra=MEDIA)
-        daemon = Daemon(config, path / "daemon.log", {})
+        daemon = Daemon(config, path / "daemon.log", PATIENT)
         await daemon.start()
         try:
             # On a busy machine a start (aiogram's import) can take many seconds.
@@ -263,3 +269,40 @@ async def test_generate_image_ends_in_one_photo_and_a_usage_row(shared: Shared) 
     await settled(lambda: bool(usage_rows(shared.path, IMAGE, "image")))
     assert usage_rows(shared.path, IMAGE, "image") == [("image-test", 1.0, pytest.approx(0.04))]
     assert len(usage_rows(shared.path, IMAGE, "chat")) == 2, "both model calls are chat rows"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)  # two daemon starts, each slow on a busy machine
+async def test_generate_image_killed_mid_turn_sends_one_photo_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    draw = Script.tool_call("generate_image", json.dumps({"prompt": "a fox"}))
+    async with llm_server() as llm, FakeTelegramServer() as tg:
+        # The photo goes out; the model's next answer never comes: the daemon dies mid-turn.
+        llm.script(draw, Script.slow(120))
+        config = telegram_config(tmp_path, llm, tg, users=(IMAGE,), extra=MEDIA)
+        first = Daemon(config, tmp_path / "first.log", PATIENT)
+        second = Daemon(config, tmp_path / "second.log", PATIENT)
+        try:
+            await first.start()
+            tg.enqueue_text(IMAGE, IMAGE, "draw a fox")
+            await until(first, tg, lambda: len(tg.media_to(IMAGE)) == 1, START_SECONDS)
+            await until_true(lambda: bool(image_deliveries(tmp_path)), WAIT_SECONDS)
+            await first.kill()
+
+            # The restart handles the message again; the model asks for the image again.
+            llm.script(draw, Script.reply("Here is your fox."))
+            await second.start()
+            await until(second, tg, lambda: "Here is your fox." in texts(tg, IMAGE), START_SECONDS)
+            assert await second.stop() == 0
+        finally:
+            for daemon in (first, second):
+                if daemon.alive:
+                    await daemon.kill()
+    assert [m.method for m in tg.media_to(IMAGE)] == ["sendPhoto"], "one photo, not two"
+    assert len(llm.media_calls("generations")) == 1, "the image delivered is not made again"
+    assert texts(tg, IMAGE) == ["Here is your fox."]
+
+
+def image_deliveries(path: Path) -> list[tuple[Any, ...]]:
+    return query(path, "SELECT 1 FROM minibot_deliveries WHERE turn_id LIKE '%generate_image%'")
