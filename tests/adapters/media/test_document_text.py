@@ -12,7 +12,9 @@ reader = LibraryDocumentReader()
 
 
 def test_a_pdfs_text_is_read() -> None:
-    text = reader.read(pdf_with_text("The meeting is on (Tuesday)"), file_name="a.PDF", mime_type="")
+    text = reader.read(
+        pdf_with_text("The meeting is on (Tuesday)"), file_name="a.PDF", mime_type=""
+    )
     assert "The meeting is on (Tuesday)" in text
 
 
