@@ -148,10 +148,8 @@ class ChannelIntake:
         the bot, or an admitted press."""
         if update.is_press:
             return self._admits(update)
-        if update.media is not None:
-            readable = self._accepts_media
-        else:
-            readable = update.text is not None
+        has_file = update.media is not None
+        readable = self._accepts_media if has_file else update.text is not None
         return readable and update.addressed and self._admits(update)
 
     async def _act_on(self, parsed: Parsed) -> None:
