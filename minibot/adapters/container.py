@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from pydantic import SecretStr
 
 from minibot.adapters.config.schema import (
     DEFAULT_MODEL_ALIAS,
@@ -17,7 +20,15 @@ from minibot.adapters.config.schema import (
 )
 from minibot.adapters.files.file_job_store import FileJobStore
 from minibot.adapters.llm.llm_async_model import LlmAsyncModel
-from minibot.adapters.llm.pricing import price_list
+from minibot.adapters.llm.pricing import price_list, quantity_cost_usd
+from minibot.adapters.media.document_text import LibraryDocumentReader
+from minibot.adapters.media.kept_files import KeptFiles
+from minibot.adapters.media.openai_media import (
+    Endpoint,
+    OpenAiImages,
+    OpenAiSpeech,
+    OpenAiTranscriber,
+)
 from minibot.adapters.messaging.console.console_channel import ConsoleChannel
 from minibot.adapters.scheduler.asyncio_scheduler import AsyncioScheduler
 from minibot.adapters.sql.approval_store import SqlApprovalStore
@@ -31,6 +42,7 @@ from minibot.adapters.sql.job_store import SqlJobStore
 from minibot.adapters.sql.note_store import SqlNoteStore
 from minibot.adapters.sql.retention import StorageRetention
 from minibot.adapters.sql.usage_ledger import SqlUsageLedger
+from minibot.adapters.sql.voice_preferences import SqlVoicePreferences
 from minibot.app.alert_hook import AlertHook, AlertSender, chat_sender
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.approvals.approval_desk import ApprovalDesk
@@ -40,7 +52,7 @@ from minibot.app.commands import CommandRouter
 from minibot.app.conversation_commands import ConversationCommands
 from minibot.app.conversation_service import ConversationService, TurnSettings
 from minibot.app.daemon import Daemon, ServiceSpec
-from minibot.app.dispatcher import Dispatcher
+from minibot.app.dispatcher import Dispatcher, TurnHandler
 from minibot.app.event_bus import EventBus
 from minibot.app.jobs.job_commands import JobCommands
 from minibot.app.jobs.job_runner import JobRunner, RetryPolicy
@@ -48,10 +60,15 @@ from minibot.app.jobs.job_service import JobLimits, JobService
 from minibot.app.jobs.prompt_cost import PromptCostEstimate
 from minibot.app.jobs.scheduler_service import SchedulerService
 from minibot.app.jobs.strategies import PromptStrategy, ReminderStrategy
+from minibot.app.media.media_reader import MediaLimits, MediaReader
+from minibot.app.media.media_turns import MediaTurns, VoiceSettings
+from minibot.app.media.media_usage import MediaUsage
+from minibot.app.media.voice_commands import VoiceCommands
 from minibot.app.memory_commands import MemoryCommands
 from minibot.app.model_lineup import ModelLineup, ModelOption
 from minibot.app.reply_router import ReplyRouter
 from minibot.app.tools.code_offer import CodeToolOffer
+from minibot.app.tools.image_tools import ImageTools
 from minibot.app.tools.job_tools import JobTools
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
@@ -71,6 +88,7 @@ from minibot.core.llm import TokenUsage
 from minibot.core.ports.bus import Bus, Publish
 from minibot.core.ports.code_sandbox import CodeSandbox
 from minibot.core.ports.host_resolver import HostResolver
+from minibot.core.ports.media import MediaSource
 from minibot.core.ports.tracer import Tracer
 from minibot.core.ports.usage_ledger import UsageLedger
 from minibot.core.ports.web_reader import SearchProvider
@@ -131,6 +149,16 @@ _Turns = Callable[[TurnSettings, Publish], ConversationService]
 
 
 @dataclass
+class _Media:
+    """What `[media]` adds: the turns around the conversation (None when off), the
+    services to start and stop (the HTTP clients), and each channel's downloads."""
+
+    turns: MediaTurns | None = None
+    specs: list[ServiceSpec] = field(default_factory=list)
+    sources: dict[str, MediaSource] = field(default_factory=dict)
+
+
+@dataclass
 class Container:
     """Builds the whole application from `settings`. In console mode the console is the
     only channel (for trying minibot without Telegram); otherwise the enabled channels."""
@@ -163,6 +191,9 @@ class Container:
             s.channels.slack.app_token.get_secret_value(),
             s.alerts.webhook_url.get_secret_value(),
             s.tools.search.api_key.get_secret_value(),
+            s.media.transcription_api_key.get_secret_value(),
+            s.media.tts_api_key.get_secret_value(),
+            s.media.image_api_key.get_secret_value(),
         ]
 
     def build(self) -> Daemon:
@@ -191,6 +222,7 @@ class Container:
             settings=storage.conversation_settings,
             default_busy_policy=BusyPolicy(s.daemon.busy_policy),
         ).register(commands)
+        media = self._media(storage, clock, bus, tools, commands, conversation)
         task_specs: tuple[list[ServiceSpec], list[ServiceSpec]] = ([], [])
         if s.scheduler.enabled:
             workflows = WorkflowRunner(
@@ -202,9 +234,13 @@ class Container:
         approval_buttons = ApprovalButtons(approvals, conversation)
         approval_buttons.register(commands)
         dispatcher = self._dispatcher(
-            bus, conversation, commands, approval_buttons, storage.conversation_settings
+            bus,
+            media.turns or conversation,
+            commands,
+            approval_buttons,
+            storage.conversation_settings,
         )
-        channel_specs = self._channels(bus, storage.database, commands)
+        channel_specs = self._channels(bus, storage.database, commands, media.sources)
         router = ReplyRouter(
             bus,
             [spec.service for spec in channel_specs],
@@ -220,6 +256,7 @@ class Container:
                 *observability,
                 *storage.specs,
                 ServiceSpec(_Named("llm", lineup), critical=True),
+                *media.specs,
                 ServiceSpec(bus, critical=True),
                 ServiceSpec(router, critical=True),
                 ServiceSpec(dispatcher, critical=True),
@@ -522,10 +559,79 @@ class Container:
 
         return turns(dataclasses.replace(self._turn_settings(), stream=False), quiet)
 
+    def _media(
+        self,
+        storage: _Storage,
+        clock: SystemClock,
+        bus: Bus,
+        tools: ToolRegistry,
+        commands: CommandRouter,
+        conversation: ConversationService,
+    ) -> _Media:
+        """Voice, photos, documents and images (`[media]`): the turns that read what
+        people send and speak answers, /voice, generate_image, and the channels'
+        downloads (`sources`, filled as the channels are built)."""
+        m, llm = self.settings.media, self.settings.llm
+        media = _Media()
+        if not m.enabled:
+            return media
+
+        def endpoint(base_url: str, key: SecretStr, model: str) -> Endpoint:
+            return Endpoint(
+                base_url or llm.base_url,
+                key.get_secret_value() or llm.api_key.get_secret_value(),
+                model,
+                m.request_timeout_seconds,
+            )
+
+        transcriber = OpenAiTranscriber(
+            endpoint(m.transcription_base_url, m.transcription_api_key, m.transcription_model)
+        )
+        speech = OpenAiSpeech(
+            endpoint(m.tts_base_url, m.tts_api_key, m.tts_model), voice=m.tts_voice
+        )
+        images = OpenAiImages(
+            endpoint(m.image_base_url, m.image_api_key, m.image_model), size=m.image_size
+        )
+        media.specs = [
+            ServiceSpec(_Named(f"media-{client.service}", client))
+            for client in (transcriber, speech, images)
+        ]
+        usage = MediaUsage(storage.usage, clock, functools.partial(quantity_cost_usd, llm.prices))
+        voices = SqlVoicePreferences(storage.database)
+        reader = MediaReader(
+            sources=media.sources,
+            transcriber=transcriber,
+            documents=LibraryDocumentReader(),
+            usage=usage,
+            limits=MediaLimits(
+                max_audio_seconds=m.max_audio_seconds,
+                max_file_bytes=m.max_file_bytes,
+                max_document_chars=m.max_document_chars,
+                vision=llm.vision,
+            ),
+            keep=KeptFiles(m.keep_path).keep if m.keep else None,
+            show_transcript=m.show_transcript,
+        )
+        media.turns = MediaTurns(
+            conversation=conversation,
+            reader=reader,
+            voices=voices,
+            speech=speech,
+            usage=usage,
+            publish=bus.publish,
+            settings=VoiceSettings(voice_text_chars=m.voice_text_chars),
+        )
+        VoiceCommands(voices).register(commands)
+        image_tools = ImageTools(images, bus.publish, usage, SqlDeliveryLedger(storage.database))
+        for tool in image_tools.tools():
+            tools.add(tool)
+        return media
+
     def _dispatcher(
         self,
         bus: Bus,
-        conversation: ConversationService,
+        conversation: TurnHandler,
         commands: CommandRouter,
         approval_buttons: ApprovalButtons,
         conversation_settings: SqlConversationSettingsStore,
@@ -661,7 +767,11 @@ class Container:
         return sql_store, JobLeaseKeeper(sql_store, clock.now)
 
     def _channels(
-        self, bus: Bus, database: SqlDatabase, commands: CommandRouter
+        self,
+        bus: Bus,
+        database: SqlDatabase,
+        commands: CommandRouter,
+        sources: dict[str, MediaSource],
     ) -> list[ServiceSpec]:
         s = self.settings
         if self.mode == "console":
@@ -688,7 +798,9 @@ class Container:
                 SqlDeliveryLedger(database),
                 commands.commands,
                 tracer=self.tracer,
+                accepts_media=s.media.enabled,
             )
+            sources[telegram.name] = telegram
             specs.append(ServiceSpec(telegram, critical=False))
         if s.channels.slack.enabled:
             from minibot.adapters.messaging.slack import SlackChannel

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from minibot.app import replies
@@ -28,6 +29,7 @@ from minibot.core.delivery import TurnRef
 from minibot.core.errors import BudgetExceeded, LLMError, LLMRejected, StreamInterrupted
 from minibot.core.events import TurnFinished
 from minibot.core.llm import Completion, TokenUsage
+from minibot.core.media import ImagePart
 from minibot.core.messages import Button, IncomingMessage, OutgoingMessage
 from minibot.core.ports.bus import Publish
 from minibot.core.ports.clock import Clock
@@ -200,16 +202,29 @@ class ConversationService:
         speaker_name: str = "",
         model_alias: str | None = None,
         forwarded: bool = False,
+        images: tuple[ImagePart, ...] = (),
+        meta: Mapping[str, str] | None = None,
+        steering: Steering | None = None,
     ) -> TurnOutcome:
         """Answer `text` in `conversation` and store the exchange; never raises LLMError.
 
         A turn handled again (its inbox item survived a crash) is not asked twice: when
         its answer is already stored it is replayed, and its user message is never
-        stored twice.
+        stored twice. `images` are shown to the model in this turn only: the stored user
+        message keeps `meta` (a reference to the file, an untrusted-content mark), not them.
         """
         speaker = _Speaker(owner_id, speaker_name, in_group, forwarded)
+        sent = _Sent(images, dict(meta or {}))
         return await self._turn(
-            conversation, text, speaker, turn_id, message_id, None, model_alias=model_alias
+            conversation,
+            text,
+            speaker,
+            turn_id,
+            message_id,
+            None,
+            steering,
+            model_alias=model_alias,
+            sent=sent,
         )
 
     async def resume(self, approval: Approval, *, turn_id: str) -> TurnOutcome:
@@ -256,6 +271,7 @@ class ConversationService:
         steering: Steering | None = None,
         *,
         model_alias: str | None = None,
+        sent: _Sent | None = None,
     ) -> TurnOutcome:
         started = time.perf_counter()
         with self._tracer.span("turn", {"channel": conversation.channel}) as span:
@@ -268,6 +284,7 @@ class ConversationService:
                 opening,
                 steering,
                 model_alias=model_alias,
+                sent=sent,
             )
             span.set("ok", outcome.ok)
         finished = TurnFinished(conversation, outcome.ok, time.perf_counter() - started)
@@ -289,6 +306,7 @@ class ConversationService:
         steering: Steering | None = None,
         *,
         model_alias: str | None = None,
+        sent: _Sent | None = None,
     ) -> TurnOutcome:
         owner_id = speaker.owner_id
         asked_at = self._clock.now()
@@ -309,8 +327,14 @@ class ConversationService:
         tag = {SPEAKER: owner_id} if view.in_group else {}
         meta = {"turn_id": turn_id, **tag}
         user = ChatMessage(
-            Role.USER, text, created_at=asked_at, token_estimate=user_tokens, meta=meta
+            Role.USER,
+            text,
+            created_at=asked_at,
+            token_estimate=user_tokens,
+            meta={**meta, **sent.meta} if sent is not None else meta,
         )
+        # Images go to the model with this turn only; the stored message keeps references.
+        asked = dataclasses.replace(user, images=sent.images) if sent and sent.images else user
         new_messages = [] if earlier else [user]
         context = ToolContext(owner_id, conversation, message_id)
         usage: list[UsageRecord] = []
@@ -340,7 +364,7 @@ class ConversationService:
                 summary = await self._history.summarize(
                     conversation, chat, older, model, on_completion, notices
                 )
-            prompt = [self._history.system(summary), *view.history, user]
+            prompt = [self._history.system(summary), *view.history, asked]
             if opening is not None and not earlier:
                 opened = await opening(context, tag)
                 prompt.extend(opened)
@@ -567,6 +591,14 @@ class ContextView:
     unsummarized: int
     tokens: int
     token_budget: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What came with the user's text: images for this turn, meta for the stored message."""
+
+    images: tuple[ImagePart, ...]
+    meta: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)

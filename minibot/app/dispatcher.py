@@ -6,11 +6,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from minibot.app import replies
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.commands import ButtonRequest, CommandReply, CommandRequest, CommandRouter
-from minibot.app.conversation_service import ConversationService
 from minibot.app.lanes import KeyedLanes, LanedService
 from minibot.app.steering import Steering
 from minibot.core.commands import SendReply
@@ -37,6 +37,24 @@ class _RunningTurn:
     interrupted: bool = False
 
 
+class TurnHandler(Protocol):
+    """Answers a message that is not a command: `ConversationService`, or `MediaTurns`
+    around it when media is on. `steering` takes messages that join a running turn."""
+
+    async def handle(
+        self,
+        message: IncomingMessage,
+        *,
+        owner_id: str,
+        turn_id: str,
+        steering: Steering | None = None,
+    ) -> None: ...
+
+    async def mark_interrupted(
+        self, message: IncomingMessage, *, owner_id: str, turn_id: str
+    ) -> None: ...
+
+
 class Dispatcher(LanedService):
     """Handles each conversation's messages strictly in order, and different
     conversations concurrently up to `max_concurrent`. Any failure inside one message's
@@ -55,7 +73,7 @@ class Dispatcher(LanedService):
         self,
         *,
         bus: Bus,
-        conversation: ConversationService,
+        conversation: TurnHandler,
         commands: CommandRouter,
         owners: OwnerResolver,
         max_concurrent: int,
@@ -171,7 +189,8 @@ class Dispatcher(LanedService):
         )
         try:
             owner_id = self._owners.owner_of(message.sender)
-            parsed = self._commands.parse(message.text)
+            # A file's caption is said with the file, never run as a command.
+            parsed = self._commands.parse(message.text) if message.media is None else None
             if parsed is None:
                 await self._converse(message, owner_id, turn)
                 return

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from minibot.core.conversation import ConversationKey
 from minibot.core.events import ButtonPressed, MessageReceived
+from minibot.core.media import MediaAttachment
 from minibot.core.messages import IncomingMessage, Sender
 
 
@@ -17,7 +18,8 @@ class ChannelUpdate:
     duplicate is answered once. `payload` is what the inbox keeps to read it again after
     a restart. `text` is None for a message that is not text (a sticker); `action` is set
     for a press, with `press_id` the platform's handle to answer it. `addressed` is False
-    for a group message not meant for the bot (dropped without a word)."""
+    for a group message not meant for the bot (dropped without a word). `media` is the
+    file a message carries (`text` is then its caption, or None)."""
 
     platform_id: str
     conversation: ConversationKey
@@ -31,6 +33,7 @@ class ChannelUpdate:
     addressed: bool = True
     action: str | None = None
     press_id: str | None = None
+    media: MediaAttachment | None = None
 
     @property
     def is_press(self) -> bool:
@@ -49,6 +52,7 @@ class ChannelUpdate:
                 inbox_id=inbox_id,
                 in_group=self.in_group,
                 forwarded=self.forwarded,
+                media=self.media,
             )
         )
 

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from minibot.core.media import ImagePart
+
 
 @dataclass(frozen=True, slots=True)
 class ConversationKey:
@@ -56,7 +58,9 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One message of a conversation, as stored and as sent to the model."""
+    """One message of a conversation, as stored and as sent to the model. `images` are
+    shown to the model in the turn they came in only: stores keep none of them (the
+    message's meta keeps a reference)."""
 
     role: Role
     content: str
@@ -65,3 +69,4 @@ class ChatMessage:
     created_at: datetime | None = None
     token_estimate: int = 0
     meta: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    images: tuple[ImagePart, ...] = field(default=(), hash=False, compare=False)

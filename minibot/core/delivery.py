@@ -47,3 +47,8 @@ class TurnRef:
 
     def chunk(self, number: int) -> DeliveryKey:
         return DeliveryKey(self.turn_id, number)
+
+    def media(self, number: int) -> DeliveryKey:
+        """The key of the reply's `number`th media (a voice note, a photo): below zero,
+        apart from the text's chunks, so each is recorded and sent once like them."""
+        return DeliveryKey(self.turn_id, -1 - number)

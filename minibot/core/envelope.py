@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
 import itertools
@@ -76,9 +77,9 @@ class EnvelopeCodec:
     """Turns envelopes into JSON text and back, for the payload types it was given.
 
     Payloads are frozen dataclasses whose fields are built from str, int, float, bool,
-    None, datetimes, enums, tuples, dicts of str, and other such dataclasses; the codec
-    reads the field types, so a new event needs no code here. Unknown types are refused
-    on both sides rather than guessed."""
+    bytes (as base64), None, datetimes, enums, tuples, dicts of str, and other such
+    dataclasses; the codec reads the field types, so a new event needs no code here.
+    Unknown types are refused on both sides rather than guessed."""
 
     def __init__(self, payload_types: typing.Iterable[type]) -> None:
         self._types = {t.__name__: t for t in payload_types}
@@ -119,6 +120,8 @@ class EnvelopeCodec:
     def _encode(self, value: Any) -> Any:
         if value is None or isinstance(value, str | bool | int | float):
             return value
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode("ascii")
         if isinstance(value, enum.Enum):
             return value.value
         if isinstance(value, datetime):
@@ -182,6 +185,8 @@ class EnvelopeCodec:
             return float(value)
         if hint in (str, int, bool) and type(value) is hint:
             return value
+        if hint is bytes and isinstance(value, str):
+            return base64.b64decode(value, validate=True)
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise TypeError(f"{hint.__name__} must be an object, not {value!r}")

@@ -203,6 +203,30 @@ class MessageGone(DeliveryRefused):
     """The message to edit was deleted or can no longer be edited: send a new one."""
 
 
+class MediaError(MinibotError):
+    """A file a person sent cannot be used; `reason` is said to them as it is."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MediaTooLarge(MediaError):
+    """Longer or larger than the limits: refused before anything is downloaded."""
+
+
+class MediaUnsupported(MediaError):
+    """A kind of file minibot does not read."""
+
+
+class MediaUnreadable(MediaError):
+    """A corrupt or password-protected file."""
+
+
+class MediaServiceFailed(MediaError):
+    """The transcription, speech or image service failed for good."""
+
+
 class AddressRefused(ToolError):
     """A web tool refused a URL before connecting: `url` and `reason` say which and why."""
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from minibot.core.conversation import ConversationKey
 from minibot.core.delivery import TurnRef
+from minibot.core.media import MediaAttachment, OutgoingMedia
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,9 @@ class Sender:
 class IncomingMessage:
     """A text a person sent; `inbox_id` is set when a durable inbox holds it.
     `in_group`: several people share the conversation (a group chat). `forwarded`: the
-    text is someone else's words passed on (a forward), untrusted like a fetched page."""
+    text is someone else's words passed on (a forward), untrusted like a fetched page.
+    `media`: the file sent with it (a voice note, a photo, a document), not yet
+    downloaded; `text` is then its caption."""
 
     conversation: ConversationKey
     sender: Sender
@@ -37,6 +40,7 @@ class IncomingMessage:
     inbox_id: int | None = None
     in_group: bool = False
     forwarded: bool = False
+    media: MediaAttachment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +56,8 @@ class OutgoingMessage:
     """A reply to deliver. Its `turn` (`core/delivery.TurnRef`: `turn_id` and
     `source_inbox_id`) ties it to what it answers: `turn_id` + chunk number make delivery
     idempotent, and the inbox item is marked done once the whole reply is delivered, so a
-    crash before that re-handles it.
+    crash before that re-handles it. `media` (a voice note, a photo) is sent before the
+    text; an empty `text` sends the media alone.
     """
 
     conversation: ConversationKey
@@ -61,6 +66,7 @@ class OutgoingMessage:
     buttons: tuple[Button, ...] = field(default=())
     reply_to_message_id: str | None = None
     source_inbox_id: int | None = None
+    media: tuple[OutgoingMedia, ...] = ()
 
     @classmethod
     def answering(
@@ -71,6 +77,7 @@ class OutgoingMessage:
         *,
         buttons: tuple[Button, ...] = (),
         reply_to_message_id: str | None = None,
+        media: tuple[OutgoingMedia, ...] = (),
     ) -> OutgoingMessage:
         return cls(
             conversation,
@@ -79,6 +86,7 @@ class OutgoingMessage:
             buttons=buttons,
             reply_to_message_id=reply_to_message_id,
             source_inbox_id=turn.inbox_id,
+            media=media,
         )
 
     @property

@@ -1,16 +1,28 @@
-"""What LLM requests cost, per person and conversation."""
+"""What LLM and media requests cost, per person and conversation."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
 from minibot.core.conversation import ConversationKey
 
 
+class UsageKind(enum.StrEnum):
+    """What a usage row paid for: a chat request (tokens), a transcription or speech
+    (`quantity` in seconds of audio), an image (`quantity` in images)."""
+
+    CHAT = "chat"
+    TRANSCRIPTION = "transcription"
+    SPEECH = "speech"
+    IMAGE = "image"
+
+
 @dataclass(frozen=True, slots=True)
 class UsageRecord:
-    """One LLM request's token counts and estimated cost in US dollars."""
+    """One request's token counts (or `quantity` of its `kind`) and estimated cost in US
+    dollars."""
 
     owner_id: str
     conversation: ConversationKey
@@ -20,6 +32,8 @@ class UsageRecord:
     cost_usd: float
     estimated: bool
     at: datetime
+    kind: UsageKind = UsageKind.CHAT
+    quantity: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

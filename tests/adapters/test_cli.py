@@ -111,6 +111,10 @@ async def test_the_daemon_stops_on_sigterm_with_exit_0_in_reverse_order(
         "dispatcher",
         "reply-router",
         "bus",
+        # The media clients ([media] is on by default) close beside the model's.
+        "media-image",
+        "media-speech",
+        "media-transcription",
         "llm",
         "retention",
         "database",

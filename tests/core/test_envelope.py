@@ -66,6 +66,8 @@ _SCALAR_SAMPLES: dict[type, Callable[[int], Any]] = {
     bool: lambda seed: True,
     int: lambda seed: 2**63 + seed,
     float: lambda seed: seed + 0.25,
+    # A voice note or photo: any bytes, a NUL and invalid UTF-8 included.
+    bytes: lambda seed: bytes([0, 255, seed % 256]) + b"OggS\x00\xc3",
     datetime: lambda seed: datetime(
         2026, 3, 29, 1, 30, seed % 60, tzinfo=timezone(timedelta(hours=2))
     ),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import collections
 import contextlib
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +91,12 @@ class FakeOpenAIServer:
     in_flight: int = 0
     max_in_flight: int = 0
     _scripts: collections.deque[Script] = field(default_factory=collections.deque)
+    # The audio and image endpoints: what they were asked, what they answer next.
+    media_requests: list[RecordedRequest] = field(default_factory=list)
+    transcripts: collections.deque[str] = field(default_factory=collections.deque)
+    media_faults: dict[str, collections.deque[int]] = field(
+        default_factory=lambda: collections.defaultdict(collections.deque)
+    )
     _runner: web.AppRunner | None = None
     _closing: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -104,6 +112,9 @@ class FakeOpenAIServer:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
+        app.router.add_post("/v1/audio/speech", self._speech)
+        app.router.add_post("/v1/images/generations", self._images)
         app.router.add_get("/_control/stats", self._stats)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -151,6 +162,65 @@ class FakeOpenAIServer:
             return web.json_response(error, status=401)
         data = [{"id": name, "object": "model", "owned_by": "fake"} for name in self.models]
         return web.json_response({"object": "list", "data": data})
+
+    def fail_media(self, endpoint: str, status: int = 500, *, times: int = 1) -> None:
+        """The next `times` requests to `endpoint` (transcriptions, speech, generations)
+        answer `status`."""
+        self.media_faults[endpoint].extend([status] * times)
+
+    def media_calls(self, endpoint: str) -> list[RecordedRequest]:
+        return [r for r in self.media_requests if r.path.endswith(f"/{endpoint}")]
+
+    def _media_fault(self, endpoint: str) -> web.Response | None:
+        faults = self.media_faults.get(endpoint)
+        if faults:
+            status = faults.popleft()
+            error = {"error": {"message": f"scripted {status}", "type": "fake"}}
+            return web.json_response(error, status=status)
+        return None
+
+    async def _transcriptions(self, request: web.Request) -> web.Response:
+        """Whisper's API: a multipart form with `file` and `model`; answers JSON text."""
+        form = await request.post()
+        upload = form.get("file")
+        body: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+        if isinstance(upload, web.FileField):
+            data = upload.file.read()
+            body |= {"file_name": upload.filename, "file_bytes": data}
+        self.media_requests.append(RecordedRequest(request.path, body, dict(request.headers)))
+        fault = self._media_fault("transcriptions")
+        if fault is not None:
+            return fault
+        if "file_bytes" not in body or "model" not in body:
+            error = {"error": {"message": "file and model are required", "type": "invalid"}}
+            return web.json_response(error, status=400)
+        text = self.transcripts.popleft() if self.transcripts else "hello from a voice note"
+        return web.json_response({"text": text})
+
+    async def _speech(self, request: web.Request) -> web.Response:
+        """Text to speech: answers an OGG/Opus stream when `response_format` is opus."""
+        body = await request.json()
+        self.media_requests.append(RecordedRequest(request.path, body, dict(request.headers)))
+        fault = self._media_fault("speech")
+        if fault is not None:
+            return fault
+        if not body.get("input") or not body.get("voice"):
+            error = {"error": {"message": "input and voice are required", "type": "invalid"}}
+            return web.json_response(error, status=400)
+        kind = "audio/ogg" if body.get("response_format") == "opus" else "audio/mpeg"
+        return web.Response(body=ogg_opus_bytes(), content_type=kind)
+
+    async def _images(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.media_requests.append(RecordedRequest(request.path, body, dict(request.headers)))
+        fault = self._media_fault("generations")
+        if fault is not None:
+            return fault
+        if not body.get("prompt"):
+            error = {"error": {"message": "prompt is required", "type": "invalid"}}
+            return web.json_response(error, status=400)
+        image = base64.b64encode(png_bytes()).decode("ascii")
+        return web.json_response({"created": 1, "data": [{"b64_json": image}]})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         return await self._serve(request, _ChatFormat())
@@ -208,6 +278,57 @@ class FakeOpenAIServer:
         self.answers.append(answer)
         await response.write_eof()
         return response
+
+
+def _ogg_crc(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+def _ogg_page(packet: bytes, *, sequence: int, header_type: int) -> bytes:
+    segments = bytes([255] * (len(packet) // 255) + [len(packet) % 255])
+    head = (
+        b"OggS"
+        + bytes([0, header_type])
+        + (0).to_bytes(8, "little")  # granule position
+        + (0x6D696E69).to_bytes(4, "little")  # stream serial
+        + sequence.to_bytes(4, "little")
+        + b"\0\0\0\0"  # CRC, filled in below
+        + bytes([len(segments)])
+        + segments
+    )
+    page = head + packet
+    crc = _ogg_crc(page)
+    return page[:22] + crc.to_bytes(4, "little") + page[26:]
+
+
+def ogg_opus_bytes() -> bytes:
+    """A short OGG/Opus stream's header pages (OpusHead, OpusTags), as a TTS answers."""
+    opus_head = b"OpusHead" + bytes([1, 1]) + (312).to_bytes(2, "little")
+    opus_head += (48000).to_bytes(4, "little") + b"\0\0" + bytes([0])
+    opus_tags = b"OpusTags" + (4).to_bytes(4, "little") + b"fake" + (0).to_bytes(4, "little")
+    return _ogg_page(opus_head, sequence=0, header_type=2) + _ogg_page(
+        opus_tags, sequence=1, header_type=0
+    )
+
+
+def png_bytes() -> bytes:
+    """A 1x1 PNG, as an image API answers (base64 in JSON)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+    header = (1).to_bytes(4, "big") + (1).to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    pixels = zlib.compress(b"\0\xff\x80\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 def _drop(request: web.Request, response: web.StreamResponse | None = None) -> web.StreamResponse:

@@ -58,6 +58,31 @@ class SentMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class SentMedia:
+    """A sendVoice or sendPhoto the fake accepted, with the uploaded file's bytes."""
+
+    method: str
+    chat_id: int | str
+    message_id: int
+    data: bytes
+    file_name: str
+    caption: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file people "sent": getFile tells its path, `/file/bot<token>/<path>` serves it."""
+
+    file_id: str
+    data: bytes
+    path: str
+
+
+# Telegram hands bots files of up to 20 MB through getFile.
+MAX_GETFILE_BYTES = 20_000_000
+
+
+@dataclass(frozen=True, slots=True)
 class ApiCall:
     method: str
     params: dict[str, Any]
@@ -143,6 +168,9 @@ class FakeTelegramServer:
         self.texts: dict[tuple[str, int], tuple[str, str | None, Any]] = {}
         self.webhook: dict[str, Any] | None = None
         self.commands: list[dict[str, Any]] = []
+        self.media_sent: list[SentMedia] = []
+        self.files: dict[str, StoredFile] = {}
+        self.downloads: list[str] = []  # file paths fetched from the file URL
         self.confirmed_offset = 0
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1000)
@@ -164,6 +192,7 @@ class FakeTelegramServer:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._api)
         app.router.add_get("/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._add_routes(app)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
@@ -321,6 +350,90 @@ class FakeTelegramServer:
             "is_video": False,
         }
         return self.enqueue(self.text_update(chat_id, user_id, None, extra={"sticker": sticker}))
+
+    def add_file(self, data: bytes, *, file_id: str | None = None, suffix: str = "bin") -> str:
+        """Keep a file as if a person uploaded it; returns its file_id."""
+        file_id = file_id or f"file-{len(self.files) + 1}"
+        self.files[file_id] = StoredFile(file_id, data, f"media/{file_id}.{suffix}")
+        return file_id
+
+    def enqueue_media(
+        self,
+        chat_id: int,
+        user_id: int,
+        field: str,
+        value: Any,
+        *,
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        """A message carrying `field` (voice, audio, video_note, photo, document)."""
+        extra: dict[str, Any] = {field: value}
+        if caption is not None:
+            extra["caption"] = caption
+        return self.enqueue(self.text_update(chat_id, user_id, None, extra=extra))
+
+    def enqueue_voice(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        *,
+        duration: int = 3,
+        file_size: int | None = None,
+    ) -> str:
+        """A voice note whose bytes getFile and the file URL serve; returns its file_id."""
+        file_id = self.add_file(data, suffix="oga")
+        voice = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": len(data) if file_size is None else file_size,
+        }
+        self.enqueue_media(chat_id, user_id, "voice", voice)
+        return file_id
+
+    def enqueue_photo(
+        self, chat_id: int, user_id: int, data: bytes, *, caption: str | None = None
+    ) -> str:
+        file_id = self.add_file(data, suffix="jpg")
+        small = self.add_file(data[:16], suffix="jpg")
+        sizes = [
+            {"file_id": small, "file_unique_id": f"u-{small}", "width": 90, "height": 90},
+            {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "width": 800,
+                "height": 600,
+                "file_size": len(data),
+            },
+        ]
+        self.enqueue_media(chat_id, user_id, "photo", sizes, caption=caption)
+        return file_id
+
+    def enqueue_document(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        file_name: str,
+        mime_type: str,
+        *,
+        caption: str | None = None,
+    ) -> str:
+        file_id = self.add_file(data, suffix=file_name.rsplit(".", 1)[-1])
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": len(data),
+        }
+        self.enqueue_media(chat_id, user_id, "document", document, caption=caption)
+        return file_id
+
+    def media_to(self, chat_id: int | str) -> list[SentMedia]:
+        return [m for m in self.media_sent if str(m.chat_id) == str(chat_id)]
 
     def enqueue_callback(
         self, chat_id: int, user_id: int, data: str, *, message_id: int = 1
@@ -510,6 +623,60 @@ class FakeTelegramServer:
         self.commands = list(params.get("commands") or [])
         return True
 
+    async def _file(self, request: web.Request) -> web.Response:
+        token, path = request.match_info["token"], request.match_info["path"]
+        if (self.token is not None and token != self.token) or ":" not in token:
+            return _error(401, "Unauthorized")
+        found = next((f for f in self.files.values() if f.path == path), None)
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        self.downloads.append(path)
+        self._notify()
+        return web.Response(body=found.data, content_type="application/octet-stream")
+
+    async def _m_getfile(self, params: dict[str, Any]) -> Any:
+        found = self.files.get(str(params.get("file_id")))
+        if found is None:
+            return _error(400, "Bad Request: invalid file_id")
+        if len(found.data) > MAX_GETFILE_BYTES:
+            return _error(400, "Bad Request: file is too big")
+        return {
+            "file_id": found.file_id,
+            "file_unique_id": f"u-{found.file_id}",
+            "file_size": len(found.data),
+            "file_path": found.path,
+        }
+
+    async def _m_sendvoice(self, params: dict[str, Any]) -> Any:
+        return self._media("sendVoice", "voice", params)
+
+    async def _m_sendphoto(self, params: dict[str, Any]) -> Any:
+        return self._media("sendPhoto", "photo", params)
+
+    def _media(self, method: str, field: str, params: dict[str, Any]) -> Any:
+        if "chat_id" not in params:
+            return _error(400, "Bad Request: chat_id is empty")
+        upload = params.get(field)
+        if not isinstance(upload, _Upload) or not upload.data:
+            return _error(400, f"Bad Request: there is no {field} in the request")
+        sent = SentMedia(
+            method,
+            params["chat_id"],
+            next(self._message_ids),
+            upload.data,
+            upload.file_name,
+            params.get("caption"),
+        )
+        self.media_sent.append(sent)
+        numeric = int(sent.chat_id)
+        return {
+            "message_id": sent.message_id,
+            "date": int(time.time()),
+            "chat": {"id": numeric, "type": "private" if numeric > 0 else "supergroup"},
+            "from": self._me(),
+            **({"caption": sent.caption} if sent.caption else {}),
+        }
+
     async def _m_sendchataction(self, params: dict[str, Any]) -> Any:
         return True
 
@@ -593,6 +760,32 @@ def _check_text(params: dict[str, Any]) -> web.Response | None:
     return None
 
 
+def _form_fields(form: Any) -> dict[str, Any]:
+    """A form's text fields, and its uploaded files (sendVoice, sendPhoto): aiogram
+    names a file in its field as attach://<id> and sends the bytes in a part of that id."""
+    fields: dict[str, Any] = {}
+    for key, value in form.items():
+        if isinstance(value, str):
+            fields[key] = value
+        elif isinstance(value, web.FileField):
+            fields[key] = _Upload(value.file.read(), value.filename)
+    for key, value in list(fields.items()):
+        if isinstance(value, str) and value.startswith("attach://"):
+            attached = fields.get(value.removeprefix("attach://"))
+            if isinstance(attached, _Upload):
+                fields[key] = attached
+    return fields
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    data: bytes
+    file_name: str
+
+    def __repr__(self) -> str:
+        return f"<upload {self.file_name} {len(self.data)} bytes>"
+
+
 def _update_id(update: dict[str, Any]) -> int:
     value = update.get("update_id") if isinstance(update, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else -1
@@ -612,8 +805,7 @@ async def _params(request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
             params.update(await request.json())
         else:
-            form = await request.post()
-            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+            params.update(_form_fields(await request.post()))
     for key in _JSON_FIELDS & params.keys():
         if isinstance(params[key], str):
             with contextlib.suppress(ValueError):
@@ -668,7 +860,7 @@ class _ControlRoutes:
     async def calls(self, request: web.Request) -> web.Response:
         method = request.query.get("method")
         chosen = [c for c in self._fake.calls if method is None or c.method == method]
-        return web.json_response([asdict(c) for c in chosen])
+        return web.json_response([asdict(c) for c in chosen], dumps=_dumps_uploads)
 
     async def fail(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -708,6 +900,10 @@ class _ControlRoutes:
                 "commands": self._fake.commands,
             }
         )
+
+
+def _dumps_uploads(value: Any) -> str:
+    return json.dumps(value, default=repr)
 
 
 def main() -> None:

@@ -37,10 +37,13 @@ class BusSettings(Section):
 
 
 class ModelPrice(Section):
-    """US dollars per million tokens."""
+    """US dollars per million tokens; for audio models per minute of audio (transcribed,
+    or spoken: estimated from the text), for image models per image."""
 
     prompt_per_million: float = Field(0.0, ge=0)
     completion_per_million: float = Field(0.0, ge=0)
+    per_minute: float = Field(0.0, ge=0)
+    per_image: float = Field(0.0, ge=0)
 
 
 class NamedModelSettings(Section):
@@ -79,6 +82,8 @@ class LLMSettings(Section):
     system_prompt: str = "You are minibot, a concise and helpful personal assistant."
     history_window: int = Field(30, ge=1)
     history_token_budget: int = Field(6000, ge=1)
+    # Whether the model is shown the photos people send; false: they are told it cannot.
+    vision: bool = True
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     # The default model's window; a named model may have its own.
     context_window: int | None = Field(None, ge=1)
@@ -91,7 +96,6 @@ class LLMSettings(Section):
     history_overflow: Literal["summarize", "cut"] = "cut"
     # One message longer than this is cut to it, and the reply says so.
     max_input_tokens: int = Field(8000, ge=1)
-    # A tool's result longer than this is cut before the model reads it.
 
     @model_validator(mode="after")
     def _aliases_known(self) -> LLMSettings:
@@ -243,6 +247,37 @@ class ChannelsSettings(Section):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+
+
+class MediaSettings(Section):
+    """Voice, photos, documents and generated images. An empty service key, base URL or
+    API key means the [llm] one."""
+
+    enabled: bool = True
+    transcription_model: str = "whisper-1"
+    transcription_base_url: str = ""
+    transcription_api_key: SecretStr = SecretStr("")
+    tts_model: str = "tts-1"
+    tts_voice: str = "alloy"
+    tts_base_url: str = ""
+    tts_api_key: SecretStr = SecretStr("")
+    image_model: str = "gpt-image-1"
+    image_size: str = "1024x1024"
+    image_base_url: str = ""
+    image_api_key: SecretStr = SecretStr("")
+    # Say the transcript of a voice note back to the sender before the answer.
+    show_transcript: bool = False
+    max_audio_seconds: int = Field(600, ge=1)
+    max_file_bytes: int = Field(20_000_000, ge=1)
+    # A document's text past this many characters is cut (and the model is told so).
+    max_document_chars: int = Field(20_000, ge=100)
+    # A spoken answer longer than this is also sent as text beside the voice note.
+    voice_text_chars: int = Field(300, ge=0)
+    # Keep downloaded files under keep_path (for debugging); otherwise they live only in
+    # memory for the turn that reads them.
+    keep: bool = False
+    keep_path: str = "./data/media"
+    request_timeout_seconds: float = Field(120.0, gt=0)
 
 
 class SchedulerSettings(Section):
@@ -468,6 +503,7 @@ class Settings(Section):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
+    media: MediaSettings = Field(default_factory=MediaSettings)
     control_plane: NotYetImplemented = Field(default_factory=NotYetImplemented)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)

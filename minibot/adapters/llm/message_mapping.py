@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,7 +129,42 @@ def _message(protocol: Protocol, m: ChatMessage, history: Sequence[ChatMessage])
             for c in m.tool_calls
         ]
         return {"role": "assistant", "content": m.content, "tool_calls": calls}
+    if m.images:
+        return _with_images(protocol, m)
     return {"role": m.role.value, "content": m.content}
+
+
+def _with_images(protocol: Protocol, m: ChatMessage) -> dict[str, Any]:
+    """A message with images: llm-async passes content parts through as given, each
+    provider in its own shape (Gemini's as `parts`)."""
+    encoded = [
+        (image.mime_type, base64.b64encode(image.data).decode("ascii")) for image in m.images
+    ]
+    if protocol is Protocol.CLAUDE:
+        blocks: list[dict[str, Any]] = [
+            {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
+            for mime, data in encoded
+        ]
+        return {"role": m.role.value, "content": [*blocks, {"type": "text", "text": m.content}]}
+    if protocol is Protocol.GOOGLE:
+        parts: list[dict[str, Any]] = [
+            {"inline_data": {"mime_type": mime, "data": data}} for mime, data in encoded
+        ]
+        return {"role": m.role.value, "parts": [{"text": m.content}, *parts]}
+    if protocol is Protocol.RESPONSES:
+        items: list[dict[str, Any]] = [
+            {"type": "input_image", "image_url": f"data:{mime};base64,{data}"}
+            for mime, data in encoded
+        ]
+        return {
+            "role": m.role.value,
+            "content": [{"type": "input_text", "text": m.content}, *items],
+        }
+    urls: list[dict[str, Any]] = [
+        {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+        for mime, data in encoded
+    ]
+    return {"role": m.role.value, "content": [{"type": "text", "text": m.content}, *urls]}
 
 
 def _merge_tool_results(mapped: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -167,4 +203,6 @@ def _responses_message(m: ChatMessage) -> dict[str, Any]:
             for c in m.tool_calls
         ]
         return {"role": "assistant", "content": m.content, "tool_calls": calls}
+    if m.images:
+        return _with_images(Protocol.RESPONSES, m)
     return {"role": m.role.value, "content": m.content}

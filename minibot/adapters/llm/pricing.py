@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from minibot.adapters.config.schema import LLMSettings, ModelPrice
 from minibot.core.llm import TokenUsage
 from minibot.core.prices import Price, PriceList
+from minibot.core.usage import UsageKind
 
 
 def price_list(llm: LLMSettings) -> PriceList:
@@ -27,3 +28,21 @@ def cost_usd(prices: Mapping[str, ModelPrice], model: str, usage: TokenUsage) ->
     most expensive one listed (nothing only when the list is empty)."""
     listed = {m: Price(p.prompt_per_million, p.completion_per_million) for m, p in prices.items()}
     return PriceList(listed).cost_usd(model, usage.prompt_tokens, usage.completion_tokens)
+
+
+def quantity_cost_usd(
+    prices: Mapping[str, ModelPrice], model: str, kind: UsageKind, quantity: float
+) -> float:
+    """An image costs `per_image`; transcription and speech `per_minute` of audio
+    (`quantity` in seconds). A model missing from the list costs as much as the dearest
+    one listed for that kind (nothing only when none is), never silently nothing."""
+    price = prices.get(model)
+    if kind is UsageKind.IMAGE:
+        per_image = (
+            price.per_image if price else max((p.per_image for p in prices.values()), default=0.0)
+        )
+        return quantity * per_image
+    per_minute = (
+        price.per_minute if price else max((p.per_minute for p in prices.values()), default=0.0)
+    )
+    return quantity / 60 * per_minute

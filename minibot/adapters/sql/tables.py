@@ -96,7 +96,19 @@ usage = Table(
     Column("cost_usd", Float, nullable=False),
     Column("estimated", Boolean, nullable=False),
     Column("at", UtcDateTime, nullable=False),
+    # What the row paid for (core/usage.UsageKind) and how much of it: seconds of audio
+    # for transcription and speech, images for an image; 0 for a chat request.
+    Column("kind", String(16), nullable=False, server_default="chat"),
+    Column("quantity", Float, nullable=False, server_default="0"),
     Index("ix_minibot_usage_owner_at", "owner_id", "at"),
+)
+
+# Each conversation's /voice mode (off when it has no row).
+voice_modes = Table(
+    "minibot_voice_modes",
+    metadata,
+    Column("conversation", String(255), primary_key=True),
+    Column("mode", String(8), nullable=False),
 )
 
 # Usage rows older than the retention, summed per owner, UTC day and model: `/usage`

@@ -14,7 +14,8 @@ from minibot.core.usage import UsageRecord, UsageTotals
 
 _SQLITE_RECORD = (
     "INSERT INTO minibot_usage (owner_id, conversation, model, prompt_tokens, "
-    "completion_tokens, cost_usd, estimated, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "completion_tokens, cost_usd, estimated, kind, quantity, at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -41,6 +42,8 @@ class SqlUsageLedger:
             "completion_tokens": record.completion_tokens,
             "cost_usd": record.cost_usd,
             "estimated": record.estimated,
+            "kind": record.kind.value,
+            "quantity": record.quantity,
             "at": record.at,
         }
 

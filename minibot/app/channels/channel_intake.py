@@ -67,9 +67,13 @@ class ChannelIntake:
         notify: Notify,
         stored: Stored | None = None,
         tracer: Tracer = NO_TRACER,
+        accepts_media: bool = False,
     ) -> None:
         self._channel = channel
         self._tracer = tracer
+        # Whether messages carrying a file (voice, photo, document) are taken in; if not
+        # they are told that only text is read, as any other kind is.
+        self._accepts_media = accepts_media
         self._stored = stored
         self._parser = parser
         self._sender = sender
@@ -151,10 +155,13 @@ class ChannelIntake:
         return self._allowlist.admits(update.sender.user_id, update.conversation.chat_id)
 
     def _storable(self, update: ChannelUpdate) -> bool:
-        """An admitted text message addressed to the bot, or an admitted press."""
+        """An admitted text message (or one with a file, when media is on) addressed to
+        the bot, or an admitted press."""
         if update.is_press:
             return self._admits(update)
-        return update.text is not None and update.addressed and self._admits(update)
+        has_file = update.media is not None
+        readable = self._accepts_media if has_file else update.text is not None
+        return readable and update.addressed and self._admits(update)
 
     async def _act_on(self, parsed: Parsed) -> None:
         """Anything not stored: skipped, refused, told why, or set aside."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from minibot.app.channels.chat_throttle import ChatThrottle
 from minibot.core.conversation import ConversationKey
@@ -16,9 +18,10 @@ from minibot.core.errors import (
     NotModified,
 )
 from minibot.core.events import ReplyDelivered
+from minibot.core.media import OutgoingMedia
 from minibot.core.messages import Button, OutgoingMessage
 from minibot.core.ports.bus import Publish
-from minibot.core.ports.channel_sender import ChannelSender
+from minibot.core.ports.channel_sender import ChannelSender, MediaSender
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
 from minibot.core.ports.tracer import Tracer
@@ -87,7 +90,8 @@ class ReplyDelivery:
     async def _deliver(self, reply: OutgoingMessage) -> int:
         turn = reply.turn
         chat_id = reply.conversation.chat_id
-        chunks = self._sender.split(reply.text)
+        # A voice note or photo may go out alone, with no text beside it.
+        chunks = [] if reply.media and not reply.text.strip() else self._sender.split(reply.text)
         draft_message_id = await self._sender.take_draft(turn.turn_id)
         try:
             async with self._throttle.lane(chat_id):
@@ -111,6 +115,15 @@ class ReplyDelivery:
     ) -> None:
         turn = reply.turn
         sent = await self._ledger.sent(turn.turn_id)
+        for number, media in enumerate(reply.media):
+            key = turn.media(number)
+            if key.chunk in sent:
+                continue
+            self._check_open(reply)
+            reply_to = reply.reply_to_message_id if number == 0 else None
+            await self._shielded(
+                self._send_media_and_record(key, reply.conversation, media, reply_to)
+            )
         for number, chunk in enumerate(chunks):
             buttons = reply.buttons if number == len(chunks) - 1 else ()
             if number == 0 and draft_message_id is not None:
@@ -118,23 +131,60 @@ class ReplyDelivery:
                     continue
             elif number in sent:
                 continue
-            if self._closed:
-                # Stopped: nothing new goes out; the reply's inbox item brings it back.
-                raise ChannelStopped(
-                    f"the {self._channel} channel is stopped", chat_id=reply.conversation.chat_id
-                )
-            reply_to = reply.reply_to_message_id if number == 0 else None
-            sending = asyncio.create_task(
+            self._check_open(reply)
+            reply_to = reply.reply_to_message_id if number == 0 and not reply.media else None
+            await self._shielded(
                 self._send_and_record(
                     turn.chunk(number), reply.conversation, chunk, buttons, reply_to
                 )
             )
-            self._sending.add(sending)
-            sending.add_done_callback(self._sent)
-            # A chunk once begun is sent and recorded even if the reply is cancelled (a
-            # stop): cut off between the platform taking it and the record, a restart
-            # would send it again. `close` waits for these.
-            await asyncio.shield(sending)
+
+    def _check_open(self, reply: OutgoingMessage) -> None:
+        if self._closed:
+            # Stopped: nothing new goes out; the reply's inbox item brings it back.
+            raise ChannelStopped(
+                f"the {self._channel} channel is stopped", chat_id=reply.conversation.chat_id
+            )
+
+    async def _shielded(self, work: Coroutine[Any, Any, None]) -> None:
+        sending = asyncio.create_task(work)
+        self._sending.add(sending)
+        sending.add_done_callback(self._sent)
+        # A chunk once begun is sent and recorded even if the reply is cancelled (a
+        # stop): cut off between the platform taking it and the record, a restart
+        # would send it again. `close` waits for these.
+        await asyncio.shield(sending)
+
+    async def _send_media_and_record(
+        self,
+        key: DeliveryKey,
+        conversation: ConversationKey,
+        media: OutgoingMedia,
+        reply_to: str | None,
+    ) -> None:
+        message_id = await self._send_media(conversation, media, reply_to)
+        await self._ledger.record(key.turn_id, key.chunk, message_id)
+
+    async def _send_media(
+        self, conversation: ConversationKey, media: OutgoingMedia, reply_to: str | None
+    ) -> str:
+        """The media, or its fallback text where the channel cannot send media or the
+        platform refuses this one (a user who blocks voice notes): never nothing."""
+        sender = self._sender
+        if isinstance(sender, MediaSender):
+            try:
+                return await self._throttle.call(
+                    conversation.chat_id,
+                    lambda: sender.send_media(conversation, media, reply_to=reply_to),
+                )
+            except DeliveryRefused as exc:
+                log.warning(
+                    f"{self._channel} refused the {media.kind}, sending its text",
+                    extra={"error": str(exc)},
+                )
+        if not media.fallback_text:
+            return ""  # its text goes out beside it anyway
+        return await self.send(conversation, media.fallback_text[: self._sender.max_chunk_chars])
 
     async def _send_and_record(
         self,

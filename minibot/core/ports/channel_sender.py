@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from minibot.core.channel_update import ChannelUpdate
 from minibot.core.conversation import ConversationKey
+from minibot.core.media import OutgoingMedia
 from minibot.core.messages import Button
 
 
@@ -53,3 +54,14 @@ class ChannelSender(Protocol):
     async def take_draft(self, turn_id: str) -> str | None: ...
 
     async def answer_press(self, update: ChannelUpdate, notice: str | None) -> None: ...
+
+
+@runtime_checkable
+class MediaSender(Protocol):
+    """A `ChannelSender` that can also send a voice note or a photo: one attempt, the
+    platform's message id back, the same core errors as `send_chunk`. A channel without
+    it gets each media's `fallback_text` instead."""
+
+    async def send_media(
+        self, conversation: ConversationKey, media: OutgoingMedia, *, reply_to: str | None = None
+    ) -> str: ...

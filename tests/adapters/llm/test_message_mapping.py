@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from minibot.adapters.llm.provider_factory import Protocol
 from minibot.adapters.llm.stream_assembly import StreamAssembler
 from minibot.core.conversation import ChatMessage, Role, ToolCall
 from minibot.core.llm import ToolSpec
+from minibot.core.media import ImagePart
 
 HISTORY = [
     ChatMessage(Role.SYSTEM, "Be brief."),
@@ -138,3 +140,42 @@ def test_each_api_s_length_stop_is_recognised(raw: dict[str, object]) -> None:
 
 def test_a_normal_stop_is_not_a_cut() -> None:
     assert not hit_length_limit({"choices": [{"finish_reason": "stop"}], "stop_reason": None})
+
+
+PHOTO = ImagePart("image/png", b"\x89PNG fake", "photo:f1")
+LOOK = [
+    ChatMessage(Role.SYSTEM, "Be brief."),
+    ChatMessage(Role.USER, "what is this?", images=(PHOTO,)),
+]
+PHOTO_B64 = base64.b64encode(PHOTO.data).decode()
+
+
+def test_an_image_is_a_content_part_in_each_providers_shape() -> None:
+    chat = build_request(Protocol.CHAT, SETTINGS, LOOK, [], stream=False).messages[-1]
+    assert chat == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PHOTO_B64}"}},
+        ],
+    }
+    claude = build_request(Protocol.CLAUDE, SETTINGS, LOOK, [], stream=False).messages[-1]
+    assert claude["content"][0] == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": PHOTO_B64},
+    }
+    assert claude["content"][1] == {"type": "text", "text": "what is this?"}
+    google = build_request(Protocol.GOOGLE, SETTINGS, LOOK, [], stream=False).messages[-1]
+    assert google["parts"][1] == {"inline_data": {"mime_type": "image/png", "data": PHOTO_B64}}
+    responses = build_request(Protocol.RESPONSES, SETTINGS, LOOK, [], stream=False).messages[-1]
+    assert responses["content"][1] == {
+        "type": "input_image",
+        "image_url": f"data:image/png;base64,{PHOTO_B64}",
+    }
+
+
+def test_a_message_without_images_stays_plain_text() -> None:
+    plain = [ChatMessage(Role.USER, "hi")]
+    assert build_request(Protocol.CHAT, SETTINGS, plain, [], stream=False).messages == [
+        {"role": "user", "content": "hi"}
+    ]

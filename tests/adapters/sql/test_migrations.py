@@ -153,8 +153,8 @@ _OLD_SQLITE_FTS = [
 
 
 # The tables of that release: everything but what later revisions added (the SQL job
-# store, the conversation settings).
-_LATER_TABLES = ("minibot_job", "minibot_conversation_settings")
+# store, the conversation settings, the /voice modes).
+_LATER_TABLES = ("minibot_job", "minibot_conversation_settings", "minibot_voice_modes")
 _OLD_RELEASE_TABLES = [
     table for table in tables.metadata.sorted_tables if not table.name.startswith(_LATER_TABLES)
 ]
@@ -163,6 +163,9 @@ _OLD_RELEASE_TABLES = [
 def _old_release_schema(*, with_origin: bool, with_search: bool) -> Callable[[Connection], None]:
     def build(conn: Connection) -> None:
         tables.metadata.create_all(conn, tables=_OLD_RELEASE_TABLES)
+        # Usage rows had no kind or quantity before media (revision 0003).
+        conn.execute(text("ALTER TABLE minibot_usage DROP COLUMN kind"))
+        conn.execute(text("ALTER TABLE minibot_usage DROP COLUMN quantity"))
         if not with_origin:
             # The notes table of the release before `prov_origin` existed.
             conn.execute(text("DROP INDEX ix_minibot_notes_owner_origin"))

@@ -15,6 +15,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
 
 from minibot.adapters.config.schema import TelegramSettings
+from minibot.adapters.messaging.telegram import file_download
 from minibot.adapters.messaging.telegram.api_errors import call_api
 from minibot.adapters.messaging.telegram.polling import ALLOWED_UPDATES, LongPoller
 from minibot.adapters.messaging.telegram.telegram_sender import TelegramSender
@@ -26,8 +27,9 @@ from minibot.app.channels.chat_throttle import ChatThrottle
 from minibot.app.channels.draft_editor import DraftEditor
 from minibot.app.channels.reply_delivery import ReplyDelivery
 from minibot.core.conversation import ConversationKey
-from minibot.core.errors import ChannelError, ConfigError
+from minibot.core.errors import ChannelError, ConfigError, MediaServiceFailed
 from minibot.core.health import Health, HealthBoard
+from minibot.core.media import MediaAttachment
 from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
 from minibot.core.ports.delivery_ledger import DeliveryLedger
@@ -71,8 +73,11 @@ class TelegramChannel:
         ledger: DeliveryLedger,
         commands: Sequence[tuple[str, str]] = (),
         tracer: Tracer = NO_TRACER,
+        *,
+        accepts_media: bool = False,
     ) -> None:
         self._settings = settings
+        self._accepts_media = accepts_media
         self._bus = bus
         self._tracer = tracer
         self._inbox = inbox
@@ -162,6 +167,7 @@ class TelegramChannel:
             bus=self._bus,
             notify=self._delivery.notify,
             tracer=self._tracer,
+            accepts_media=self._accepts_media,
         )
         await intake.republish_pending()
         if settings.mode == "webhook":
@@ -267,6 +273,12 @@ class TelegramChannel:
         except ChannelError as exc:
             # Typing is a courtesy; it never holds up or fails a reply.
             log.debug("telegram typing not shown", extra={"error": str(exc)})
+
+    async def fetch(self, attachment: MediaAttachment, *, max_bytes: int) -> bytes:
+        """`MediaSource`: a file a person sent, through the Bot API's file API."""
+        if self._bot is None:
+            raise MediaServiceFailed("telegram channel is not started")
+        return await file_download.download(self._bot, attachment, max_bytes=max_bytes)
 
     def _require_delivery(self) -> ReplyDelivery:
         if self._delivery is None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyParameters,
+)
 
 from minibot.adapters.messaging.telegram.api_errors import call_api
 from minibot.adapters.messaging.telegram.lean_methods import SendMessageForId
@@ -19,6 +24,7 @@ from minibot.app.channels.draft_editor import DraftEditor
 from minibot.core.channel_update import ChannelUpdate
 from minibot.core.conversation import ConversationKey
 from minibot.core.errors import ChannelError
+from minibot.core.media import OutgoingKind, OutgoingMedia
 from minibot.core.messages import Button
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.shared.text_split import split_text, utf16_length
@@ -70,11 +76,7 @@ class TelegramSender:
         reply_to: str | None = None,
     ) -> str:
         chat_id = conversation.chat_id
-        parameters = (
-            ReplyParameters(message_id=int(reply_to), allow_sending_without_reply=True)
-            if reply_to and reply_to.isdigit()
-            else None
-        )
+        parameters = _reply_parameters(reply_to)
         method = SendMessageForId(
             chat_id=int(chat_id),
             message_thread_id=int(conversation.thread) if conversation.thread else None,
@@ -84,6 +86,30 @@ class TelegramSender:
             reply_parameters=parameters,
         )
         sent = await call_api(chat_id, lambda: self._bot(method))
+        return str(sent.message_id)
+
+    async def send_media(
+        self, conversation: ConversationKey, media: OutgoingMedia, *, reply_to: str | None = None
+    ) -> str:
+        """A voice note (sendVoice: OGG/Opus shows as one) or a photo (sendPhoto)."""
+        chat_id = int(conversation.chat_id)
+        upload = BufferedInputFile(media.data, filename=media.file_name)
+        parameters = _reply_parameters(reply_to)
+        caption = media.caption or None
+        if media.kind is OutgoingKind.VOICE:
+            sent = await call_api(
+                conversation.chat_id,
+                lambda: self._bot.send_voice(
+                    chat_id, upload, caption=caption, reply_parameters=parameters
+                ),
+            )
+        else:
+            sent = await call_api(
+                conversation.chat_id,
+                lambda: self._bot.send_photo(
+                    chat_id, upload, caption=caption, reply_parameters=parameters
+                ),
+            )
         return str(sent.message_id)
 
     async def edit_chunk(
@@ -122,6 +148,12 @@ class TelegramSender:
             )
         except ChannelError as exc:
             log.warning("telegram button not acknowledged", extra={"error": str(exc)})
+
+
+def _reply_parameters(reply_to: str | None) -> ReplyParameters | None:
+    if reply_to and reply_to.isdigit():
+        return ReplyParameters(message_id=int(reply_to), allow_sending_without_reply=True)
+    return None
 
 
 def _keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:

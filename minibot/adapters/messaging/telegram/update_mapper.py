@@ -6,12 +6,13 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from aiogram.types import Update
+from aiogram.types import Message, Update
 from pydantic import ValidationError
 
 from minibot.adapters.messaging.telegram import dead_letter
 from minibot.core.channel_update import ChannelUpdate, Ignored, Parsed, Unreadable
 from minibot.core.conversation import ConversationKey
+from minibot.core.media import MediaAttachment, MediaKind
 from minibot.core.messages import Sender
 from minibot.shared import fast_json
 from minibot.shared.lone_surrogates import without_lone_surrogates
@@ -79,7 +80,8 @@ class UpdateMapper:
         if user is None or user.is_bot:
             return Ignored(str(update.update_id), "message without a human sender")
         in_group = message.chat.type in _GROUP_TYPES
-        text = message.text
+        media = media_of(message)
+        text = message.text if media is None else message.caption
         addressed = not in_group or self._always_in_groups
         if in_group:
             mentioned = bool(text and self._mention.search(text)) or bool(
@@ -105,6 +107,7 @@ class UpdateMapper:
             in_group=in_group,
             forwarded=message.forward_origin is not None,
             addressed=addressed,
+            media=media,
         )
 
     def _button(self, update: Update, raw: Any) -> Parsed:
@@ -122,6 +125,41 @@ class UpdateMapper:
             action=without_lone_surrogates(query.data),
             press_id=query.id,
         )
+
+
+def media_of(message: Message) -> MediaAttachment | None:
+    """The file a message carries, as Telegram describes it (nothing downloaded yet)."""
+    if message.voice is not None:
+        v = message.voice
+        return MediaAttachment(
+            MediaKind.VOICE,
+            v.file_id,
+            v.mime_type or "audio/ogg",
+            "voice.ogg",
+            v.file_size,
+            v.duration,
+        )
+    if message.audio is not None:
+        a = message.audio
+        name = a.file_name or "audio.mp3"
+        return MediaAttachment(
+            MediaKind.AUDIO, a.file_id, a.mime_type or "audio/mpeg", name, a.file_size, a.duration
+        )
+    if message.video_note is not None:
+        n = message.video_note
+        return MediaAttachment(
+            MediaKind.VIDEO_NOTE, n.file_id, "video/mp4", "video_note.mp4", n.file_size, n.duration
+        )
+    if message.photo:
+        # Sizes come smallest first: the largest shows the model the most.
+        p = message.photo[-1]
+        return MediaAttachment(MediaKind.PHOTO, p.file_id, "image/jpeg", "photo.jpg", p.file_size)
+    if message.document is not None:
+        d = message.document
+        return MediaAttachment(
+            MediaKind.DOCUMENT, d.file_id, d.mime_type or "", d.file_name or "", d.file_size
+        )
+    return None
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,0 +1,1 @@
+"""Media adapters: OpenAI-compatible audio and image endpoints, document text, kept files."""

@@ -1,0 +1,1 @@
+"""Media in and out of conversations: reading what people send, speaking answers."""
