@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 from minibot.app.alert_hook import AlertHook, alert_text
@@ -51,4 +50,3 @@ async def test_job_and_service_alerts_reach_every_sender_even_when_one_fails() -
     ]
     assert alert_text(got[0]) == "ALERT (minibot): scheduled job j1 failed: LLM unavailable"
     assert alert_text(got[3]).startswith("RESOLVED (minibot): service telegram is ready")
-    await asyncio.sleep(0)

@@ -4,6 +4,7 @@ its own, render_metrics for the control plane, and the usage ledger counted."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -77,7 +78,9 @@ async def test_usage_records_add_tokens_and_cost_per_model() -> None:
     assert sample(body, "minibot_llm_tokens_total", model="m1", kind="prompt") == 0, "known at zero"
 
 
-def test_the_container_renders_metrics_for_the_control_plane_only_when_enabled(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_container_renders_metrics_for_the_control_plane_only_when_enabled(
+    tmp_path: Path,
+) -> None:
     def settings(enabled: bool) -> Settings:
         return Settings.model_validate(
             {
