@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import zoneinfo
 from typing import Literal
 
@@ -211,6 +212,45 @@ class SchedulerSettings(Section):
         return value
 
 
+class ControlPlaneSettings(Section):
+    """The HTTP control plane, dashboard and web chat (`adapters/http/control_plane`)."""
+
+    enabled: bool = False
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8080, ge=0, le=65535)
+    # Bearer token of the API and the dashboard's login password; required off loopback.
+    token: SecretStr = SecretStr("")
+    # Who the dashboard's user speaks as in the web chat, named as owners are everywhere
+    # (`<channel>:<user id>`); map it in [kv_memory.identities] to share notes and tasks.
+    owner: str = "web:owner"
+    # Request bodies larger than this are refused with 413.
+    max_body_bytes: int = Field(65_536, ge=1024)
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> ControlPlaneSettings:
+        if self.enabled and not self.token.get_secret_value() and not _loopback(self.listen_host):
+            raise ValueError(
+                f"token: is required when listen_host ({self.listen_host}) is not a "
+                "loopback address"
+            )
+        channel, _, user_id = self.owner.partition(":")
+        if channel != "web" or not user_id:
+            raise ValueError(
+                "owner: must read web:<user id> (e.g. web:owner); map it to another "
+                "identity in [kv_memory.identities]"
+            )
+        return self
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(Section):
     """The whole configuration: TOML values, overridden by MINIBOT_<SECTION>__<KEY> variables
     (the loader lays those over the file; see `env_overrides.py`)."""
@@ -223,5 +263,5 @@ class Settings(Section):
     kv_memory: KVMemorySettings = Field(default_factory=KVMemorySettings)
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
-    control_plane: NotYetImplemented = Field(default_factory=NotYetImplemented)
+    control_plane: ControlPlaneSettings = Field(default_factory=ControlPlaneSettings)
     metrics: NotYetImplemented = Field(default_factory=NotYetImplemented)

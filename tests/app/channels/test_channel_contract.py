@@ -17,6 +17,7 @@ from tests.app.channels.channel_drivers import (
     ConsoleDriver,
     SlackDriver,
     TelegramDriver,
+    WebDriver,
 )
 from tests.fakes.slack_server import FakeSlackServer
 from tests.fakes.telegram_server import FakeTelegramServer
@@ -24,7 +25,7 @@ from tests.fakes.telegram_server import FakeTelegramServer
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(params=["telegram", "slack", "console"])
+@pytest.fixture(params=["telegram", "slack", "console", "web"])
 async def channel(request: pytest.FixtureRequest) -> AsyncIterator[ChannelDriver]:
     driver: ChannelDriver
     fake: FakeTelegramServer | FakeSlackServer | None = None
@@ -36,6 +37,8 @@ async def channel(request: pytest.FixtureRequest) -> AsyncIterator[ChannelDriver
         fake = FakeSlackServer()
         await fake.start()
         driver = SlackDriver(fake)
+    elif request.param == "web":
+        driver = WebDriver()
     else:
         driver = ConsoleDriver()
     yield driver
