@@ -23,6 +23,10 @@ class Session:
     expires: float
 
 
+# Where the middleware leaves the request's session for the pages (their CSRF token).
+SESSION_KEY = web.RequestKey("session", Session)
+
+
 class Auth:
     """Checks requests. With a token configured: `Authorization: Bearer <token>` (compared
     in constant time), or a session cookie from the login form (HttpOnly, SameSite=Strict)

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from minibot.adapters.http.control_plane import pages, params
 from minibot.adapters.http.control_plane.api_errors import ApiError
-from minibot.adapters.http.control_plane.auth import Auth
+from minibot.adapters.http.control_plane.auth import SESSION_KEY, Auth
 from minibot.adapters.http.control_plane.data_routes import DataRoutes
 from minibot.adapters.http.control_plane.deps import ControlPlaneDeps
 from minibot.adapters.http.control_plane.task_routes import TaskRoutes, job_json
@@ -29,7 +29,7 @@ def _html(text: str, status: int = 200) -> web.Response:
 
 
 def _csrf(request: web.Request) -> str:
-    session = request.get("session")
+    session = request.get(SESSION_KEY)
     return session.csrf if session is not None else ""
 
 

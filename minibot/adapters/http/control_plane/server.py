@@ -15,7 +15,7 @@ from minibot.adapters.http.control_plane.api_errors import (
     errors_middleware,
     json_response,
 )
-from minibot.adapters.http.control_plane.auth import CSRF_FIELD, CSRF_HEADER, Auth
+from minibot.adapters.http.control_plane.auth import CSRF_FIELD, CSRF_HEADER, SESSION_KEY, Auth
 from minibot.adapters.http.control_plane.conversation_routes import ConversationRoutes
 from minibot.adapters.http.control_plane.dashboard_routes import DashboardRoutes
 from minibot.adapters.http.control_plane.data_routes import DataRoutes
@@ -116,7 +116,7 @@ class ControlPlane:
                     self._deps.feed.emit(
                         "service_degraded", {"service": name, "reason": health.reason}
                     )
-                elif health.state is HealthState.READY:
+                elif health.state is HealthState.READY and before is HealthState.DEGRADED:
                     self._deps.feed.emit("service_recovered", {"service": name})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), _HEALTH_POLL_SECONDS)
@@ -149,5 +149,5 @@ class ControlPlane:
                 presented = (await request.post()).get(CSRF_FIELD)  # type: ignore[assignment]
             if not self._auth.csrf_ok(session, presented):
                 return error_response(403, "csrf", "missing or wrong CSRF token")
-        request["session"] = session
+        request[SESSION_KEY] = session
         return await handler(request)

@@ -57,21 +57,20 @@ def test_with_the_control_plane_off_none_of_it_is_imported(tmp_path: Path) -> No
 
 async def test_open_streams_end_promptly_when_the_daemon_stops(tmp_path: Path) -> None:
     ended: list[float] = []
-    async with running_daemon(tmp_path) as running:
-        async with running.client() as client:
+    async with running_daemon(tmp_path) as running, running.client() as client:
 
-            async def listen() -> None:
-                async with client.stream("GET", "/api/v1/events") as response:
-                    async for _ in response.aiter_lines():
-                        pass
-                ended.append(time.monotonic())
+        async def listen() -> None:
+            async with client.stream("GET", "/api/v1/events") as response:
+                async for _ in response.aiter_lines():
+                    pass
+            ended.append(time.monotonic())
 
-            readers = [asyncio.create_task(listen()) for _ in range(3)]
-            await asyncio.sleep(0.5)
-            assert not any(task.done() for task in readers)
-            stop_at = time.monotonic()
-            running.daemon.request_stop()
-            await asyncio.wait_for(asyncio.gather(*readers), 5)
+        readers = [asyncio.create_task(listen()) for _ in range(3)]
+        await asyncio.sleep(0.5)
+        assert not any(task.done() for task in readers)
+        stop_at = time.monotonic()
+        running.daemon.request_stop()
+        await asyncio.wait_for(asyncio.gather(*readers), 5)
     assert len(ended) == 3
     assert max(ended) - stop_at < 3.0, "a stream held up the stop"
     with pytest.raises(httpx.TransportError):

@@ -16,7 +16,7 @@
   const feed = document.getElementById("feed");
   if (feed && feed.dataset.live) {
     const source = new EventSource(feed.dataset.live);
-    source.onmessage = null;
+    source.onopen = () => { document.body.dataset.live = "open"; };
     const add = (ev) => {
       const li = document.createElement("li");
       li.textContent = line(JSON.parse(ev.data));
@@ -47,6 +47,7 @@
       return div;
     };
     const source = new EventSource("/api/v1/events?content=1");
+    source.onopen = () => { document.body.dataset.live = "open"; };
     source.addEventListener("chat_draft", (ev) => {
       const d = JSON.parse(ev.data);
       if (d.conversation === conversation) bubble("bot draft", d.content, "draft-" + d.turn_id);
