@@ -189,10 +189,15 @@ class Container:
         from minibot.adapters.sql.control_queries import SqlControlQueries
         from minibot.app.live.live_feed import LiveFeed
         from minibot.app.live.observed_channel import ObservedChannel
+        from minibot.app.live.task_index import TaskIndex
 
         s = self.settings
         feed = LiveFeed()
         feed.subscribe_to(bus)
+        tasks = None
+        if self._jobs is not None:
+            tasks = TaskIndex(self._jobs)
+            tasks.subscribe_to(bus)
 
         def on_shown(shown: Shown) -> None:
             data = {"conversation": str(shown.conversation), "message_id": shown.message_id}
@@ -217,6 +222,7 @@ class Container:
             memory=storage.memory,
             notes=self._notes_store,
             jobs=self._jobs,
+            tasks=tasks,
             web=web,
             settings=lambda: s.model_dump(mode="json"),
             default_timezone=s.scheduler.timezone,

@@ -214,13 +214,13 @@ class DashboardRoutes:
     async def cancel_task(self, request: web.Request) -> web.Response:
         jobs = self._tasks_service()
         job = await jobs.any_job(request.match_info["id"])
-        await jobs.cancel(job.owner_id, job.id)
+        self._tasks.changed(await jobs.cancel(job.owner_id, job.id))
         return _see_other("/tasks")
 
     async def run_task(self, request: web.Request) -> web.Response:
         jobs = self._tasks_service()
         job = await jobs.any_job(request.match_info["id"])
-        await jobs.run_now(job.owner_id, job.id)
+        self._tasks.changed(await jobs.run_now(job.owner_id, job.id))
         return _see_other("/tasks")
 
     async def edit_task(self, request: web.Request) -> web.Response:
@@ -235,7 +235,9 @@ class DashboardRoutes:
                 zone(job.schedule.tz)
             except (UnclearWhen, ValueError) as exc:
                 raise ApiError(422, "invalid_schedule", f"when: {exc}", "when") from None
-        await jobs.update(job.owner_id, job.id, schedule=schedule, text=text or None)
+        self._tasks.changed(
+            await jobs.update(job.owner_id, job.id, schedule=schedule, text=text or None)
+        )
         return _see_other("/tasks")
 
     def _tasks_service(self) -> Any:

@@ -11,6 +11,7 @@ from minibot.adapters.sql.control_queries import SqlControlQueries
 from minibot.app.daemon import DaemonHealth
 from minibot.app.jobs.job_service import JobService
 from minibot.app.live.live_feed import LiveFeed
+from minibot.app.live.task_index import TaskIndex
 from minibot.core.identity import OwnerResolver
 from minibot.core.ports.bus import Publish
 from minibot.core.ports.conversation_memory import ConversationMemory
@@ -28,7 +29,8 @@ def no_metrics() -> tuple[bytes, str]:
 @dataclass
 class ControlPlaneDeps:
     """The control plane's view of the daemon. `jobs` and `notes` are None when the
-    scheduler or the notes are off; `health` reads the daemon's health as data."""
+    scheduler or the notes are off (and `tasks`, the index of active jobs, with the
+    scheduler); `health` reads the daemon's health as data."""
 
     feed: LiveFeed
     publish: Publish
@@ -40,5 +42,6 @@ class ControlPlaneDeps:
     jobs: JobService | None
     web: WebChannel
     settings: Callable[[], dict[str, Any]]
+    tasks: TaskIndex | None = None
     default_timezone: str = "UTC"
     metrics: Metrics = no_metrics

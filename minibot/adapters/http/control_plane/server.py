@@ -105,6 +105,9 @@ class ControlPlane:
         self._board.started()
 
     async def run(self) -> None:
+        if self._deps.tasks is not None:
+            # Loaded here, beside the start, not in it: the first listing is then quick.
+            await self._deps.tasks.active()
         last: dict[str, HealthState] = {}
         while not self._stopped.is_set():
             for name, health in self._deps.health().services.items():

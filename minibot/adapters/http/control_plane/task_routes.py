@@ -70,8 +70,13 @@ class TaskRoutes:
         return self._deps.jobs
 
     async def tasks(self, owner: str | None, state: str | None) -> list[Job]:
-        owner_id = None if owner is None else self._deps.owners.owner_of_identity(owner)
-        jobs = await self._jobs.all_jobs(owner_id)
+        """One owner's jobs (finished ones too), or every owner's active ones."""
+        if owner is not None:
+            jobs = await self._jobs.all_jobs(self._deps.owners.owner_of_identity(owner))
+        elif self._deps.tasks is not None:
+            jobs = await self._deps.tasks.active()
+        else:
+            jobs = await self._jobs.all_jobs(None)
         if state is not None:
             jobs = [job for job in jobs if job.state.value == state]
         return jobs
@@ -108,7 +113,7 @@ class TaskRoutes:
             schedule,
             notify=Notify(body.notify),
         )
-        return json_response(job_json(job), 201)
+        return json_response(job_json(self.changed(job)), 201)
 
     async def get(self, request: web.Request) -> web.Response:
         job = await self._jobs.any_job(request.match_info["id"])
@@ -124,21 +129,27 @@ class TaskRoutes:
         job = await self._jobs.update(
             job.owner_id, job.id, schedule=schedule, text=body.text, notify=notify
         )
-        return json_response(job_json(job))
+        return json_response(job_json(self.changed(job)))
 
     async def delete(self, request: web.Request) -> web.Response:
         job = await self._jobs.any_job(request.match_info["id"])
         job = await self._jobs.cancel(job.owner_id, job.id)
-        return json_response(job_json(job))
+        return json_response(job_json(self.changed(job)))
 
     async def run(self, request: web.Request) -> web.Response:
         job = await self._jobs.any_job(request.match_info["id"])
         job = await self._jobs.run_now(job.owner_id, job.id)
-        return json_response(job_json(job), 202)
+        return json_response(job_json(self.changed(job)), 202)
 
     async def runs(self, request: web.Request) -> web.Response:
         runs = await self._jobs.runs(request.match_info["id"])
         return json_response({"runs": [run_json(run) for run in runs]})
+
+    def changed(self, job: Job) -> Job:
+        """Tells the index of active jobs about a change made here."""
+        if self._deps.tasks is not None:
+            self._deps.tasks.put(job)
+        return job
 
     async def _schedule(self, owner_id: str, when: str, tz: str | None) -> Schedule:
         if tz is None:
