@@ -352,3 +352,37 @@ async def test_notes_are_listed_and_forgotten(minibot: Running, api: httpx.Async
 
 async def _has(values: Awaitable[list[str]], wanted: str) -> bool:
     return wanted in await values
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["/", "/events", "/tasks", "/tasks?owner=telegram:42", "/conversations",
+     "/conversations/telegram:42", "/notes", "/notes?owner=telegram:42", "/usage", "/settings",
+     "/chat"],
+)  # fmt: skip
+async def test_every_dashboard_page_renders_without_leaking_secrets(
+    minibot: Running, api: httpx.AsyncClient, page: str
+) -> None:
+    response = await api.get(page)
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"].startswith("text/html")
+    body = response.text
+    assert '<script src="/static/htmx.min.js">' in body
+    for secret in (
+        minibot.settings.control_plane.token.get_secret_value(),
+        minibot.settings.llm.api_key.get_secret_value(),
+        minibot.settings.channels.telegram.bot_token.get_secret_value(),
+    ):
+        assert secret not in body, f"a secret is shown on {page}"
+    if page == "/settings":
+        assert "**********" in body and "listen_port" in body
+
+
+async def test_the_vendored_script_is_the_recorded_htmx(api: httpx.AsyncClient) -> None:
+    import hashlib
+    from pathlib import Path
+
+    response = await api.get("/static/htmx.min.js")
+    digest = hashlib.sha256(response.content).hexdigest()
+    doc = (Path(__file__).parents[4] / "docs" / "control_plane.md").read_text()
+    assert digest in doc, "docs/control_plane.md records another sha256 than the file served"
