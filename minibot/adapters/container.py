@@ -51,7 +51,7 @@ from minibot.app.budget_guard import BudgetGuard
 from minibot.app.commands import CommandRouter
 from minibot.app.conversation_commands import ConversationCommands
 from minibot.app.conversation_service import ConversationService, TurnSettings
-from minibot.app.daemon import Daemon, ServiceSpec
+from minibot.app.daemon import Daemon, DaemonHealth, ServiceSpec
 from minibot.app.dispatcher import Dispatcher, TurnHandler
 from minibot.app.event_bus import EventBus
 from minibot.app.jobs.job_commands import JobCommands
@@ -179,6 +179,10 @@ class Container:
             raise RuntimeError("metrics are off: set [metrics] enabled = true")
         return self.metrics.render()
 
+    # Built along the way, for the control plane (None when their feature is off).
+    _jobs: JobService | None = field(default=None, init=False, repr=False)
+    _notes_store: SqlNoteStore | None = field(default=None, init=False, repr=False)
+
     def secrets(self) -> list[str]:
         s = self.settings
         return [
@@ -194,6 +198,7 @@ class Container:
             s.media.transcription_api_key.get_secret_value(),
             s.media.tts_api_key.get_secret_value(),
             s.media.image_api_key.get_secret_value(),
+            s.control_plane.token.get_secret_value(),
         ]
 
     def build(self) -> Daemon:
@@ -241,11 +246,14 @@ class Container:
             storage.conversation_settings,
         )
         channel_specs = self._channels(bus, storage.database, commands, media.sources)
-        router = ReplyRouter(
-            bus,
-            [spec.service for spec in channel_specs],
-            max_concurrent=s.daemon.max_concurrent_conversations,
-        )
+        channels: list[Any] = [spec.service for spec in channel_specs]
+        control_specs: list[ServiceSpec] = []
+        daemon_cell: list[Daemon] = []
+        if s.control_plane.enabled and self.mode == "daemon":
+            control_specs, channels = self._control_plane(
+                bus, storage, channels, lambda: daemon_cell[0].health
+            )
+        router = ReplyRouter(bus, channels, max_concurrent=s.daemon.max_concurrent_conversations)
         alerts = self._alerts(bus)
         if self.metrics is not None:
             self.metrics_service = self._metrics_service(storage.database)
@@ -267,12 +275,14 @@ class Container:
                 # so everything downstream must already be running. Only the scheduler
                 # comes after them, as what it fires must reach a started channel.
                 *channel_specs,
+                *control_specs,
                 *task_specs[1],
                 # Expiries are answered through a channel, so the desk starts after them.
                 ServiceSpec(approvals, critical=True),
                 *alerts,
             ]
         )
+        daemon_cell.append(daemon)
         self._watch_health(daemon, alerts)
         return daemon
 
@@ -314,7 +324,8 @@ class Container:
         if self.mode == "console":
             return ["console"]
         c = self.settings.channels
-        return [name for name, on in (("telegram", c.telegram), ("slack", c.slack)) if on.enabled]
+        names = [name for name, on in (("telegram", c.telegram), ("slack", c.slack)) if on.enabled]
+        return [*names, "web"] if self.settings.control_plane.enabled else names
 
     def _alerts(self, bus: Bus) -> list[ServiceSpec]:
         a = self.settings.alerts
@@ -346,6 +357,66 @@ class Container:
         for spec in alerts:
             if isinstance(spec.service, AlertHook):
                 spec.service.services_health = lambda: daemon.health.services
+
+    def _control_plane(
+        self,
+        bus: Bus,
+        storage: _Storage,
+        channels: list[Any],
+        health: Callable[[], DaemonHealth],
+    ) -> tuple[list[ServiceSpec], list[Any]]:
+        """The web channel and the control plane (imported only when enabled), and the
+        channels the reply router delivers through, each one's replies reported to the
+        live feed."""
+        from minibot.adapters.http.control_plane.deps import ControlPlaneDeps, no_metrics
+        from minibot.adapters.http.control_plane.server import ControlPlane
+        from minibot.adapters.messaging.web.web_channel import WebChannel
+        from minibot.adapters.messaging.web.web_sender import Shown
+        from minibot.adapters.sql.control_queries import SqlControlQueries
+        from minibot.app.live.live_feed import LiveFeed
+        from minibot.app.live.observed_channel import ObservedChannel
+        from minibot.app.live.task_index import TaskIndex
+
+        s = self.settings
+        feed = LiveFeed()
+        feed.subscribe_to(bus)
+        tasks = None
+        if self._jobs is not None:
+            tasks = TaskIndex(self._jobs)
+            tasks.subscribe_to(bus)
+
+        def on_shown(shown: Shown) -> None:
+            data = {"conversation": str(shown.conversation), "message_id": shown.message_id}
+            if shown.draft:
+                feed.emit("chat_draft", {**data, "turn_id": shown.turn_id}, shown.text)
+            else:
+                feed.emit("chat_reply", data, shown.text)
+
+        web = WebChannel(
+            bus,
+            SqlInbox(storage.database, sync_to_disk=s.memory.sync_before_confirm),
+            SqlDeliveryLedger(storage.database),
+            user_id=s.control_plane.owner.partition(":")[2],
+            on_shown=on_shown,
+        )
+        deps = ControlPlaneDeps(
+            feed=feed,
+            publish=bus.publish,
+            owners=OwnerResolver(s.kv_memory.identities),
+            health=health,
+            queries=SqlControlQueries(storage.database),
+            memory=storage.memory,
+            notes=self._notes_store,
+            jobs=self._jobs,
+            tasks=tasks,
+            web=web,
+            settings=lambda: s.model_dump(mode="json"),
+            default_timezone=s.scheduler.timezone,
+            metrics=self.render_metrics if self.metrics is not None else no_metrics,
+        )
+        control = ControlPlane(s.control_plane, deps)
+        observed = [ObservedChannel(channel, feed) for channel in [*channels, web]]
+        return [ServiceSpec(web), ServiceSpec(control)], observed
 
     def _storage(self, clock: SystemClock) -> _Storage:
         database = SqlDatabase(
@@ -491,6 +562,7 @@ class Container:
         if notes_db is not storage.database:
             storage.specs.append(ServiceSpec(_Named("notes-database", notes_db), critical=True))
         notes = SqlNoteStore(notes_db)
+        self._notes_store = notes
         note_tools = NoteTools(
             notes,
             default_limit=kv.default_limit,
@@ -719,6 +791,7 @@ class Container:
                 grace_window_seconds=sch.grace_window_seconds,
             ),
         )
+        self._jobs = jobs
         store_specs = []
         if leases is not None:
             leases.schedule = scheduler.schedule  # lapsed claims go back to this scheduler

@@ -20,5 +20,8 @@ class OwnerResolver:
         self._mapping = dict(mapping or {})
 
     def owner_of(self, sender: Sender) -> str:
-        identity = sender.identity
+        return self.owner_of_identity(sender.identity)
+
+    def owner_of_identity(self, identity: str) -> str:
+        """The owner id of a channel identity such as `telegram:123`."""
         return self._mapping.get(identity, identity)

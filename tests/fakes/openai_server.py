@@ -33,10 +33,15 @@ class Script:
     report_usage: bool = True
     # Chat completions, whole answers: finish_reason "length" (the answer hit max_tokens).
     truncated: bool = False
+    chunk_delay_seconds: float = 0.0  # stream only: wait this long before each chunk
 
     @classmethod
     def reply(cls, text: str) -> Script:
         return cls(text=text)
+
+    @classmethod
+    def streamed_slowly(cls, text: str, chunk_delay_seconds: float) -> Script:
+        return cls(text=text, chunk_delay_seconds=chunk_delay_seconds)
 
     @classmethod
     def tool_call(cls, name: str, arguments: str, *more: tuple[str, str]) -> Script:
@@ -274,6 +279,8 @@ class FakeOpenAIServer:
         for index, event in enumerate(events):
             if script.cut_after_chunks is not None and index >= script.cut_after_chunks:
                 return _drop(request, response)
+            if script.chunk_delay_seconds:
+                await asyncio.sleep(script.chunk_delay_seconds)
             await response.write(event.encode())
         self.answers.append(answer)
         await response.write_eof()

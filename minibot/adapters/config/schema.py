@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import zoneinfo
 from typing import Literal
 
@@ -488,6 +489,45 @@ class WorkflowSettings(Section):
         return self
 
 
+class ControlPlaneSettings(Section):
+    """The HTTP control plane, dashboard and web chat (`adapters/http/control_plane`)."""
+
+    enabled: bool = False
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8080, ge=0, le=65535)
+    # Bearer token of the API and the dashboard's login password; required off loopback.
+    token: SecretStr = SecretStr("")
+    # Who the dashboard's user speaks as in the web chat, named as owners are everywhere
+    # (`<channel>:<user id>`); map it in [kv_memory.identities] to share notes and tasks.
+    owner: str = "web:owner"
+    # Request bodies larger than this are refused with 413.
+    max_body_bytes: int = Field(65_536, ge=1024)
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> ControlPlaneSettings:
+        if self.enabled and not self.token.get_secret_value() and not _loopback(self.listen_host):
+            raise ValueError(
+                f"token: is required when listen_host ({self.listen_host}) is not a "
+                "loopback address"
+            )
+        channel, _, user_id = self.owner.partition(":")
+        if channel != "web" or not user_id:
+            raise ValueError(
+                "owner: must read web:<user id> (e.g. web:owner); map it to another "
+                "identity in [kv_memory.identities]"
+            )
+        return self
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(Section):
     """The whole configuration: TOML values, overridden by MINIBOT_<SECTION>__<KEY> variables
     (the loader lays those over the file; see `env_overrides.py`)."""
@@ -504,7 +544,7 @@ class Settings(Section):
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
     media: MediaSettings = Field(default_factory=MediaSettings)
-    control_plane: NotYetImplemented = Field(default_factory=NotYetImplemented)
+    control_plane: ControlPlaneSettings = Field(default_factory=ControlPlaneSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)

@@ -203,10 +203,13 @@ class SqlDatabase:
                 url, poolclass=QueuePool, pool_size=1, max_overflow=0, connect_args=threads
             )
             # Reads are single statements: in autocommit mode no BEGIN/ROLLBACK is paid.
+            # Each reader thread keeps its connection, and so does the event loop's thread
+            # for quick reads: one more than the threads, or a quick read waits for a
+            # connection no thread will give back while all readers are busy.
             self._reader = create_engine(
                 url,
                 poolclass=QueuePool,
-                pool_size=self._read_pool_size,
+                pool_size=self._read_pool_size + 1,
                 max_overflow=0,
                 isolation_level="AUTOCOMMIT",
                 skip_autocommit_rollback=True,

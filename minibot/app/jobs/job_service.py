@@ -12,7 +12,7 @@ from minibot.core.conversation import ConversationKey
 from minibot.core.errors import JobRefused, NotFound
 from minibot.core.events import JobCancelled, JobCreated, JobUpdated
 from minibot.core.health import Health, HealthState
-from minibot.core.jobs import Action, ActionKind, Job, JobState, Notify, OnMissed
+from minibot.core.jobs import Action, ActionKind, Job, JobState, Notify, OnMissed, RunRecord
 from minibot.core.ports.bus import Publish
 from minibot.core.ports.clock import Clock
 from minibot.core.ports.job_store import JobStore
@@ -159,6 +159,26 @@ class JobService:
         if job is None or job.owner_id != owner_id:
             raise NotFound(f"no such job: {job_id} (see /tasks for your jobs)")
         return job
+
+    # -- the operator's view (the control plane): every owner's jobs -------------------
+
+    async def any_job(self, job_id: str) -> Job:
+        """Any owner's job, or NotFound."""
+        job = await self._store.get(job_id)
+        if job is None:
+            raise NotFound(f"no such job: {job_id}")
+        return job
+
+    async def all_jobs(self, owner_id: str | None = None) -> list[Job]:
+        """One owner's jobs, finished ones too; or, without an owner, every active job."""
+        if owner_id is None:
+            return await self._store.active_jobs()
+        return await self._store.list_jobs(owner_id, include_finished=True)
+
+    async def runs(self, job_id: str) -> list[RunRecord]:
+        """A job's run ledger (delivered, failed, missed with their reasons)."""
+        await self.any_job(job_id)
+        return await self._store.runs(job_id)
 
     async def update(
         self,

@@ -12,6 +12,8 @@ from minibot.adapters.messaging.console.console_channel import ConsoleChannel
 from minibot.adapters.messaging.console.console_sender import PROMPT_REPLY
 from minibot.adapters.messaging.slack import SlackChannel
 from minibot.adapters.messaging.telegram import TelegramChannel
+from minibot.adapters.messaging.web.web_channel import WebChannel
+from minibot.adapters.messaging.web.web_sender import WebSender
 from minibot.app.event_bus import EventBus
 from minibot.core.delivery import TurnRef
 from minibot.core.events import MessageReceived
@@ -325,3 +327,51 @@ class SlackSocketDriver(SlackDriver):
     async def send_malformed(self) -> None:
         body = {"type": "event_callback", "event": {"type": "message", "text": 7}}
         await self.fake.socket.wait_acked(await self.fake.socket.event(body))
+
+
+class WebDriver(_Base):
+    """The web channel (the dashboard's chat), messages given to it as the page posts."""
+
+    name = "web"
+    max_chunk_chars = 4096
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._allowed = ["owner"]
+        self._count = 0
+        # The page: what it showed stays shown across a restart of the channel.
+        self.page = WebSender()
+
+    async def start(self, *, answer: Answer, sender_allowed: bool = True) -> None:
+        self.answer = answer
+        self._allowed = ["owner"] if sender_allowed else ["someone-else"]
+        await self._open()
+
+    async def _open(self) -> None:
+        bus = await self._start_bus()
+        self.web = WebChannel(
+            bus,
+            self.inbox,
+            self.ledger,
+            user_id="owner",
+            allowed_user_ids=self._allowed,
+            sender=self.page,
+        )
+        self.channel = self.web
+        await self.web.start()
+
+    async def send(self, text: str, *, platform_id: str | None = None) -> str:
+        self._count += 1
+        message_id = platform_id or f"page-{self._count}"
+        await self.web.receive(message_id, text)
+        return message_id
+
+    async def send_malformed(self) -> None:
+        await self.web.receive("page-bad", b"caf\xe9 au lait")
+
+    def shown(self) -> list[str]:
+        return [shown.text for shown in self.web.transcript()]
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self._open()

@@ -18,6 +18,7 @@ from tests.app.channels.channel_drivers import (
     SlackDriver,
     SlackSocketDriver,
     TelegramDriver,
+    WebDriver,
 )
 from tests.fakes.slack_server import FakeSlackServer
 from tests.fakes.telegram_server import FakeTelegramServer
@@ -25,7 +26,7 @@ from tests.fakes.telegram_server import FakeTelegramServer
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(params=["telegram", "slack", "slack-socket", "console"])
+@pytest.fixture(params=["telegram", "slack", "slack-socket", "console", "web"])
 async def channel(request: pytest.FixtureRequest) -> AsyncIterator[ChannelDriver]:
     driver: ChannelDriver
     fake: FakeTelegramServer | FakeSlackServer | None = None
@@ -41,6 +42,8 @@ async def channel(request: pytest.FixtureRequest) -> AsyncIterator[ChannelDriver
         fake = FakeSlackServer()
         await fake.start()
         driver = SlackSocketDriver(fake)
+    elif request.param == "web":
+        driver = WebDriver()
     else:
         driver = ConsoleDriver()
     yield driver

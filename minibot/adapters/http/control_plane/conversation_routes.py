@@ -1,0 +1,102 @@
+"""`/api/v1/conversations` and the web chat's `/api/v1/chat/messages`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from minibot.adapters.http.control_plane import params
+from minibot.adapters.http.control_plane.api_errors import ApiError, json_response
+from minibot.adapters.http.control_plane.api_models import ChatPost, MessagePost
+from minibot.adapters.http.control_plane.deps import ControlPlaneDeps
+from minibot.core.events import MessageReceived
+from minibot.core.messages import IncomingMessage, Sender
+
+
+class ConversationRoutes:
+    def __init__(self, deps: ControlPlaneDeps) -> None:
+        self._deps = deps
+
+    def register(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/api/v1/conversations", self.list)
+        router.add_get("/api/v1/conversations/{key}/messages", self.messages)
+        router.add_post("/api/v1/conversations/{key}/messages", self.say)
+        router.add_delete("/api/v1/conversations/{key}", self.reset)
+        router.add_get("/api/v1/chat/messages", self.chat_transcript)
+        router.add_post("/api/v1/chat/messages", self.chat_say)
+
+    async def list(self, request: web.Request) -> web.Response:
+        limit = params.query_int(request, "limit", 100, 1, 1000)
+        rows = await self._deps.queries.conversations(limit)
+        return json_response(
+            {
+                "conversations": [
+                    {
+                        "key": row.key,
+                        "messages": row.messages,
+                        "last_at": row.last_at.isoformat() if row.last_at else None,
+                    }
+                    for row in rows
+                ]
+            }
+        )
+
+    async def messages(self, request: web.Request) -> web.Response:
+        key = params.conversation_key(request.match_info["key"])
+        limit = params.query_int(request, "limit", 100, 1, 1000)
+        rows = await self._deps.queries.messages(str(key), limit)
+        return json_response(
+            {
+                "conversation": str(key),
+                "messages": [
+                    {"id": m.id, "role": m.role, "content": m.content, "at": m.at.isoformat()}
+                    for m in rows
+                ],
+            }
+        )
+
+    async def say(self, request: web.Request) -> web.Response:
+        """Says `text` as the conversation's owner (the chat's own user in a private
+        chat); the answer goes out through that conversation's channel."""
+        key = params.conversation_key(request.match_info["key"])
+        body = await params.body(request, MessagePost)
+        message_id = f"api-{uuid.uuid4().hex[:12]}"
+        message = IncomingMessage(
+            conversation=key,
+            sender=Sender(key.channel, key.chat_id, "control plane"),
+            text=body.text,
+            received_at=datetime.now(UTC),
+            message_id=message_id,
+        )
+        await self._deps.publish(MessageReceived(message))
+        return json_response({"conversation": str(key), "message_id": message_id}, 202)
+
+    async def reset(self, request: web.Request) -> web.Response:
+        key = params.conversation_key(request.match_info["key"])
+        dropped = await self._deps.memory.clear(key)
+        return json_response({"conversation": str(key), "forgotten_messages": dropped})
+
+    async def chat_transcript(self, request: web.Request) -> web.Response:
+        web_channel = self._deps.web
+        return json_response(
+            {
+                "conversation": str(web_channel.conversation),
+                "replies": [
+                    {"message_id": shown.message_id, "text": shown.text}
+                    for shown in web_channel.transcript()
+                ],
+            }
+        )
+
+    async def chat_say(self, request: web.Request) -> web.Response:
+        web_channel = self._deps.web
+        if not web_channel.accepting:
+            raise ApiError(409, "channel_closed", "the web channel is not taking messages now")
+        body = await params.body(request, ChatPost)
+        message_id = body.message_id or uuid.uuid4().hex[:16]
+        await web_channel.receive(message_id, body.text)
+        return json_response(
+            {"conversation": str(web_channel.conversation), "message_id": message_id}, 202
+        )

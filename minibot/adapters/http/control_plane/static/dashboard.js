@@ -1,0 +1,77 @@
+// minibot dashboard: the CSRF header on htmx requests, live lists and the web chat.
+(function () {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  document.body.addEventListener("htmx:configRequest", (ev) => {
+    ev.detail.headers["X-CSRF-Token"] = csrf;
+  });
+
+  function line(event) {
+    const details = Object.entries(event)
+      .filter(([k]) => !["id", "kind", "at"].includes(k))
+      .map(([k, v]) => k + "=" + v).join(" ");
+    return event.at.slice(11, 19) + " " + event.kind + " " + details;
+  }
+
+  const feed = document.getElementById("feed");
+  if (feed && feed.dataset.live) {
+    const source = new EventSource(feed.dataset.live);
+    source.onopen = () => { document.body.dataset.live = "open"; };
+    const add = (ev) => {
+      const li = document.createElement("li");
+      li.textContent = line(JSON.parse(ev.data));
+      feed.prepend(li);
+      while (feed.children.length > 200) feed.lastChild.remove();
+    };
+    ["message_received", "reply_sent", "reply_failed", "job_fired", "job_completed",
+     "job_failed", "job_missed", "job_created", "job_updated", "job_cancelled",
+     "service_degraded", "service_recovered"].forEach((k) => source.addEventListener(k, add));
+  }
+
+  const chat = document.getElementById("chat");
+  const form = document.getElementById("chat-form");
+  if (chat && form) {
+    const conversation = chat.dataset.conversation;
+    const bubble = (cls, text, id) => {
+      let div = id ? document.getElementById(id) : null;
+      if (!div) {
+        div = document.createElement("div");
+        div.className = cls;
+        if (id) div.id = id;
+        div.appendChild(document.createElement("span"));
+        chat.appendChild(div);
+      }
+      div.className = cls;
+      div.firstChild.textContent = text;
+      chat.scrollTop = chat.scrollHeight;
+      return div;
+    };
+    const source = new EventSource("/api/v1/events?content=1");
+    source.onopen = () => { document.body.dataset.live = "open"; };
+    source.addEventListener("chat_draft", (ev) => {
+      const d = JSON.parse(ev.data);
+      if (d.conversation === conversation) bubble("bot draft", d.content, "draft-" + d.turn_id);
+    });
+    source.addEventListener("chat_reply", (ev) => {
+      const d = JSON.parse(ev.data);
+      if (d.conversation !== conversation) return;
+      chat.querySelectorAll(".draft").forEach((el) => el.remove());
+      bubble("bot", d.content, "reply-" + d.message_id);
+    });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const input = form.querySelector("[name=text]");
+      const text = input.value.trim();
+      if (!text) return;
+      input.value = "";
+      bubble("me", text);
+      const messageId = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+      const response = await fetch("/api/v1/chat/messages", {
+        method: "POST",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+        body: JSON.stringify({text: text, message_id: messageId}),
+      });
+      if (!response.ok) bubble("bot failed", "(not sent: " + response.status + ")");
+    });
+  }
+})();

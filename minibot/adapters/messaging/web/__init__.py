@@ -1,0 +1,1 @@
+"""The web channel: the dashboard's chat page, on the same intake and delivery as any channel."""

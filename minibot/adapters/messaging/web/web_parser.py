@@ -1,0 +1,69 @@
+"""Reads what the dashboard's chat page posts into `ChannelUpdate`s."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from minibot.core.channel_update import ChannelUpdate, Parsed, Unreadable
+from minibot.core.conversation import ConversationKey
+from minibot.core.messages import Sender
+from minibot.shared import fast_json
+
+CHANNEL = "web"
+
+
+@dataclass(frozen=True, slots=True)
+class WebMessage:
+    """One message typed on the chat page. `message_id` is chosen by the page (so a
+    form posted twice is answered once); `text` as received (bytes when not yet decoded)."""
+
+    message_id: str
+    text: str | bytes
+
+
+class WebParser:
+    """The `UpdateParser` of the web channel: every message is the logged-in owner's,
+    in their own conversation (`web:<user id>`)."""
+
+    def __init__(self, user_id: str) -> None:
+        self._sender = Sender(CHANNEL, user_id, user_id)
+        self._conversation = ConversationKey(CHANNEL, user_id)
+
+    @property
+    def conversation(self) -> ConversationKey:
+        return self._conversation
+
+    def parse(self, raw: Any) -> Parsed:
+        message: WebMessage = raw
+        text = message.text
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return self.unreadable(message, f"message is not UTF-8 ({exc.reason})")
+        return self._update(message.message_id, text.strip())
+
+    def parse_stored(self, payload: str) -> ChannelUpdate | None:
+        stored = fast_json.loads(payload)
+        return self._update(str(stored["id"]), str(stored["text"]))
+
+    def unreadable(self, raw: Any, reason: str) -> Unreadable:
+        text = raw.text if isinstance(raw, WebMessage) else repr(raw)
+        body = text if isinstance(text, bytes) else text.encode("utf-8", "replace")
+        return Unreadable(reason, body, self._conversation, self._sender.user_id)
+
+    def shown_ids(self, user_id: str, chat_id: str) -> str:
+        return f"web user {user_id!r} (control_plane.owner)"
+
+    def _update(self, message_id: str, text: str) -> ChannelUpdate:
+        return ChannelUpdate(
+            platform_id=message_id,
+            conversation=self._conversation,
+            sender=self._sender,
+            payload=fast_json.dumps({"id": message_id, "text": text}),
+            received_at=datetime.now(UTC),
+            text=text,
+            message_id=message_id,
+        )

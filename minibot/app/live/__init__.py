@@ -1,0 +1,1 @@
+"""What happens in the daemon, as a stream of small events for the control plane."""
