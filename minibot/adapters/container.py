@@ -111,12 +111,14 @@ class Container:
             s.channels.slack.bot_token.get_secret_value(),
             s.channels.slack.signing_secret.get_secret_value(),
             s.channels.slack.app_token.get_secret_value(),
+            s.bus.url.get_secret_value(),
+            s.redis.url.get_secret_value(),
         ]
 
     def build(self) -> Daemon:
         s = self.settings
         clock = SystemClock()
-        bus = EventBus(s.bus.queue_size)
+        bus = self._bus()
         storage = self._storage(clock)
         model = LlmAsyncModel(s.llm)
         tools, commands = self._tools_and_commands(storage, clock)
@@ -158,6 +160,23 @@ class Container:
                 # Expiries are answered through a channel, so the desk starts after them.
                 ServiceSpec(approvals, critical=True),
             ]
+        )
+
+    def _bus(self) -> EventBus | Any:
+        """The in-process bus, or RabbitMQ between replicas (aio-pika loaded only then)."""
+        b = self.settings.bus
+        if b.backend == "memory":
+            return EventBus(b.queue_size)
+        from minibot.adapters.bus.rabbitmq_bus import RabbitMqBus
+        from minibot.core.envelope import EnvelopeCodec
+        from minibot.core.vocabulary import payload_types
+
+        return RabbitMqBus(
+            url=b.url.get_secret_value(),
+            partitions=b.partitions,
+            namespace=b.namespace,
+            codec=EnvelopeCodec(payload_types()),
+            drain_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
         )
 
     def _storage(self, clock: SystemClock) -> _Storage:
