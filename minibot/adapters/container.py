@@ -176,6 +176,7 @@ class Container:
             partitions=b.partitions,
             namespace=b.namespace,
             codec=EnvelopeCodec(payload_types()),
+            heartbeat_seconds=b.heartbeat_seconds,
             drain_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
         )
 
@@ -397,6 +398,25 @@ class Container:
         )
         return sql_store, JobLeaseKeeper(sql_store, clock.now)
 
+    def _poller_leadership(self) -> Any:
+        """With replicas (RabbitMQ), the lock electing the one Telegram poller; else None.
+        Webhook mode needs none: every replica may receive, the inbox drops duplicates."""
+        s = self.settings
+        if s.bus.backend != "rabbitmq" or s.channels.telegram.mode != "long_polling":
+            return None
+        from minibot.adapters.sql.poller_leadership import (
+            PostgresLeadership,
+            asyncpg_dsn,
+            lock_key,
+        )
+
+        bot_id = s.channels.telegram.bot_token.get_secret_value().split(":")[0]
+        return PostgresLeadership(
+            asyncpg_dsn(s.memory.url),
+            lock_key(f"telegram-poller:{bot_id}"),
+            timeout_seconds=s.channels.telegram.leader_timeout_seconds,
+        )
+
     def _channels(
         self, bus: Bus, database: SqlDatabase, commands: CommandRouter
     ) -> list[ServiceSpec]:
@@ -423,6 +443,7 @@ class Container:
                 SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
                 SqlDeliveryLedger(database),
                 commands.commands,
+                leadership=self._poller_leadership(),
             )
             specs.append(ServiceSpec(telegram, critical=False))
         if s.channels.slack.enabled:

@@ -76,6 +76,7 @@ class RabbitMqBus:
         reconnect_delay_seconds: float = 1.0,
         max_reconnect_delay_seconds: float = 10.0,
         drain_timeout_seconds: float = 5.0,
+        heartbeat_seconds: int = 5,
     ) -> None:
         self._url = url
         self._partitions = partitions
@@ -85,6 +86,7 @@ class RabbitMqBus:
         self._reconnect_delay_seconds = reconnect_delay_seconds
         self._backoff = Backoff(reconnect_delay_seconds, max_reconnect_delay_seconds, jitter=0.5)
         self._drain_timeout_seconds = drain_timeout_seconds
+        self._heartbeat_seconds = heartbeat_seconds
         self._routes = BusRoutes()
         self._board = HealthBoard()
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -140,10 +142,14 @@ class RabbitMqBus:
 
         self._closed = False
         self._idle.set()
+        # The heartbeat is how the broker finds a replica that hangs (stopped, frozen): it
+        # closes the connection, and the hung replica's partitions and unacknowledged
+        # messages go to the next consumer.
         connection = await aio_pika.connect_robust(
             self._url,
             reconnect_interval=self._reconnect_delay_seconds,
-            client_properties={"connection_name": f"minibot {self._namespace} {self._replica}"},
+            heartbeat=self._heartbeat_seconds,
+            name=f"minibot {self._namespace} {self._replica}",
         )
         self._connection = connection
         connection.close_callbacks.add(self._on_close)

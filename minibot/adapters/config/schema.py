@@ -37,6 +37,9 @@ class BusSettings(Section):
     partitions: int = Field(16, ge=1, le=1024)
     # Prefix of every exchange and queue, so two bots or test runs share a broker.
     namespace: str = Field("minibot", pattern=r"^[A-Za-z0-9_.-]+$")
+    # A replica silent this long (hung, cut off) is dropped by the broker, and its
+    # partitions move to another replica.
+    heartbeat_seconds: int = Field(5, ge=1, le=60)
 
     @model_validator(mode="after")
     def _rabbitmq_needs_url(self) -> BusSettings:
@@ -136,6 +139,9 @@ class TelegramSettings(Section):
     # Telegram's limit on messages per second for the whole bot (every chat, every
     # replica together, through [redis] when it is set).
     max_sends_per_second: float = Field(30.0, gt=0)
+    # With replicas: a poller that hangs this long loses the poller lock to another
+    # (PostgreSQL idle_session_timeout; a crashed one loses it at once).
+    leader_timeout_seconds: float = Field(5.0, ge=1.0)
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> TelegramSettings:

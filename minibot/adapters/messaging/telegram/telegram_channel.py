@@ -32,6 +32,7 @@ from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
+from minibot.core.ports.leadership import Leadership
 from minibot.shared import fast_json
 from minibot.shared.background import watch
 from minibot.shared.lone_surrogates import without_lone_surrogates
@@ -68,8 +69,12 @@ class TelegramChannel:
         inbox: Inbox,
         ledger: DeliveryLedger,
         commands: Sequence[tuple[str, str]] = (),
+        *,
+        leadership: Leadership | None = None,
     ) -> None:
         self._settings = settings
+        # Replicas of one bot: only the holder polls (and republishes the pending inbox).
+        self._leadership = leadership
         self._bus = bus
         self._inbox = inbox
         self._ledger = ledger
@@ -155,7 +160,8 @@ class TelegramChannel:
             bus=self._bus,
             notify=self._delivery.notify,
         )
-        await intake.republish_pending()
+        if self._leadership is None or settings.mode == "webhook":
+            await intake.republish_pending()
         if settings.mode == "webhook":
             self._webhook = WebhookServer(
                 host=settings.listen_host,
@@ -181,6 +187,8 @@ class TelegramChannel:
                 timeout_seconds=settings.polling_timeout_seconds,
                 durable=intake.durable,
                 health=self._health,
+                leadership=self._leadership,
+                on_leading=intake.republish_pending,
             )
             self._polling = asyncio.create_task(self._poller.run(), name="telegram-polling")
             self._receiving = True
@@ -218,6 +226,8 @@ class TelegramChannel:
                 await polling
             if self._poller is not None:
                 await self._poller.confirm()
+        if self._leadership is not None:
+            await self._leadership.release()
         if self._webhook is not None:
             webhook, self._webhook = self._webhook, None
             await webhook.stop()
