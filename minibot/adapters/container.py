@@ -417,6 +417,23 @@ class Container:
             timeout_seconds=s.channels.telegram.leader_timeout_seconds,
         )
 
+    def _send_limits(self, specs: list[ServiceSpec]) -> Any:
+        """With `[redis] url`, Telegram's flood limits shared by every replica (started
+        before the channel); else None: one process keeps its own 429 pauses."""
+        s = self.settings
+        url = s.redis.url.get_secret_value()
+        if not url:
+            return None
+        from minibot.adapters.redis.redis_send_limits import RedisSendLimits
+
+        limits = RedisSendLimits(
+            url,
+            prefix=s.bus.namespace,
+            max_sends_per_second=s.channels.telegram.max_sends_per_second,
+        )
+        specs.append(ServiceSpec(limits))
+        return limits
+
     def _channels(
         self, bus: Bus, database: SqlDatabase, commands: CommandRouter
     ) -> list[ServiceSpec]:
@@ -444,6 +461,7 @@ class Container:
                 SqlDeliveryLedger(database),
                 commands.commands,
                 leadership=self._poller_leadership(),
+                send_limits=self._send_limits(specs),
             )
             specs.append(ServiceSpec(telegram, critical=False))
         if s.channels.slack.enabled:

@@ -24,6 +24,7 @@ from minibot.core.errors import (
     TokenRefused,
 )
 from minibot.core.health import HealthBoard
+from minibot.core.ports.send_limits import SendLimits
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,11 @@ class ChatThrottle:
 
     `drain` (intake closed, the daemon draining) makes calls waiting on a refused token
     give up with `ChannelStopped`: nobody knows when it will work again. `close` makes
-    every waiting call give up so. A call already sent is never cut off."""
+    every waiting call give up so. A call already sent is never cut off.
+
+    With shared `limits` (replicas of one bot), every call also waits for its turn
+    under the bot's global rate, and each 429 pauses the chat (or the bot) for every
+    replica."""
 
     def __init__(
         self,
@@ -53,8 +58,10 @@ class ChatThrottle:
         token_refused_reason: str | None = None,
         initial_delay_seconds: float = 0.5,
         max_delay_seconds: float = 10.0,
+        limits: SendLimits | None = None,
     ) -> None:
         self._platform = platform
+        self._limits = limits
         self._max_attempts = max_attempts
         self._backoff = Backoff(initial_delay_seconds, max_delay_seconds)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -100,11 +107,11 @@ class ChatThrottle:
         refusals = 0
         failures = 0
         while True:
-            await self._wait_turn(chat_id)
+            await self._take_turn(chat_id)
             try:
                 result = await (self._probe(chat_id, request) if self._token.refused else request())
             except FloodControl as exc:
-                self._rate_limited(chat_id, exc.retry_after_seconds)
+                await self._rate_limited(chat_id, exc.retry_after_seconds)
                 continue
             except TokenRefused as exc:
                 self._token.token_refused(str(exc), asyncio.get_running_loop().time())
@@ -152,7 +159,12 @@ class ChatThrottle:
                 return
             await self._sleep(delay)
 
-    def _rate_limited(self, chat_id: str, retry_after: float) -> None:
+    async def _take_turn(self, chat_id: str) -> None:
+        await self._wait_turn(chat_id)
+        if self._limits is not None:
+            await self._limits.acquire(chat_id)
+
+    async def _rate_limited(self, chat_id: str, retry_after: float) -> None:
         now = asyncio.get_running_loop().time()
         everyone = self._pauses.limited(chat_id, retry_after, now)
         log.warning(
@@ -164,6 +176,8 @@ class ChatThrottle:
                 f"{self._platform} flood control: all chats paused",
                 extra={"retry_after_seconds": retry_after},
             )
+        if self._limits is not None:
+            await self._limits.pause("" if everyone else chat_id, retry_after)
 
     async def _back_off(self, chat_id: str, exc: ChannelError, attempt: int) -> None:
         delay = self._backoff.delay(attempt)

@@ -33,6 +33,7 @@ from minibot.core.ports.bus import Bus
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
 from minibot.core.ports.leadership import Leadership
+from minibot.core.ports.send_limits import SendLimits
 from minibot.shared import fast_json
 from minibot.shared.background import watch
 from minibot.shared.lone_surrogates import without_lone_surrogates
@@ -71,6 +72,7 @@ class TelegramChannel:
         commands: Sequence[tuple[str, str]] = (),
         *,
         leadership: Leadership | None = None,
+        send_limits: SendLimits | None = None,
     ) -> None:
         self._settings = settings
         # Replicas of one bot: only the holder polls (and republishes the pending inbox).
@@ -88,6 +90,7 @@ class TelegramChannel:
             self._health,
             platform=CHANNEL,
             token_refused_reason=_TOKEN_REFUSED,
+            limits=send_limits,
         )
         self._poller: LongPoller | None = None
         self._polling: asyncio.Task[None] | None = None
