@@ -177,6 +177,7 @@ class Container:
             namespace=b.namespace,
             codec=EnvelopeCodec(payload_types()),
             heartbeat_seconds=b.heartbeat_seconds,
+            prefetch=b.prefetch,
             drain_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
         )
 

@@ -2,14 +2,20 @@
 
 Every message goes to one of K durable quorum queues, picked by a stable hash of its
 conversation key, so one conversation's messages keep their order across replicas: each
-queue has single-active-consumer, every replica consumes every queue with prefetch 1 and
-acknowledges by hand after its handlers ran. Publisher confirms: `publish` returns only
-once the broker has the message, so nothing is acknowledged upstream (a Telegram update
+queue has single-active-consumer, and every replica consumes every queue with manual
+acknowledgement. A message is handed to its handlers in delivery order, one at a time
+per queue, and acknowledged only once all the work it set off has run (its `Receipt`:
+the conversation turn, the delivery), so a replica that dies loses nothing: the broker
+delivers what it had not acknowledged to the next consumer. `prefetch` bounds how many
+such messages one queue may have under way (1 would also serialise the turns of every
+conversation sharing the queue). Publisher confirms: `publish` returns only once the
+broker has the message, so nothing is acknowledged upstream (a Telegram update
 confirmed, an inbox item handed on) before it is safe on the broker."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -26,6 +32,7 @@ from minibot.core.events import Event
 from minibot.core.health import Health, HealthBoard
 from minibot.core.partitions import partition_of, subscription_order
 from minibot.shared.correlation import correlated, correlation_id, in_component
+from minibot.shared.receipts import Receipt, current_receipt
 
 if TYPE_CHECKING:
     from aio_pika.abc import (
@@ -77,6 +84,7 @@ class RabbitMqBus:
         max_reconnect_delay_seconds: float = 10.0,
         drain_timeout_seconds: float = 5.0,
         heartbeat_seconds: int = 5,
+        prefetch: int = 32,
     ) -> None:
         self._url = url
         self._partitions = partitions
@@ -87,6 +95,7 @@ class RabbitMqBus:
         self._backoff = Backoff(reconnect_delay_seconds, max_reconnect_delay_seconds, jitter=0.5)
         self._drain_timeout_seconds = drain_timeout_seconds
         self._heartbeat_seconds = heartbeat_seconds
+        self._prefetch = prefetch
         self._routes = BusRoutes()
         self._board = HealthBoard()
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -129,8 +138,8 @@ class RabbitMqBus:
         name: str,
         inline: bool = False,
     ) -> None:
-        # Every handler runs inline in its partition's consumer: the queue is the buffer,
-        # and prefetch 1 keeps one conversation's messages in order.
+        # Every handler runs inline in its partition's consumer, in delivery order: the
+        # queue is the buffer.
         if self._running:
             raise RuntimeError("subscribe before the bus starts")
         self._routes.add(message_type, handler, name)
@@ -156,7 +165,7 @@ class RabbitMqBus:
         connection.reconnect_callbacks.add(self._on_reconnect)
         self._publisher = await connection.channel(publisher_confirms=True)
         consumer = await connection.channel(publisher_confirms=False)
-        await consumer.set_qos(prefetch_count=1)
+        await consumer.set_qos(prefetch_count=self._prefetch)
         await consumer.declare_queue(
             self.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
         )
@@ -173,7 +182,8 @@ class RabbitMqBus:
                 },
             )
             if self._routes.subscribed:
-                tag = await queue.consume(self._on_message, no_ack=False)
+                callback = functools.partial(self._on_message, asyncio.Lock())
+                tag = await queue.consume(callback, no_ack=False)
                 self._consumers.append((queue, tag))
         self._running = True
         self._board.started()
@@ -239,17 +249,47 @@ class RabbitMqBus:
                 )
                 await asyncio.sleep(delay)
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _on_message(self, order: asyncio.Lock, message: AbstractIncomingMessage) -> None:
         self._in_flight += 1
         self._idle.clear()
         try:
-            await self._handle(message)
+            await self._handle(order, message)
+        except Exception as exc:
+            # The channel went away under us (the broker, a stop): never acknowledged, so
+            # the broker delivers the message again.
+            log.warning("bus message not settled", extra={"error": repr(exc)})
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
 
-    async def _handle(self, message: AbstractIncomingMessage) -> None:
+    async def _handle(self, order: asyncio.Lock, message: AbstractIncomingMessage) -> None:
+        """Hands the message to its handlers in delivery order (one at a time per queue),
+        then acknowledges it once all the work it set off has run (its `Receipt`), or
+        returns it to the queue if a handler failed."""
+        receipt = Receipt()
+        async with order:
+            envelope = await self._admit(message)
+            if envelope is None:
+                return
+            token = current_receipt.set(receipt)
+            try:
+                handled = [
+                    await self._deliver(r, envelope)
+                    for r in self._routes.of(type(envelope.payload))
+                ]
+            finally:
+                current_receipt.reset(token)
+        receipt.release()
+        if not all(handled):
+            await message.nack(requeue=True)
+            return
+        await receipt.settled()
+        self._remember(envelope.message_id)
+        await message.ack()
+
+    async def _admit(self, message: AbstractIncomingMessage) -> Envelope | None:
+        """The envelope to handle, or None once a message not to handle was settled."""
         try:
             envelope = self._codec.loads(message.body)
         except (ValueError, TypeError, KeyError) as exc:
@@ -259,37 +299,36 @@ class RabbitMqBus:
                 extra={"queue": self.dead_letter_queue, "error": str(exc)},
             )
             await message.reject(requeue=False)
-            return
+            return None
         if envelope.message_id in self._seen:
             self.redelivered += 1
             await message.ack()
-            return
-        routes = self._routes.of(type(envelope.payload))
-        if not routes:
+            return None
+        if not self._routes.of(type(envelope.payload)):
             # Replicas of another wiring share the namespace: kept, never dropped.
             log.error(
                 "bus message nobody here handles set aside",
                 extra={"queue": self.dead_letter_queue, "event": envelope.type},
             )
             await message.reject(requeue=False)
-            return
-        for route in routes:
-            await self._deliver(route, envelope)
-        self._remember(envelope.message_id)
-        await message.ack()
+            return None
+        return envelope
 
-    async def _deliver(self, route: Route, envelope: Envelope) -> None:
+    async def _deliver(self, route: Route, envelope: Envelope) -> bool:
         with in_component(route.name), correlated(envelope.correlation_id):
             try:
                 await route.handler(envelope.payload)
                 self.delivered += 1
+                return True
             except asyncio.CancelledError:
                 raise
             except Exception:
                 self.failed += 1
                 log.exception(
-                    "subscriber failed", extra={"subscriber": route.name, "event": envelope.type}
+                    "subscriber failed; the message goes back to its queue",
+                    extra={"subscriber": route.name, "event": envelope.type},
                 )
+                return False
 
     def _remember(self, message_id: str) -> None:
         self._seen[message_id] = None
@@ -309,17 +348,25 @@ class RabbitMqBus:
     async def join(self) -> None:
         await self._idle.wait()
 
-    async def stop(self, drain_timeout_seconds: float | None = None) -> None:
-        """Stops consuming, lets the handlers under way finish (unfinished ones are
-        delivered again elsewhere, as they were never acknowledged), then closes."""
-        if self._connection is None:
-            return
+    async def close_intake(self) -> None:
+        """Takes no new messages (they go to other replicas, or wait for the restart);
+        those under way are still handled and acknowledged."""
+        await self._cancel_consumers()
+
+    async def _cancel_consumers(self) -> None:
         for queue, tag in self._consumers:
             try:
                 await queue.cancel(tag)
             except Exception as exc:
                 log.warning("rabbitmq consumer not cancelled", extra={"error": repr(exc)})
         self._consumers.clear()
+
+    async def stop(self, drain_timeout_seconds: float | None = None) -> None:
+        """Stops consuming, lets the handlers under way finish (unfinished ones are
+        delivered again elsewhere, as they were never acknowledged), then closes."""
+        if self._connection is None:
+            return
+        await self._cancel_consumers()
         timeout = (
             self._drain_timeout_seconds if drain_timeout_seconds is None else drain_timeout_seconds
         )

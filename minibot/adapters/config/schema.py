@@ -40,6 +40,9 @@ class BusSettings(Section):
     # A replica silent this long (hung, cut off) is dropped by the broker, and its
     # partitions move to another replica.
     heartbeat_seconds: int = Field(5, ge=1, le=60)
+    # Messages one partition may have under way in a replica (each acknowledged once its
+    # turn and delivery are done); 1 serialises every conversation sharing a partition.
+    prefetch: int = Field(32, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _rabbitmq_needs_url(self) -> BusSettings:

@@ -295,3 +295,25 @@ async def test_a_published_message_waits_on_the_broker_for_a_consumer(
     consumer.subscribe(MessageReceived, record, name="recorder")
     await started(consumer)
     await until(lambda: got == ["kept"])
+
+
+async def test_a_message_whose_handler_failed_is_delivered_again(
+    medium: Backend, started: Callable[[Any], Awaitable[Any]]
+) -> None:
+    """Across processes a failure cannot reach the publisher: the message goes back to
+    its queue instead, and is handled when the handler works again."""
+    replicas_only(medium)
+    attempts: list[str] = []
+
+    async def flaky(event: MessageReceived) -> None:
+        attempts.append(event.message.text)
+        if len(attempts) == 1:
+            raise RuntimeError("not this time")
+
+    bus = medium.bus()
+    bus.subscribe(MessageReceived, flaky, name="flaky")
+    await started(bus)
+    await bus.publish(received("4", "again"))
+    await until(lambda: len(attempts) == 2)
+    await asyncio.sleep(0.3)
+    assert attempts == ["again", "again"]
