@@ -354,6 +354,10 @@ class Container:
             runner.fire,
             clock,
             stop_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
+            # Replicas: jobs made by another replica (or one that died) are found here too.
+            refresh_seconds=sch.refresh_seconds
+            if self.settings.bus.backend == "rabbitmq"
+            else None,
         )
         jobs = JobService(
             store,
