@@ -21,6 +21,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness.procs import Bot, Fake
+from bench.harness.shared_services import SharedServices
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -60,6 +61,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 _SHORT_DRAIN = "[daemon]\nshutdown_timeout_seconds = 0.5\n"
+# The fake Bot API has no flood limit; the shared one must not be what is measured.
+_NO_SEND_LIMIT = "max_sends_per_second = 100000\n"
 
 
 class Harness:
@@ -101,7 +104,14 @@ class Harness:
             return await response.json()
 
     def _start_bot(
-        self, kind: str, latency: int, label: str, *, reuse: bool = False, extra_config: str = ""
+        self,
+        kind: str,
+        latency: int,
+        label: str,
+        *,
+        reuse: bool = False,
+        extra_config: str = "",
+        shared: SharedServices | None = None,
     ) -> Bot:
         self.runs += 0 if reuse else 1
         directory = self.work / f"{self.runs:02d}-{kind}-{label}"
@@ -112,9 +122,21 @@ class Harness:
             else None
         )
         llm_base = self.llm[latency].url + "/v1"
-        return Bot.start(kind, directory, self.telegram.url, llm_base, profile, extra_config)
+        if shared is None:
+            return Bot.start(kind, directory, self.telegram.url, llm_base, profile, extra_config)
+        return Bot.start(
+            "minibot",
+            directory,
+            self.telegram.url,
+            llm_base,
+            profile,
+            extra_config + shared.extra_config,
+            memory_url=shared.memory_url,
+            job_store="sql",
+            telegram_extra=_NO_SEND_LIMIT,
+        )
 
-    async def _wait_first_poll(self, bot: Bot, limit_seconds: float = 30.0) -> float:
+    async def _wait_first_poll(self, bot: Bot, limit_seconds: float = 120.0) -> float:
         began = time.monotonic()
         while time.monotonic() - began < limit_seconds:
             progress = await self._get(self.telegram.url + "/_bench/progress")
@@ -140,14 +162,16 @@ class Harness:
                 return answered, now
             await asyncio.sleep(0.02)
 
-    async def run(self, kind: str, scenario: Scenario, latency: int) -> dict[str, Any]:
+    async def run(
+        self, kind: str, scenario: Scenario, latency: int, shared: SharedServices | None = None
+    ) -> dict[str, Any]:
         label = f"{scenario.name}-{latency}ms"
         await self._post(self.telegram.url + "/_bench/reset")
         await self._get(self.llm[latency].url + "/_control/stats?reset=1")
         plan = {"chats": scenario.chats, "per_chat": scenario.per_chat, "burst": scenario.burst}
         if scenario.burst:
             await self._post(self.telegram.url + "/_bench/start", plan)
-        bot = self._start_bot(kind, latency, label)
+        bot = self._start_bot(kind, latency, label, shared=shared)
         stop_sampling = asyncio.Event()
         sampler = asyncio.create_task(bot.sample(stop_sampling))
         outcome: dict[str, Any] = {}
@@ -185,7 +209,7 @@ class Harness:
         answered = result["answered"]
         history = stats["history_messages"]
         return {
-            "bot": kind,
+            "bot": kind if shared is None else "minibot-rabbitmq",
             "scenario": scenario.name,
             "chats": scenario.chats,
             "per_chat": scenario.per_chat,
@@ -223,6 +247,48 @@ class Harness:
             "api_calls": result["api_calls"],
             **outcome,
         }
+
+    async def rabbitmq_run(self, scenario: Scenario, latency: int) -> dict[str, Any]:
+        """One replica on RabbitMQ, PostgreSQL and Redis, measured like the default."""
+        shared = await SharedServices.create()
+        try:
+            return await self.run("minibot", scenario, latency, shared)
+        finally:
+            await shared.remove()
+
+    async def failover_check(self, latency: int = 0) -> dict[str, Any]:
+        """Two replicas; SIGKILL the one that polls, then time the next update's answer."""
+        shared = await SharedServices.create()
+        bots: list[Bot] = []
+        try:
+            await self._post(self.telegram.url + "/_bench/reset")
+            for name in ("failover-1", "failover-2"):
+                bots.append(self._start_bot("minibot", latency, name, shared=shared))
+            for bot in bots:
+                await self._wait_up(bot)
+            plan = {"chats": 1, "per_chat": 1, "burst": False, "first_chat": 1}
+            await self._post(self.telegram.url + "/_bench/start", plan)
+            await self._wait_answered(1)
+            leader = max(bots, key=_took_leadership_at)
+            leader.process.kill()
+            killed = time.monotonic()
+            await self._post(self.telegram.url + "/_bench/start", {**plan, "first_chat": 2})
+            answered, done = await self._wait_answered(1)
+            return {
+                "failover_s": done - killed if answered else None,
+                "answered": answered,
+            }
+        finally:
+            for bot in bots:
+                await bot.terminate()
+            await shared.remove()
+
+    async def _wait_up(self, bot: Bot, limit_seconds: float = 180.0) -> None:
+        began = time.monotonic()
+        while "minibot started" not in _log_text(bot):
+            if bot.process.poll() is not None or time.monotonic() - began > limit_seconds:
+                raise RuntimeError(f"replica did not start: {_log_text(bot)[-2000:]}")
+            await asyncio.sleep(0.05)
 
     async def restart_check(self, scenario: Scenario, latency: int) -> dict[str, Any]:
         """SIGTERM minibot while it works through a burst; a second run answers the rest.
@@ -272,6 +338,17 @@ class Harness:
         }
 
 
+def _log_text(bot: Bot) -> str:
+    return Path(bot.log.name).read_text(errors="replace")
+
+
+def _took_leadership_at(bot: Bot) -> float:
+    """When the replica last began polling (its log's line), 0 if never."""
+    lines = _log_text(bot).splitlines()
+    took = [n for n, line in enumerate(lines) if "this replica polls telegram now" in line]
+    return float(took[-1] + 1) if took else 0.0
+
+
 def _fmt(value: Any, digits: int = 1) -> str:
     if value is None:
         return "-"
@@ -308,7 +385,7 @@ def table(rows: list[dict[str, Any]], floors: dict[str, dict[str, Any]]) -> str:
     body: list[list[str]] = []
     for row in rows:
         label = f"{row['bot']} {row['scenario']}"
-        if row["bot"] == "minibot":
+        if row["bot"].startswith("minibot"):
             label += f" {row['llm_latency_ms']}ms"
         body.append([label] + [_fmt(row.get(key)) for _, key in COLUMNS[1:]])
         floor = floors.get(row["scenario"])
@@ -425,6 +502,32 @@ def _footprint_checks(mine: list[dict[str, Any]], floors: dict[str, dict[str, An
     return checks
 
 
+def _rabbitmq_checks(rows: list[dict[str, Any]], failover: dict[str, Any] | None) -> list[Check]:
+    checks: list[Check] = []
+    rabbit = [r for r in rows if r["bot"] == "minibot-rabbitmq"]
+    memory = [r for r in rows if r["bot"] == "minibot"]
+    bad = [f"b/{r['llm_latency_ms']}ms" for r in rabbit if r["lost"] or r["duplicated"]]
+    checks.append(("rabbitmq: 0 lost / 0 duplicated", not bad, ", ".join(bad) or "all runs"))
+    row = _row(rabbit, "b", 200)
+    if row:
+        rate = row["replies_per_s"]
+        checks.append(("rabbitmq (b) 200 ms >= 200 replies/s", rate >= 200, f"{rate:.0f}/s"))
+    row, base = _row(rabbit, "b", 0), _row(memory, "b", 0)
+    if row and base:
+        ratio = row["replies_per_s"] / base["replies_per_s"]
+        checks.append(("rabbitmq (b) 0 ms >= 50% of in-process", ratio >= 0.5, f"{ratio:.0%}"))
+    if failover is not None:
+        seconds = failover["failover_s"]
+        checks.append(
+            (
+                "failover (SIGKILL of the poller to the next answer) <= 5 s",
+                seconds is not None and seconds <= 5,
+                "never answered" if seconds is None else f"{seconds:.2f} s",
+            )
+        )
+    return checks
+
+
 def _restart_check(restart: dict[str, Any]) -> Check:
     detail = (
         f"{restart['answered_before_restart']}/{restart['messages']} before restart, "
@@ -433,6 +536,18 @@ def _restart_check(restart: dict[str, Any]) -> Check:
         f"in {restart['first_stop']['stop_s']} s"
     )
     return ("SIGTERM in burst, answered after restart", bool(restart["ok"]), detail)
+
+
+async def _rabbitmq_runs(
+    harness: Harness, args: argparse.Namespace, latencies: list[int], rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Scenario (b) on one replica over RabbitMQ for each latency, then the failover."""
+    b = next(s for s in (FULL if args.full else SHORT) if s.name == "b")
+    for latency in latencies:
+        row = await harness.rabbitmq_run(b, latency)
+        rows.append(row)
+        print(f"  minibot-rabbitmq b {latency}ms: {row['replies_per_s']:.0f}/s", file=sys.stderr)
+    return await harness.failover_check()
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -444,6 +559,7 @@ async def main_async(args: argparse.Namespace) -> int:
     load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
     restart = None
+    failover: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="e2e-bench-", dir=args.workdir) as tmp:
         async with Harness(Path(tmp), stall_seconds=args.stall, profile_dir=profile_dir) as harness:
             for scenario in scenarios:
@@ -461,8 +577,12 @@ async def main_async(args: argparse.Namespace) -> int:
             if not args.no_restart:
                 burst = next(s for s in (FULL if args.full else SHORT) if s.burst)
                 restart = await harness.restart_check(burst, 200)
+            if args.bus == "rabbitmq":
+                failover = await _rabbitmq_runs(harness, args, latencies, rows)
     floors = {r["scenario"]: r for r in rows if r["bot"] == "floor"}
     checks = targets(rows, floors, restart)
+    if args.bus == "rabbitmq":
+        checks += _rabbitmq_checks(rows, failover)
     load_after = os.getloadavg()
     print(table(rows, floors))
     print()
@@ -486,6 +606,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 "load_after": load_after,
                 "runs": rows,
                 "restart": restart,
+                "failover": failover,
                 "targets": [{"target": n, "met": ok, "detail": d} for n, ok, d in checks],
             },
             indent=2,
@@ -502,6 +623,13 @@ def main() -> int:
     parser.add_argument("--latencies", default="0,200", help="LLM latencies in ms, e.g. 0,200")
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--no-restart", action="store_true")
+    parser.add_argument(
+        "--bus",
+        choices=["memory", "rabbitmq"],
+        default="memory",
+        help="rabbitmq: also run (b) on one replica over RabbitMQ + PostgreSQL + Redis, "
+        "and time a failover between two replicas",
+    )
     parser.add_argument(
         "--stall", type=float, default=15.0, help="seconds without progress before a run gives up"
     )

@@ -69,9 +69,20 @@ class Fake:
                 self.process.wait()
 
 
-def minibot_config(directory: Path, api_base: str, llm_base: str, extra: str = "") -> Path:
+def minibot_config(
+    directory: Path,
+    api_base: str,
+    llm_base: str,
+    extra: str = "",
+    *,
+    memory_url: str | None = None,
+    job_store: str = "file",
+    telegram_extra: str = "",
+) -> Path:
     """Defaults everywhere except what points at the fakes and the scratch directory
-    (and `extra`, more TOML)."""
+    (and `extra`, more TOML; `memory_url`, `job_store` and `telegram_extra` for replicas
+    on shared services)."""
+    memory_url = memory_url or f"sqlite+aiosqlite:///{directory}/minibot.db"
     path = directory / "config.toml"
     path.write_text(
         f"""
@@ -83,9 +94,10 @@ api_key = "sk-test-key-0123456789abcdef"
 base_url = "{llm_base}"
 
 [memory]
-url = "sqlite+aiosqlite:///{directory}/minibot.db"
+url = "{memory_url}"
 
 [scheduler]
+store = "{job_store}"
 store_path = "{directory}/tasks"
 
 [channels.telegram]
@@ -93,6 +105,7 @@ enabled = true
 bot_token = "{TOKEN}"
 api_base = "{api_base}"
 open_mode = true
+{telegram_extra}
 """
     )
     return path
@@ -118,6 +131,7 @@ class Bot:
         llm_base: str,
         profile: Path | None,
         extra_config: str = "",
+        **config: str,
     ) -> Bot:
         if kind == "floor":
             command = [
@@ -127,13 +141,13 @@ class Bot:
                 api_base,
             ]
         else:
-            config = minibot_config(directory, api_base, llm_base, extra_config)
+            path = minibot_config(directory, api_base, llm_base, extra_config, **config)
             program = (
                 ["-m", "bench.harness.profiled", str(profile)]
                 if profile
                 else ["-m", "minibot.adapters.cli"]
             )
-            command = [sys.executable, *program, "--config", str(config)]
+            command = [sys.executable, *program, "--config", str(path)]
         log = (directory / f"{kind}.log").open("ab")
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=directory, env=env(), stdout=log, stderr=log)

@@ -199,12 +199,14 @@ class Container:
             s.media.tts_api_key.get_secret_value(),
             s.media.image_api_key.get_secret_value(),
             s.control_plane.token.get_secret_value(),
+            s.bus.url.get_secret_value(),
+            s.redis.url.get_secret_value(),
         ]
 
     def build(self) -> Daemon:
         s = self.settings
         clock = SystemClock()
-        bus = EventBus(s.bus.queue_size)
+        bus = self._bus()
         observability = self._observability(bus, clock)
         storage = self._storage(clock)
         if self.metrics is not None:
@@ -417,6 +419,25 @@ class Container:
         control = ControlPlane(s.control_plane, deps)
         observed = [ObservedChannel(channel, feed) for channel in [*channels, web]]
         return [ServiceSpec(web), ServiceSpec(control)], observed
+
+    def _bus(self) -> EventBus | Any:
+        """The in-process bus, or RabbitMQ between replicas (aio-pika loaded only then)."""
+        b = self.settings.bus
+        if b.backend == "memory":
+            return EventBus(b.queue_size)
+        from minibot.adapters.bus.rabbitmq_bus import RabbitMqBus
+        from minibot.core.envelope import EnvelopeCodec
+        from minibot.core.vocabulary import payload_types
+
+        return RabbitMqBus(
+            url=b.url.get_secret_value(),
+            partitions=b.partitions,
+            namespace=b.namespace,
+            codec=EnvelopeCodec(payload_types()),
+            heartbeat_seconds=b.heartbeat_seconds,
+            prefetch=b.prefetch,
+            drain_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
+        )
 
     def _storage(self, clock: SystemClock) -> _Storage:
         database = SqlDatabase(
@@ -779,6 +800,10 @@ class Container:
             runner.fire,
             clock,
             stop_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
+            # Replicas: jobs made by another replica (or one that died) are found here too.
+            refresh_seconds=sch.refresh_seconds
+            if self.settings.bus.backend == "rabbitmq"
+            else None,
         )
         jobs = JobService(
             store,
@@ -839,6 +864,42 @@ class Container:
         )
         return sql_store, JobLeaseKeeper(sql_store, clock.now)
 
+    def _poller_leadership(self) -> Any:
+        """With replicas (RabbitMQ), the lock electing the one Telegram poller; else None.
+        Webhook mode needs none: every replica may receive, the inbox drops duplicates."""
+        s = self.settings
+        if s.bus.backend != "rabbitmq" or s.channels.telegram.mode != "long_polling":
+            return None
+        from minibot.adapters.sql.poller_leadership import (
+            PostgresLeadership,
+            asyncpg_dsn,
+            lock_key,
+        )
+
+        bot_id = s.channels.telegram.bot_token.get_secret_value().split(":")[0]
+        return PostgresLeadership(
+            asyncpg_dsn(s.memory.url),
+            lock_key(f"telegram-poller:{bot_id}"),
+            timeout_seconds=s.channels.telegram.leader_timeout_seconds,
+        )
+
+    def _send_limits(self, specs: list[ServiceSpec]) -> Any:
+        """With `[redis] url`, Telegram's flood limits shared by every replica (started
+        before the channel); else None: one process keeps its own 429 pauses."""
+        s = self.settings
+        url = s.redis.url.get_secret_value()
+        if not url:
+            return None
+        from minibot.adapters.redis.redis_send_limits import RedisSendLimits
+
+        limits = RedisSendLimits(
+            url,
+            prefix=s.bus.namespace,
+            max_sends_per_second=s.channels.telegram.max_sends_per_second,
+        )
+        specs.append(ServiceSpec(limits))
+        return limits
+
     def _channels(
         self,
         bus: Bus,
@@ -872,6 +933,8 @@ class Container:
                 commands.commands,
                 tracer=self.tracer,
                 accepts_media=s.media.enabled,
+                leadership=self._poller_leadership(),
+                send_limits=self._send_limits(specs),
             )
             sources[telegram.name] = telegram
             specs.append(ServiceSpec(telegram, critical=False))

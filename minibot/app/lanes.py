@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 
 from minibot.shared.correlation import correlated, correlation_id
+from minibot.shared.receipts import Receipt, current_receipt
 from minibot.shared.trace_context import traced, traceparent
 
 log = logging.getLogger(__name__)
@@ -22,12 +23,14 @@ class KeyedLanes:
 
     `submit` returns once the item is queued; it waits while `max_pending` items are queued
     or running (backpressure). An item that raises is logged; its lane goes on. Each item
-    runs under the correlation id and traceparent current when it was submitted.
+    runs under the correlation id and traceparent current when it was submitted, and holds
+    the receipt current then (see `shared/receipts.py`) until it has run, raised or not; a
+    cancelled item keeps it, so its message is not acknowledged.
     """
 
     def __init__(self, name: str, *, max_concurrent: int, max_pending: int) -> None:
         self._name = name
-        self._lanes: dict[Hashable, deque[tuple[Work, str | None, str | None]]] = {}
+        self._lanes: dict[Hashable, deque[tuple[Work, str | None, str | None, Receipt | None]]] = {}
         self._workers: set[asyncio.Task[None]] = set()
         self._running = asyncio.Semaphore(max_concurrent)
         self._room = asyncio.Semaphore(max_pending)
@@ -46,11 +49,14 @@ class KeyedLanes:
         await self._room.acquire()
         self._pending += 1
         self._idle.clear()
+        receipt = current_receipt.get()
+        if receipt is not None:
+            receipt.hold()
         lane = self._lanes.get(key)
         if lane is not None:
-            lane.append((work, correlation_id.get(), traceparent.get()))
+            lane.append((work, correlation_id.get(), traceparent.get(), receipt))
             return
-        self._lanes[key] = deque([(work, correlation_id.get(), traceparent.get())])
+        self._lanes[key] = deque([(work, correlation_id.get(), traceparent.get(), receipt)])
         worker = asyncio.create_task(self._run_lane(key), name=f"{self._name}:{key}")
         self._workers.add(worker)
         worker.add_done_callback(self._workers.discard)
@@ -59,17 +65,22 @@ class KeyedLanes:
         lane = self._lanes[key]
         try:
             while lane:
-                work, cid, parent = lane[0]
+                work, cid, parent, receipt = lane[0]
+                ended = False
                 try:
                     async with self._running:
                         with correlated(cid), traced(parent):
                             await work()
+                    ended = True
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    ended = True
                     with correlated(cid):
                         log.exception("work failed", extra={"lane": str(key)})
                 finally:
+                    if ended and receipt is not None:
+                        receipt.release()
                     lane.popleft()
                     self._pending -= 1
                     self._room.release()

@@ -17,6 +17,9 @@ PLAIN_SECRET = "hunter2-correct-horse"  # a secret field's value need not look l
 # Pieces that must not leak either, e.g. from a value cut to fit the line.
 SECRET_CORES = ("Q7vKp2mZ", "AAHk3Jq9", "hunter2")
 
+_RABBIT = f'[bus]\nbackend = "rabbitmq"\nurl = "amqp://guest:{PLAIN_SECRET}@127.0.0.1:5672/"\n'
+_POSTGRES = '[memory]\nurl = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"\n'
+
 
 @dataclass(frozen=True)
 class Case:
@@ -83,6 +86,19 @@ CASES = {
     "${ without its }": Case("llm.model", toml='[llm]\nmodel = "${MINIBOT_TEST_KEY"\n'),
     "${...} around a secret": Case("llm.api_key", toml=f'[llm]\napi_key = "${{{API_KEY}}}"\n'),
     "unknown time zone": Case("scheduler.timezone", toml='[scheduler]\ntimezone = "Mars/Base"\n'),
+    # replicas on RabbitMQ must share the database, the job store and the flood limits
+    "rabbitmq without its url": Case("bus.url", toml='[bus]\nbackend = "rabbitmq"\n'),
+    "rabbitmq on sqlite": Case("memory.url", toml=_RABBIT),
+    "rabbitmq with the file job store": Case(
+        "scheduler.store", toml=_RABBIT + _POSTGRES + '[scheduler]\nstore = "file"\n'
+    ),
+    "rabbitmq and telegram without redis": Case(
+        "redis.url",
+        toml=_RABBIT
+        + _POSTGRES
+        + '[scheduler]\nstore = "sql"\n'
+        + f'[channels.telegram]\nenabled = true\nbot_token = "{BOT_TOKEN}"\n',
+    ),
 }
 
 

@@ -104,7 +104,7 @@ def _explain(error: Any) -> tuple[str, str]:
         # whole section that may hold secrets, so it is never shown.
         text = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
         field, sep, rest = text.partition(": ")
-        if sep and field.isidentifier():
+        if sep and all(part.isidentifier() for part in field.split(".")):
             return ".".join([*parts, field]), rest
         return ".".join(parts), text
     value = error.get("input")

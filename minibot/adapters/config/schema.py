@@ -34,7 +34,32 @@ class DaemonSettings(Section):
 
 class BusSettings(Section):
     queue_size: int = Field(1024, ge=1)
-    backend: Literal["memory"] = "memory"
+    # "memory": one process. "rabbitmq": replicas share the broker at `url`.
+    backend: Literal["memory", "rabbitmq"] = "memory"
+    # amqp://user:password@host:5672/vhost; a secret, as it may hold a password.
+    url: SecretStr = SecretStr("")
+    # Conversations are spread over this many queues by a stable hash of their key.
+    partitions: int = Field(16, ge=1, le=1024)
+    # Prefix of every exchange and queue, so two bots or test runs share a broker.
+    namespace: str = Field("minibot", pattern=r"^[A-Za-z0-9_.-]+$")
+    # A replica silent this long (hung, cut off) is dropped by the broker, and its
+    # partitions move to another replica.
+    heartbeat_seconds: int = Field(5, ge=1, le=60)
+    # Messages one partition may have under way in a replica (each acknowledged once its
+    # turn and delivery are done); 1 serialises every conversation sharing a partition.
+    prefetch: int = Field(32, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _rabbitmq_needs_url(self) -> BusSettings:
+        if self.backend == "rabbitmq" and not self.url.get_secret_value():
+            raise ValueError("url: is required when backend = rabbitmq (amqp://...)")
+        return self
+
+
+class RedisSettings(Section):
+    # redis://host:6379/0: limits shared by every replica (Telegram flood control);
+    # empty: each process keeps its own. A secret, as it may hold a password.
+    url: SecretStr = SecretStr("")
 
 
 class ModelPrice(Section):
@@ -183,6 +208,12 @@ class TelegramSettings(Section):
     edit_interval_seconds: float = Field(1.0, gt=0)
     polling_timeout_seconds: int = Field(30, ge=0)
     max_send_attempts: int = Field(5, ge=1)
+    # Telegram's limit on messages per second for the whole bot (every chat, every
+    # replica together, through [redis] when it is set).
+    max_sends_per_second: float = Field(30.0, gt=0)
+    # With replicas: a poller that hangs this long loses the poller lock to another
+    # (PostgreSQL idle_session_timeout; a crashed one loses it at once).
+    leader_timeout_seconds: float = Field(5.0, ge=1.0)
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> TelegramSettings:
@@ -291,6 +322,9 @@ class SchedulerSettings(Section):
     # How long a claim on a running job holds before another process may take it over;
     # the holder renews it every third of this while it runs.
     lease_seconds: float = Field(60.0, gt=0)
+    # With replicas (bus backend rabbitmq): how often each re-reads the shared schedule,
+    # so a job another replica created still fires if that replica dies.
+    refresh_seconds: float = Field(2.0, gt=0)
     timezone: str = "UTC"
     grace_window_seconds: float = Field(3600.0, ge=0)
     max_attempts: int = Field(3, ge=1)
@@ -544,6 +578,7 @@ class Settings(Section):
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
     workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     control_plane: ControlPlaneSettings = Field(default_factory=ControlPlaneSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
@@ -555,4 +590,29 @@ class Settings(Section):
         chat = alerts.enabled and alerts.telegram_chat_id is not None
         if chat and not self.channels.telegram.enabled:
             raise ValueError("alerts.telegram_chat_id: needs [channels.telegram] enabled = true")
+        return self
+
+    @model_validator(mode="after")
+    def _replicas_share_state(self) -> Settings:
+        """Replicas on RabbitMQ must share everything else too; refused here, at start,
+        rather than found out as lost or doubled messages."""
+        if self.bus.backend != "rabbitmq":
+            return self
+        if not self.memory.url.startswith("postgresql"):
+            raise ValueError(
+                "memory.url: backend = rabbitmq runs replicas that must share one database; "
+                "use PostgreSQL (postgresql+asyncpg://...), not SQLite"
+            )
+        if self.scheduler.enabled and self.scheduler.store != "sql":
+            raise ValueError(
+                'scheduler.store: backend = rabbitmq needs store = "sql", so each job is '
+                "claimed and fired once by one replica (the file store is one process's)"
+            )
+        if self.scheduler.url and not self.scheduler.url.startswith("postgresql"):
+            raise ValueError("scheduler.url: replicas must share a PostgreSQL job store")
+        if self.channels.telegram.enabled and not self.redis.url.get_secret_value():
+            raise ValueError(
+                "redis.url: backend = rabbitmq with Telegram needs Redis, so the replicas "
+                "together keep within Telegram's per-bot flood limits"
+            )
         return self

@@ -27,6 +27,10 @@ class AsyncioScheduler:
     cap. Jobs due together fire concurrently, at most `max_concurrent_fires` at a time,
     so their "started" records share the store's fsyncs. The heap holds (due time, job
     id) and may hold stale entries; each is checked against the store when it comes up.
+
+    With `refresh_seconds` (replicas sharing a SQL job store), the heap is merged with the
+    store's schedule that often, so a job another replica created (or one whose creator
+    died) is fired here too; the store's claim lets only one replica run an occurrence.
     """
 
     def __init__(
@@ -38,8 +42,11 @@ class AsyncioScheduler:
         max_concurrent_fires: int = 1000,
         max_sleep_seconds: float = 3600.0,
         stop_timeout_seconds: float = 30.0,
+        refresh_seconds: float | None = None,
     ) -> None:
         self._store = store
+        self._refresh_seconds = refresh_seconds
+        self._refreshed_at: datetime | None = None
         self._fire = fire
         self._clock = clock
         self._max_concurrent = max_concurrent_fires
@@ -110,14 +117,36 @@ class AsyncioScheduler:
     async def _run_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            await self._refresh()
             now = self._clock.now()
             self._fire_due(now)
             if len(self._in_flight) >= self._max_concurrent or not self._heap:
                 delay = self._max_sleep  # a finishing run or a new job sets the event
             else:
                 delay = min((self._heap[0][0] - now).total_seconds(), self._max_sleep)
+            if self._refresh_seconds is not None:
+                delay = min(delay, self._refresh_seconds)
             await self._clock.sleep(delay, self._wake)
             self.wakeups += 1
+
+    async def _refresh(self) -> None:
+        """Merges the store's schedule into the heap, every `refresh_seconds`."""
+        if self._refresh_seconds is None:
+            return
+        moment = self._clock.now()
+        last = self._refreshed_at
+        if last is not None and (moment - last).total_seconds() < self._refresh_seconds:
+            return
+        self._refreshed_at = moment
+        try:
+            stored = await self._store.scheduled_times()
+        except Exception as exc:
+            log.warning("scheduler could not re-read the job store", extra={"error": repr(exc)})
+            return
+        present = set(self._heap)
+        for entry in stored:
+            if entry not in present:
+                heapq.heappush(self._heap, entry)
 
     def _fire_due(self, now: datetime) -> None:
         heap = self._heap

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 SCRIPT_LOCATION = "minibot.adapters.sql:migrations"
 VERSION_TABLE = "alembic_version"
 UPGRADE_HINT = "run `minibot db upgrade`"
+# The PostgreSQL advisory lock taken around a migration (one per database; any fixed
+# number that nothing else on the server uses: "minibot" in ASCII).
+MIGRATION_LOCK_KEY = 0x6D696E69626F74
 
 _REVISION = re.compile(r'^revision(?:: str)? = "([^"]+)"', re.MULTILINE)
 _DOWN_REVISION = re.compile(r'^down_revision(?:: [^=]+)? = "([^"]+)"', re.MULTILINE)
@@ -72,9 +75,19 @@ def made_before_migrations(conn: Connection) -> bool:
     return stored_revision(conn) is None and inspect(conn).has_table("minibot_messages")
 
 
+def migration_lock(conn: Connection) -> None:
+    """On PostgreSQL, waits for the migration lock of this database and holds it to the end
+    of the transaction: of N replicas starting together one migrates, the others wait and
+    then find the schema at the head. (SQLite has one writer anyway.)"""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
 def prepare(conn: Connection, *, migrate: bool) -> bool:
     """Brings the schema to the head (or, with `migrate` false, refuses one that is not
     there with `SchemaBehind`); True when full-text search over notes is available."""
+    if migrate:
+        migration_lock(conn)
     current = stored_revision(conn)
     head = head_revision()
     if current != head:
@@ -143,12 +156,14 @@ def full_text_search(conn: Connection) -> bool:
 def upgrade(conn: Connection, revision: str = "head") -> None:
     from alembic import command
 
+    migration_lock(conn)
     command.upgrade(_config(conn), revision)
 
 
 def downgrade(conn: Connection, revision: str) -> None:
     from alembic import command
 
+    migration_lock(conn)
     command.downgrade(_config(conn), revision)
 
 

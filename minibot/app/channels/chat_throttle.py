@@ -26,6 +26,7 @@ from minibot.core.errors import (
 from minibot.core.events import FloodWaited
 from minibot.core.health import HealthBoard
 from minibot.core.ports.bus import Publish
+from minibot.core.ports.send_limits import SendLimits
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,11 @@ class ChatThrottle:
     `drain` (intake closed, the daemon draining) makes calls waiting on a refused token
     give up with `ChannelStopped`: nobody knows when it will work again. `close` makes
     every waiting call give up so. A call already sent is never cut off. Each 429 is
-    published as `FloodWaited` when `publish` is given."""
+    published as `FloodWaited` when `publish` is given.
+
+    With shared `limits` (replicas of one bot), every call also waits for its turn
+    under the bot's global rate, and each 429 pauses the chat (or the bot) for every
+    replica."""
 
     def __init__(
         self,
@@ -57,9 +62,11 @@ class ChatThrottle:
         initial_delay_seconds: float = 0.5,
         max_delay_seconds: float = 10.0,
         publish: Publish | None = None,
+        limits: SendLimits | None = None,
     ) -> None:
         self._platform = platform
         self._publish = publish
+        self._limits = limits
         self._max_attempts = max_attempts
         self._backoff = Backoff(initial_delay_seconds, max_delay_seconds)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -114,11 +121,11 @@ class ChatThrottle:
         refusals = 0
         failures = 0
         while True:
-            await self._wait_turn(chat_id)
+            await self._take_turn(chat_id)
             try:
                 result = await (self._probe(chat_id, request) if self._token.refused else request())
             except FloodControl as exc:
-                self._rate_limited(chat_id, exc.retry_after_seconds)
+                await self._rate_limited(chat_id, exc.retry_after_seconds)
                 await self._report_flood(exc.retry_after_seconds)
                 continue
             except TokenRefused as exc:
@@ -167,7 +174,12 @@ class ChatThrottle:
                 return
             await self._sleep(delay)
 
-    def _rate_limited(self, chat_id: str, retry_after: float) -> None:
+    async def _take_turn(self, chat_id: str) -> None:
+        await self._wait_turn(chat_id)
+        if self._limits is not None:
+            await self._limits.acquire(chat_id)
+
+    async def _rate_limited(self, chat_id: str, retry_after: float) -> None:
         now = asyncio.get_running_loop().time()
         everyone = self._pauses.limited(chat_id, retry_after, now)
         log.warning(
@@ -179,6 +191,8 @@ class ChatThrottle:
                 f"{self._platform} flood control: all chats paused",
                 extra={"retry_after_seconds": retry_after},
             )
+        if self._limits is not None:
+            await self._limits.pause("" if everyone else chat_id, retry_after)
 
     async def _back_off(self, chat_id: str, exc: ChannelError, attempt: int) -> None:
         delay = self._backoff.delay(attempt)

@@ -217,3 +217,22 @@ async def test_stop_waits_for_runs_in_flight(store: InMemoryJobStore, clock: Man
     release.set()
     await asyncio.wait_for(stopping, 5)
     assert finished == ["1"]
+
+
+async def test_a_job_another_replica_stored_fires_after_a_refresh(
+    store: InMemoryJobStore, clock: ManualClock, runner: FireRecorder
+) -> None:
+    """Replicas share a SQL job store: a job one of them made (and then died with) is
+    found by the others' schedulers when they re-read the store."""
+    sched = AsyncioScheduler(store, runner.fire, clock, refresh_seconds=5)
+    try:
+        await sched.start()
+        await settle()
+        await store.save(reminder("elsewhere", at=T0 + 20 * SECOND))  # not scheduled here
+        clock.advance(5)
+        await settle()
+        clock.advance(15)
+        await runner.wait_until(completed=1)
+        assert runner.fired == [("elsewhere", T0 + 20 * SECOND)]
+    finally:
+        await sched.stop()

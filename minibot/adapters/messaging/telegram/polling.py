@@ -17,6 +17,7 @@ from minibot.adapters.messaging.telegram.update_mapper import confirmable_id
 from minibot.core.backoff import Backoff
 from minibot.core.errors import ChannelConflict, ChannelError, FloodControl, TokenRefused
 from minibot.core.health import HealthBoard
+from minibot.core.ports.leadership import Leadership
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,12 @@ _MAX_REFUSED_DELAY_SECONDS = 60.0
 # short, as it also delays every new message.
 _STUCK_AFTER = 3
 _MAX_STUCK_DELAY_SECONDS = 5.0
+# After a 409 while leading, the wait before contending for the leadership again.
+_MAX_FENCED_DELAY_SECONDS = 5.0
+
+
+class _Fenced(Exception):
+    """The leadership was lost while a getUpdates was under way: its answer is not ours."""
 
 
 class LongPoller:
@@ -45,7 +52,12 @@ class LongPoller:
     another poller or a webhook holds the bot) is logged at ERROR and degrades `health`
     (condition "polling") until a call succeeds; every failure is retried with back-off.
     When answer after answer leaves the offset where it was, the poller says so once and
-    waits between asks instead of spinning."""
+    waits between asks instead of spinning.
+
+    With a `leadership` (replicas sharing one bot), only its holder polls: every
+    getUpdates is sent only while the holder can prove it leads, and abandoned the moment
+    it cannot; a 409 then is a fence (another poller took over): the poller gives the
+    leadership up and contends for it again after a pause, never polling beside another."""
 
     def __init__(
         self,
@@ -56,8 +68,14 @@ class LongPoller:
         durable: Callable[[], Awaitable[None]],
         health: HealthBoard,
         retry_delay_seconds: float = 1.0,
+        leadership: Leadership | None = None,
+        on_leading: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._bot = bot
+        self._leadership = leadership
+        self._on_leading = on_leading
+        self._failures = 0
+        self._fences = 0
         self._handle = handle
         self._durable = durable
         self._health = health
@@ -70,26 +88,16 @@ class LongPoller:
         self._stuck = 0
 
     async def run(self) -> None:
-        failures = 0
+        self._failures = 0
         while True:
-            try:
-                offset = await self._confirmable_offset()
-                batch = await call_api("", functools.partial(self._get_updates, offset))
-            except FloodControl as exc:
-                await asyncio.sleep(exc.retry_after_seconds)
+            if self._leadership is not None and not self._leadership.held:
+                await self._lead(self._leadership)
+            offset = await self._confirmable_offset()
+            answered, batch = await self._ask(offset)
+            if not answered:
                 continue
-            except ChannelError as exc:
-                failures += 1
-                await asyncio.sleep(self._failed(exc, failures))
-                continue
-            except Exception:
-                # Not an answer of Telegram's but a bug: logged in full, while polling goes
-                # on, since no message would arrive without it.
-                failures += 1
-                log.exception("telegram getUpdates failed unexpectedly")
-                await asyncio.sleep(self._backoff(failures, _MAX_FAILURE_DELAY_SECONDS))
-                continue
-            failures = 0
+            self._failures = 0
+            self._fences = 0
             self._answered()
             updates = batch if isinstance(batch, list) else []
             stored = await self._handle_batch(updates)
@@ -98,6 +106,79 @@ class LongPoller:
                 delay = max(delay, self._retry_delay_seconds)
             if delay > 0:
                 await asyncio.sleep(delay)
+
+    async def _ask(self, offset: int | None) -> tuple[bool, Any]:
+        """One getUpdates: (True, its answer), or (False, None) once a failure has been
+        logged and waited out."""
+        try:
+            return True, await self._fenced(
+                call_api("", functools.partial(self._get_updates, offset))
+            )
+        except _Fenced:
+            return False, None
+        except ChannelConflict as exc:
+            if self._leadership is not None:
+                await self._fence(self._leadership, exc)
+                return False, None
+            self._failures += 1
+            await asyncio.sleep(self._failed(exc, self._failures))
+        except FloodControl as exc:
+            await asyncio.sleep(exc.retry_after_seconds)
+        except ChannelError as exc:
+            self._failures += 1
+            await asyncio.sleep(self._failed(exc, self._failures))
+        except Exception:
+            # Not an answer of Telegram's but a bug: logged in full, while polling goes
+            # on, since no message would arrive without it.
+            self._failures += 1
+            log.exception("telegram getUpdates failed unexpectedly")
+            await asyncio.sleep(self._backoff(self._failures, _MAX_FAILURE_DELAY_SECONDS))
+        return False, None
+
+    async def _lead(self, leadership: Leadership) -> None:
+        log.info("waiting to become the telegram poller")
+        await leadership.acquire()
+        # Another replica may have confirmed updates meanwhile; Telegram knows the offset,
+        # and an update served twice is dropped by the inbox (keyed by update id).
+        self._offset = self._durable_offset = None
+        self._stuck = 0
+        log.info("this replica polls telegram now")
+        if self._on_leading is not None:
+            await self._on_leading()
+
+    async def _fenced(self, request: Awaitable[Any]) -> Any:
+        """The answer of `request`, unless the leadership is lost first (then `_Fenced`)."""
+        if self._leadership is None:
+            return await request
+        asking = asyncio.ensure_future(request)
+        losing = asyncio.ensure_future(self._leadership.lost())
+        try:
+            await asyncio.wait({asking, losing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            losing.cancel()
+            if not asking.done():
+                asking.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asking
+                log.warning("leadership lost during getUpdates; stopped polling")
+                raise _Fenced()
+        if not self._leadership.held:
+            # Answered while this process could not prove it leads (say, it was stopped):
+            # left unconfirmed, so the poller that leads now receives these updates.
+            raise _Fenced()
+        return asking.result()
+
+    async def _fence(self, leadership: Leadership, exc: ChannelConflict) -> None:
+        self._fences += 1
+        delay = Backoff(self._retry_delay_seconds, _MAX_FENCED_DELAY_SECONDS).delay(
+            min(self._fences, 8)
+        )
+        log.warning(
+            "telegram answered 409 (another poller); leaving the leadership",
+            extra={"error": str(exc), "delay_seconds": delay},
+        )
+        await leadership.release()
+        await asyncio.sleep(delay)
 
     async def _get_updates(self, offset: int | None) -> Any:
         return await self._bot(
@@ -188,6 +269,8 @@ class LongPoller:
         """Confirm the updates handled so far, so the next run does not receive them."""
         if self._offset is None:
             return
+        if self._leadership is not None and not self._leadership.held:
+            return  # a getUpdates now would cut off the poller that leads
         # Best effort at a stop: unconfirmed updates only come again after the restart.
         with contextlib.suppress(ChannelError):
             offset = await self._confirmable_offset()

@@ -34,6 +34,8 @@ from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 from minibot.core.ports.inbox import Inbox
+from minibot.core.ports.leadership import Leadership
+from minibot.core.ports.send_limits import SendLimits
 from minibot.core.ports.tracer import Tracer
 from minibot.core.tracing import NO_TRACER
 from minibot.shared import fast_json
@@ -75,9 +77,13 @@ class TelegramChannel:
         tracer: Tracer = NO_TRACER,
         *,
         accepts_media: bool = False,
+        leadership: Leadership | None = None,
+        send_limits: SendLimits | None = None,
     ) -> None:
         self._settings = settings
         self._accepts_media = accepts_media
+        # Replicas of one bot: only the holder polls (and republishes the pending inbox).
+        self._leadership = leadership
         self._bus = bus
         self._tracer = tracer
         self._inbox = inbox
@@ -93,6 +99,7 @@ class TelegramChannel:
             platform=CHANNEL,
             token_refused_reason=_TOKEN_REFUSED,
             publish=bus.publish,
+            limits=send_limits,
         )
         self._poller: LongPoller | None = None
         self._polling: asyncio.Task[None] | None = None
@@ -169,7 +176,8 @@ class TelegramChannel:
             tracer=self._tracer,
             accepts_media=self._accepts_media,
         )
-        await intake.republish_pending()
+        if self._leadership is None or settings.mode == "webhook":
+            await intake.republish_pending()
         if settings.mode == "webhook":
             self._webhook = WebhookServer(
                 host=settings.listen_host,
@@ -195,6 +203,8 @@ class TelegramChannel:
                 timeout_seconds=settings.polling_timeout_seconds,
                 durable=intake.durable,
                 health=self._health,
+                leadership=self._leadership,
+                on_leading=intake.republish_pending,
             )
             self._polling = asyncio.create_task(self._poller.run(), name="telegram-polling")
             self._receiving = True
@@ -232,6 +242,8 @@ class TelegramChannel:
                 await polling
             if self._poller is not None:
                 await self._poller.confirm()
+        if self._leadership is not None:
+            await self._leadership.release()
         if self._webhook is not None:
             webhook, self._webhook = self._webhook, None
             await webhook.stop()

@@ -1,0 +1,1 @@
+"""Bus adapters that cross processes (RabbitMQ)."""

@@ -1,0 +1,1 @@
+"""Redis adapters: state shared by replicas that is neither durable nor relational."""

@@ -1,0 +1,199 @@
+"""Several `minibot` replicas of one bot on PostgreSQL, RabbitMQ and Redis, each in its
+own subprocess against the replica-aware fake Bot API and the fake OpenAI server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.core.ports.bus_backends import RABBITMQ_URL
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.telegram_replicas import ReplicaTelegramServer
+from tests.fakes.telegram_server import DEFAULT_TOKEN
+from tests.process import MINIBOT, child_env
+from tests.services import REDIS_URL, require_service
+from tests.sql_schemas import postgres_database
+
+
+class Replica:
+    """One `minibot` process; its log (stderr) goes to a file."""
+
+    def __init__(self, name: str, config: Path, log_path: Path) -> None:
+        self.name = name
+        self.config = config
+        self.log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *MINIBOT,
+                "--config",
+                str(self.config),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log,
+                env=child_env(),
+            )
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, signum: signal.Signals) -> None:
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signum)
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
+        self.signal(signal.SIGKILL)
+        assert self.process is not None
+        await asyncio.wait_for(self.process.wait(), 10)
+
+    async def stop(self) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.signal(signal.SIGCONT)
+            self.signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), 30)
+
+
+@dataclass
+class Cluster:
+    path: Path
+    tg: ReplicaTelegramServer
+    llm: FakeOpenAIServer
+    database_url: str
+    namespace: str
+    users: tuple[int, ...]
+    extra: str = ""
+    replicas: list[Replica] = field(default_factory=list)
+
+    def config(self, name: str) -> Path:
+        path = self.path / f"{name}.toml"
+        path.write_text(
+            f"""
+[logging]
+level = "INFO"
+
+[daemon]
+shutdown_timeout_seconds = 10
+
+[bus]
+backend = "rabbitmq"
+url = "{RABBITMQ_URL}"
+namespace = "{self.namespace}"
+partitions = 8
+heartbeat_seconds = 2
+
+[redis]
+url = "{REDIS_URL}"
+
+[llm]
+provider = "openai"
+model = "fake-model"
+api_key = "sk-test-key-0123456789abcdef"
+base_url = "{self.llm.base_url}"
+request_timeout_seconds = 5
+total_deadline_seconds = 15
+max_attempts = 3
+retry_initial_delay_seconds = 0.01
+retry_max_delay_seconds = 0.05
+
+[memory]
+url = "{self.database_url}"
+
+[scheduler]
+store = "sql"
+
+[channels.telegram]
+enabled = true
+bot_token = "{DEFAULT_TOKEN}"
+api_base = "{self.tg.replica_base(name)}"
+allowed_user_ids = {list(self.users)}
+polling_timeout_seconds = 1
+leader_timeout_seconds = 2
+max_send_attempts = 10
+{self.extra}
+"""
+        )
+        return path
+
+    async def start(self, count: int) -> list[Replica]:
+        started = []
+        for _ in range(count):
+            name = f"r{len(self.replicas) + 1}"
+            replica = Replica(name, self.config(name), self.path / f"{name}.log")
+            self.replicas.append(replica)
+            started.append(replica)
+        await asyncio.gather(*(r.start() for r in started))
+        return started
+
+    def by_name(self, name: str) -> Replica:
+        return next(r for r in self.replicas if r.name == name)
+
+    def leader(self) -> Replica | None:
+        """The replica whose poll was answered last."""
+        answered = [p for p in self.tg.polls if p.status == 200]
+        if not answered:
+            return None
+        return self.by_name(max(answered, key=lambda p: p.ended).replica)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {r.name}\n{r.log()[-4000:]}" for r in self.replicas)
+
+
+async def _delete_queues(namespace: str, partitions: int) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(RABBITMQ_URL)
+    async with connection:
+        channel = await connection.channel()
+        for name in [f"{namespace}.bus.p{p}" for p in range(partitions)] + [
+            f"{namespace}.bus.dead"
+        ]:
+            await channel.queue_delete(name)
+
+
+async def _delete_redis_keys(namespace: str) -> None:
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        async for key in client.scan_iter(match=f"{namespace}:*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def cluster(
+    path: Path, *, users: tuple[int, ...] = (42,), extra: str = "", llm_latency_ms: float = 0
+) -> AsyncIterator[Cluster]:
+    for service in ("postgres", "rabbitmq", "redis"):
+        require_service(service)
+    namespace = f"minibot-test-{uuid.uuid4().hex[:10]}"
+    llm = FakeOpenAIServer(latency_ms=llm_latency_ms)
+    await llm.start()
+    try:
+        async with postgres_database() as url, ReplicaTelegramServer() as tg:
+            replicas = Cluster(path, tg, llm, url, namespace, users, extra)
+            try:
+                yield replicas
+            finally:
+                for replica in replicas.replicas:
+                    if replica.alive:
+                        await replica.kill()
+                await _delete_queues(namespace, 8)
+                await _delete_redis_keys(namespace)
+    finally:
+        await llm.stop()
