@@ -168,6 +168,11 @@ class ToolLoop:
         for source in turn.untrusted:
             untrusted = untrusted.adding(source)
         for message in turn_messages:
+            # A document (or anything else) the channel marked as untrusted when read.
+            marked = message.meta.get("untrusted")
+            if message.role is Role.USER and marked:
+                untrusted = untrusted.adding(f"a sent {marked}")
+        for message in turn_messages:
             for call in message.tool_calls:
                 if self._tools.untrusted_output(call.name):
                     untrusted = untrusted.adding(f"{call.name} output")

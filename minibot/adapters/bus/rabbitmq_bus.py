@@ -33,6 +33,7 @@ from minibot.core.health import Health, HealthBoard
 from minibot.core.partitions import partition_of, subscription_order
 from minibot.shared.correlation import correlated, correlation_id, in_component
 from minibot.shared.receipts import Receipt, current_receipt
+from minibot.shared.trace_context import traced, traceparent
 
 if TYPE_CHECKING:
     from aio_pika.abc import (
@@ -209,7 +210,9 @@ class RabbitMqBus:
             if isinstance(message, Command):
                 raise NoHandler(type(message).__name__)
             return  # every replica registers the same handlers: nobody anywhere wants it
-        envelope = Envelope.wrap(message, correlation_id=correlation_id.get())
+        envelope = Envelope.wrap(
+            message, correlation_id=correlation_id.get(), traceparent=traceparent.get()
+        )
         partition = partition_of(envelope.ordering_key or envelope.message_id, self._partitions)
         await self._confirmed(envelope, self.queue_name(partition))
         self.published += 1
@@ -315,7 +318,11 @@ class RabbitMqBus:
         return envelope
 
     async def _deliver(self, route: Route, envelope: Envelope) -> bool:
-        with in_component(route.name), correlated(envelope.correlation_id):
+        with (
+            in_component(route.name),
+            correlated(envelope.correlation_id),
+            traced(envelope.traceparent),
+        ):
             try:
                 await route.handler(envelope.payload)
                 self.delivered += 1
