@@ -196,6 +196,11 @@ async def test_a_reply_to_a_channel_it_cannot_reach_is_given_up(slack: Harness) 
     assert slack.events is not None
     await slack.events.event(slack.events.message("hi", user=SLACK_USER, channel=SLACK_DM))
     await until(lambda: len(slack.ledger.failures) == 1)
+    # The refusal is recorded first, then the inbox item closed: wait for both.
+    for _ in range(200):
+        if await slack.inbox.pending("slack") == []:
+            break
+        await asyncio.sleep(0.05)
     assert await slack.inbox.pending("slack") == []
 
 
