@@ -65,7 +65,8 @@ async def test_with_kv_memory_disabled_no_tools_are_offered(
         "--config",
         config,
         stdin="hi\n/help\n",
-        env={"MINIBOT_SCHEDULER__ENABLED": "false"},  # the scheduler's tools too
+        # The scheduler's and media's tools (generate_image) are off too.
+        env={"MINIBOT_SCHEDULER__ENABLED": "false", "MINIBOT_MEDIA__ENABLED": "false"},
     )
     assert "minibot> echo: hi" in result.stdout
     assert "tools" not in fake_llm.requests[0].body
