@@ -24,9 +24,23 @@ def sse_frame(event: LiveEvent, *, with_content: bool) -> bytes:
     return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n".encode()
 
 
+# Frames kept per (event id, with content): each event is encoded once, not once per stream.
+_FRAME_CACHE_SIZE = 1024
+
+
 class LiveRoutes:
     def __init__(self, deps: ControlPlaneDeps) -> None:
         self._deps = deps
+        self._frames: dict[tuple[int, bool], bytes] = {}
+
+    def _frame(self, event: LiveEvent, with_content: bool) -> bytes:
+        key = (event.id, with_content)
+        frame = self._frames.get(key)
+        if frame is None:
+            if len(self._frames) >= _FRAME_CACHE_SIZE:
+                self._frames.clear()
+            frame = self._frames[key] = sse_frame(event, with_content=with_content)
+        return frame
 
     def register(self, router: web.UrlDispatcher) -> None:
         router.add_get("/api/v1/events", self.events)
@@ -53,7 +67,7 @@ class LiveRoutes:
                     continue
                 except StopAsyncIteration:
                     break
-                await response.write(sse_frame(event, with_content=with_content))
+                await response.write(self._frame(event, with_content))
         with contextlib.suppress(ConnectionError, RuntimeError):
             await response.write_eof()
         return response
