@@ -97,7 +97,7 @@ from minibot.core.tokens import estimate_tokens
 from minibot.core.tool_permissions import PermissionLevel, ToolPermissions
 from minibot.core.tracing import NO_TRACER
 from minibot.core.web import WebRules
-from minibot.core.workflows import STEP_FIELDS, StepKind, Workflow, WorkflowStep
+from minibot.core.workflows import Workflow, steps_from_fields
 from minibot.shared.clock import SystemClock
 
 if TYPE_CHECKING:
@@ -1035,12 +1035,6 @@ def configured_workflows(settings: Settings) -> dict[str, Workflow]:
     """`[workflows.<name>]` as core values; a step without a name is `step<n>`."""
     workflows: dict[str, Workflow] = {}
     for name, section in settings.workflows.items():
-        steps = []
-        for index, step in enumerate(section.steps):
-            kind = StepKind(step.kind)
-            fields = {f: getattr(step, f) for f in STEP_FIELDS[kind]}
-            if kind is StepKind.RUN_CODE:
-                fields["language"] = step.language
-            steps.append(WorkflowStep(kind, step.name or f"step{index + 1}", fields))
-        workflows[name] = Workflow(name, tuple(steps), section.description)
+        steps = steps_from_fields([step.model_dump() for step in section.steps])
+        workflows[name] = Workflow(name, steps, section.description)
     return workflows
