@@ -473,6 +473,13 @@ class CodeToolSettings(Section):
     python_path: str = "/usr/bin/python3"
 
 
+class WorkflowToolSettings(Section):
+    """`save_workflow` (confirm by default), `list_workflows`, `delete_workflow`: owners
+    create their own workflows. Needs `[scheduler] enabled` (workflows run as jobs)."""
+
+    enabled: bool = False
+
+
 class ToolsSettings(Section):
     # Every tool's result is cut to this many characters (the result says so).
     max_output_chars: int = Field(16_000, ge=500)
@@ -480,6 +487,7 @@ class ToolsSettings(Section):
     web: WebToolSettings = Field(default_factory=WebToolSettings)
     search: SearchToolSettings = Field(default_factory=SearchToolSettings)
     code: CodeToolSettings = Field(default_factory=CodeToolSettings)
+    workflows: WorkflowToolSettings = Field(default_factory=WorkflowToolSettings)
 
 
 class WorkflowStepSettings(Section):
