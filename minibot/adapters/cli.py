@@ -173,6 +173,11 @@ def _check_config(settings: Settings, path: Path) -> int:
     print(render_toml(settings))
     if settings.tools.code.enabled:
         print(asyncio.run(_code_sandbox_check(settings)))
+    if settings.tools.workflows.enabled and not settings.scheduler.enabled:
+        print(
+            "# save_workflow: NOT offered: [scheduler] enabled is false "
+            "(workflows run as the scheduler's jobs)"
+        )
     return 0
 
 

@@ -43,6 +43,7 @@ from minibot.adapters.sql.note_store import SqlNoteStore
 from minibot.adapters.sql.retention import StorageRetention
 from minibot.adapters.sql.usage_ledger import SqlUsageLedger
 from minibot.adapters.sql.voice_preferences import SqlVoicePreferences
+from minibot.adapters.sql.workflow_store import SqlWorkflowStore
 from minibot.app.alert_hook import AlertHook, AlertSender, chat_sender
 from minibot.app.approvals.approval_buttons import ApprovalButtons
 from minibot.app.approvals.approval_desk import ApprovalDesk
@@ -73,6 +74,8 @@ from minibot.app.tools.job_tools import JobTools
 from minibot.app.tools.note_tools import NoteTools
 from minibot.app.tools.registry import ToolRegistry
 from minibot.app.tools.web_tools import WebTools
+from minibot.app.tools.workflow_tools import WorkflowTools
+from minibot.app.workflows.workflow_catalog import WorkflowCatalog
 from minibot.app.workflows.workflow_commands import WorkflowCommands
 from minibot.app.workflows.workflow_runner import WorkflowRunner
 from minibot.app.workflows.workflow_strategy import WorkflowStrategy
@@ -97,7 +100,7 @@ from minibot.core.tokens import estimate_tokens
 from minibot.core.tool_permissions import PermissionLevel, ToolPermissions
 from minibot.core.tracing import NO_TRACER
 from minibot.core.web import WebRules
-from minibot.core.workflows import STEP_FIELDS, StepKind, Workflow, WorkflowStep
+from minibot.core.workflows import Workflow, steps_from_fields
 from minibot.shared.clock import SystemClock
 
 if TYPE_CHECKING:
@@ -780,7 +783,13 @@ class Container:
         """The job store, scheduler and job service, with their commands and tools;
         returns the services to start before the channels and after them."""
         sch = self.settings.scheduler
-        workflows = configured_workflows(self.settings)
+        configured = configured_workflows(self.settings)
+        saved = None
+        if self.settings.tools.workflows.enabled:
+            saved = SqlWorkflowStore(storage.database)
+            for tool in WorkflowTools(saved, configured).tools():
+                tools.add(tool)
+        workflows = WorkflowCatalog(configured, saved)
         store, leases = self._job_store(storage, clock)
         runner = JobRunner(
             store,
@@ -827,7 +836,7 @@ class Container:
         for tool in JobTools(jobs, self._prompt_cost(), aliases).tools():
             tools.add(tool)
         JobCommands(jobs).register(commands)
-        if workflows:
+        if configured or saved is not None:
             WorkflowCommands(jobs, workflows).register(commands)
         return (
             [ServiceSpec(jobs, critical=True), *store_specs],
@@ -1035,12 +1044,6 @@ def configured_workflows(settings: Settings) -> dict[str, Workflow]:
     """`[workflows.<name>]` as core values; a step without a name is `step<n>`."""
     workflows: dict[str, Workflow] = {}
     for name, section in settings.workflows.items():
-        steps = []
-        for index, step in enumerate(section.steps):
-            kind = StepKind(step.kind)
-            fields = {f: getattr(step, f) for f in STEP_FIELDS[kind]}
-            if kind is StepKind.RUN_CODE:
-                fields["language"] = step.language
-            steps.append(WorkflowStep(kind, step.name or f"step{index + 1}", fields))
-        workflows[name] = Workflow(name, tuple(steps), section.description)
+        steps = steps_from_fields([step.model_dump() for step in section.steps])
+        workflows[name] = Workflow(name, steps, section.description)
     return workflows

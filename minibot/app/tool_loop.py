@@ -132,9 +132,7 @@ class ToolLoop:
                 if level is PermissionLevel.DENY:
                     result = approval_text.DENIED_BY_SETTING
                 elif hold:
-                    held.append(call)
-                    reasons.append(hold)
-                    result = approval_text.HELD if self._approvals else approval_text.refused(hold)
+                    result = self._hold(call, hold, held, reasons)
                 else:
                     result = await self.run_call(
                         call, turn.context, origin=nth_call(turn.turn_id, call.name, calls_made)
@@ -159,6 +157,16 @@ class ToolLoop:
                 )
                 return Held(approval, tuple(reasons), untrusted)
             iteration += 1
+
+    def _hold(self, call: ToolCall, hold: str, held: list[ToolCall], reasons: list[str]) -> str:
+        """A call that waits for the owner, or its error when its arguments alone are
+        bad (the model corrects them; nobody is asked to approve a call that would fail)."""
+        refused = self._tools.refusal(call)
+        if refused is not None:
+            return refused
+        held.append(call)
+        reasons.append(hold)
+        return approval_text.HELD if self._approvals else approval_text.refused(hold)
 
     def untrusted_in(self, turn_messages: list[ChatMessage], turn: LoopTurn) -> Untrusted:
         """The untrusted content in play as the loop starts: others' words in the

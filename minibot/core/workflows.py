@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,3 +94,75 @@ def render(template: str, results: Mapping[str, Any]) -> str:
 
 def step_names(steps: tuple[WorkflowStep, ...]) -> list[str]:
     return [step.name for step in steps]
+
+
+WORKFLOW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LANGUAGES = ("python",)
+
+
+class WorkflowInvalid(ValueError):
+    """A workflow that cannot be run; the message names the field (`steps[1].url: ...`)."""
+
+
+def check_steps(steps: tuple[WorkflowStep, ...]) -> None:
+    """The rules `[workflows.<name>]` and `save_workflow` share: at least one step, unique
+    step names, every field the kind needs present, references only to earlier steps."""
+    if not steps:
+        raise WorkflowInvalid("steps: a workflow needs at least one step")
+    names: list[str] = []
+    for index, step in enumerate(steps):
+        where = f"steps[{index}]"
+        if not STEP_NAME.match(step.name):
+            raise WorkflowInvalid(f"{where}.name: {step.name!r} is not a name (letters, digits, _)")
+        if step.name in names:
+            raise WorkflowInvalid(f"{where}.name: {step.name!r} is used by an earlier step")
+        for field in STEP_FIELDS[step.kind]:
+            value = step.fields.get(field, "")
+            if not value.strip():
+                raise WorkflowInvalid(f"{where}.{field}: is required for a {step.kind} step")
+            try:
+                render(value, dict.fromkeys(names, ""))
+            except KeyError as exc:
+                raise WorkflowInvalid(f"{where}.{field}: {exc.args[0]}") from None
+        names.append(step.name)
+
+
+def workflow_from_fields(
+    name: str, description: str, steps: Sequence[Mapping[str, Any]]
+) -> Workflow:
+    """A workflow from plain values (a tool's arguments, a stored row), checked as config
+    is. Raises WorkflowInvalid naming the field."""
+    if not WORKFLOW_NAME.match(name):
+        raise WorkflowInvalid(
+            f"name: {name!r} is not a workflow name (a letter or _, then letters, digits, _ or -)"
+        )
+    return Workflow(name, steps_from_fields(steps), description)
+
+
+def steps_from_fields(steps: Sequence[Mapping[str, Any]]) -> tuple[WorkflowStep, ...]:
+    """Steps from plain values, checked (`check_steps`); a step without a name is `step<n>`."""
+    built: list[WorkflowStep] = []
+    for index, raw in enumerate(steps):
+        where = f"steps[{index}]"
+        try:
+            kind = StepKind(str(raw.get("kind", "")))
+        except ValueError:
+            kinds = ", ".join(k.value for k in StepKind)
+            raise WorkflowInvalid(
+                f"{where}.kind: {raw.get('kind')!r} is not one of {kinds}"
+            ) from None
+        fields = {f: str(raw.get(f) or "") for f in STEP_FIELDS[kind]}
+        if kind is StepKind.RUN_CODE:
+            language = str(raw.get("language") or "python")
+            if language not in LANGUAGES:
+                raise WorkflowInvalid(f"{where}.language: {language!r} is not one of python")
+            fields["language"] = language
+        built.append(WorkflowStep(kind, str(raw.get("name") or f"step{index + 1}"), fields))
+    check_steps(tuple(built))
+    return tuple(built)
+
+
+def workflow_fields(workflow: Workflow) -> list[dict[str, str]]:
+    """The steps as plain values, the inverse of `workflow_from_fields`."""
+    return [{"kind": str(s.kind), "name": s.name, **s.fields} for s in workflow.steps]

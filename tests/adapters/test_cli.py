@@ -20,6 +20,15 @@ async def test_check_config_prints_the_effective_config_with_secrets_masked(
     assert "sk-test-key" not in result.stdout and "**********" in result.stdout
 
 
+async def test_check_config_says_saved_workflows_need_the_scheduler(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/v1", "[tools.workflows]\nenabled = true\n")
+    result = await run_minibot(
+        "check-config", "--config", str(config), env={"MINIBOT_SCHEDULER__ENABLED": "false"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "# save_workflow: NOT offered: [scheduler] enabled is false" in result.stdout
+
+
 async def test_invalid_config_exits_2_with_one_readable_line_and_no_traceback(
     tmp_path: Path,
 ) -> None:

@@ -4,6 +4,7 @@ to confirm waits for the owner's press."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -151,3 +152,52 @@ async def test_a_workflow_step_set_to_confirm_waits_for_the_owners_press(
     tg.enqueue_callback(OWNER, OWNER, buttons["Approve"], message_id=request.message_id)
     await until(daemon, tg, lambda: len(texts(tg, OWNER)) >= 4)
     assert set(texts(tg, OWNER)[2:]) == {"Approved: the workflow goes on.", "The sum is 45\n"}
+
+
+SAVED_WORKFLOW = {
+    "name": "cheer",
+    "description": "a joke to start the day",
+    "steps": [
+        {"kind": "ask", "name": "joke", "prompt": "Tell a short joke."},
+        {"kind": "send", "text": "Morning! {joke}"},
+    ],
+}
+
+
+@pytest.mark.slow
+async def test_a_workflow_saved_through_the_tool_waits_for_approve_then_runs_with_run(
+    tmp_path: Path, fake_llm: FakeOpenAIServer, fake_tg: FakeTelegramServer
+) -> None:
+    tg = fake_tg
+    config = telegram_config(tmp_path, fake_llm, tg, extra="[tools.workflows]\nenabled = true\n")
+    daemon = Daemon(config, tmp_path / "daemon.log", {})
+    await daemon.start()
+    try:
+        fake_llm.script(
+            Script.tool_call("save_workflow", json.dumps(SAVED_WORKFLOW)),
+            Script.reply("Saved: /run cheer."),
+            Script.reply("Why did the loaf rise? It kneaded to."),
+        )
+        tg.enqueue_text(OWNER, OWNER, "save me a morning joke workflow")
+        await until(daemon, tg, lambda: bool(tg.messages_to(OWNER)), 120)
+        request = tg.messages_to(OWNER)[-1]
+        assert "save_workflow is set to confirm" in request.visible_text
+        assert "Morning! {joke}" in request.visible_text
+        assert query(tmp_path, "SELECT count(*) FROM minibot_owner_workflows") == [(0,)]
+
+        buttons = button_data(request.reply_markup)
+        tg.enqueue_callback(OWNER, OWNER, buttons["Approve"], message_id=request.message_id)
+        await until(daemon, tg, lambda: "Saved: /run cheer." in texts(tg, OWNER))
+        [(owner, name)] = query(tmp_path, "SELECT owner_id, name FROM minibot_owner_workflows")
+        assert name == "cheer" and owner.endswith(str(OWNER))
+
+        tg.enqueue_text(OWNER, OWNER, "/run cheer")
+        await until(
+            daemon, tg, lambda: "Morning! Why did the loaf rise? It kneaded to." in texts(tg, OWNER)
+        )
+        assert any(t.startswith("Workflow cheer is starting") for t in texts(tg, OWNER))
+        assert fake_llm.requests[-1].body["messages"][-1]["content"] == "Tell a short joke."
+        assert await daemon.stop() == 0, daemon.log()[-3000:]
+    finally:
+        if daemon.alive:
+            await daemon.kill()

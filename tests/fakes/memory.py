@@ -24,6 +24,7 @@ from minibot.core.notes import (
 from minibot.core.ports.inbox import InboxEntry, InboxItem
 from minibot.core.tokens import message_tokens
 from minibot.core.usage import UsageRecord, UsageTotals
+from minibot.core.workflows import Workflow
 
 
 def _now() -> datetime:
@@ -323,3 +324,28 @@ class InMemoryConversationSettingsStore:
 
     async def put(self, conversation: ConversationKey, settings: ConversationSettings) -> None:
         self.settings[conversation] = settings
+
+
+class InMemoryWorkflowStore:
+    """WorkflowStore in a dict keyed by (owner, name)."""
+
+    def __init__(self) -> None:
+        self.workflows: dict[tuple[str, str], Workflow] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def save(self, owner_id: str, workflow: Workflow) -> None:
+        self.workflows[(owner_id, workflow.name)] = workflow
+
+    async def get(self, owner_id: str, name: str) -> Workflow | None:
+        return self.workflows.get((owner_id, name))
+
+    async def list_for(self, owner_id: str) -> list[Workflow]:
+        return [w for (o, n), w in sorted(self.workflows.items()) if o == owner_id]
+
+    async def delete(self, owner_id: str, name: str) -> bool:
+        return self.workflows.pop((owner_id, name), None) is not None

@@ -473,6 +473,13 @@ class CodeToolSettings(Section):
     python_path: str = "/usr/bin/python3"
 
 
+class WorkflowToolSettings(Section):
+    """`save_workflow` (confirm by default), `list_workflows`, `delete_workflow`: owners
+    create their own workflows. Needs `[scheduler] enabled` (workflows run as jobs)."""
+
+    enabled: bool = False
+
+
 class ToolsSettings(Section):
     # Every tool's result is cut to this many characters (the result says so).
     max_output_chars: int = Field(16_000, ge=500)
@@ -480,6 +487,7 @@ class ToolsSettings(Section):
     web: WebToolSettings = Field(default_factory=WebToolSettings)
     search: SearchToolSettings = Field(default_factory=SearchToolSettings)
     code: CodeToolSettings = Field(default_factory=CodeToolSettings)
+    workflows: WorkflowToolSettings = Field(default_factory=WorkflowToolSettings)
 
 
 class WorkflowStepSettings(Section):
@@ -503,23 +511,12 @@ class WorkflowSettings(Section):
 
     @model_validator(mode="after")
     def _steps_complete(self) -> WorkflowSettings:
-        from minibot.core.workflows import STEP_FIELDS, StepKind, render
+        from minibot.core.workflows import WorkflowInvalid, steps_from_fields
 
-        names: list[str] = []
-        for index, step in enumerate(self.steps):
-            where = f"steps[{index}]"
-            name = step.name or f"step{index + 1}"
-            if name in names:
-                raise ValueError(f"{where}.name: {name!r} is used by an earlier step")
-            for field in STEP_FIELDS[StepKind(step.kind)]:
-                value = getattr(step, field)
-                if not value.strip():
-                    raise ValueError(f"{where}.{field}: is required for a {step.kind} step")
-                try:
-                    render(value, dict.fromkeys(names, ""))
-                except KeyError as exc:
-                    raise ValueError(f"{where}.{field}: {exc.args[0]}") from None
-            names.append(name)
+        try:
+            steps_from_fields([step.model_dump() for step in self.steps])
+        except WorkflowInvalid as exc:
+            raise ValueError(str(exc)) from None
         return self
 
 

@@ -330,3 +330,15 @@ conversation_settings = Table(
     Column("summary_tokens", Integer),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Workflows an owner created with `save_workflow` (config's `[workflows.<name>]` are not
+# stored): one row per owner and name, the steps as a JSON list of plain values.
+owner_workflows = Table(
+    "minibot_owner_workflows",
+    metadata,
+    Column("owner_id", String(255), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("steps", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -66,6 +66,10 @@ class Tool:
     # Its own time limit, for a tool whose work has a configured cap of its own (a fetch,
     # a sandboxed run); None: the registry's.
     timeout_seconds: float | None = None
+    # Checks arguments beyond the schema without acting; returns the problem (naming the
+    # field) or None. Run before a call is held for approval, so the owner is never
+    # asked to approve a call that could only fail.
+    check: Callable[[Mapping[str, Any]], str | None] | None = None
 
     @property
     def side_effects(self) -> bool:
@@ -137,8 +141,13 @@ class ToolRegistry:
         tool = self._tools.get(name)
         return tool is not None and tool.untrusted_output
 
-    async def run(self, call: ToolCall, context: ToolContext) -> str:
-        """Run one call and return its result as JSON text for the model."""
+    def refusal(self, call: ToolCall) -> str | None:
+        """The error result a call would get for its arguments alone (not JSON, against
+        the schema, failing the tool's own check), without running it; None if none."""
+        found = self._arguments(call)
+        return found if isinstance(found, str) else None
+
+    def _arguments(self, call: ToolCall) -> Mapping[str, Any] | str:
         tool = self._tools.get(call.name)
         if tool is None:
             return _error(f"unknown tool {call.name!r}; available: {', '.join(self._tools)}")
@@ -150,6 +159,17 @@ class ToolRegistry:
         if problems:
             where = "/".join(str(p) for p in problems[0].absolute_path) or "arguments"
             return _error(f"invalid arguments at {where}: {problems[0].message}")
+        problem = tool.check(arguments) if tool.check is not None else None
+        if problem:
+            return _error(problem)
+        return dict(arguments)
+
+    async def run(self, call: ToolCall, context: ToolContext) -> str:
+        """Run one call and return its result as JSON text for the model."""
+        arguments = self._arguments(call)
+        if isinstance(arguments, str):
+            return arguments
+        tool = self._tools[call.name]
         limit = tool.timeout_seconds or self._timeout_seconds
         try:
             async with asyncio.timeout(limit):

@@ -153,8 +153,13 @@ _OLD_SQLITE_FTS = [
 
 
 # The tables of that release: everything but what later revisions added (the SQL job
-# store, the conversation settings, the /voice modes).
-_LATER_TABLES = ("minibot_job", "minibot_conversation_settings", "minibot_voice_modes")
+# store, the conversation settings, the /voice modes, owners' saved workflows).
+_LATER_TABLES = (
+    "minibot_job",
+    "minibot_conversation_settings",
+    "minibot_voice_modes",
+    "minibot_owner_workflows",
+)
 _OLD_RELEASE_TABLES = [
     table for table in tables.metadata.sorted_tables if not table.name.startswith(_LATER_TABLES)
 ]
