@@ -964,7 +964,9 @@ class Container:
                 SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
                 SqlDeliveryLedger(database),
                 tracer=self.tracer,
+                accepts_media=s.media.enabled,
             )
+            sources[slack.name] = slack
             specs.append(ServiceSpec(slack, critical=False))
         if not specs:
             log.warning(
