@@ -59,10 +59,18 @@ class Running:
 
 @pytest.fixture
 async def running(tmp_path: Path, fake_llm: FakeOpenAIServer) -> AsyncIterator[Running]:
+    async with daemon_on(tmp_path, fake_llm, MEDIA) as started:
+        yield started
+
+
+@contextlib.asynccontextmanager
+async def daemon_on(
+    tmp_path: Path, fake_llm: FakeOpenAIServer, extra: str
+) -> AsyncIterator[Running]:
     fake = FakeSlackServer()
     await fake.start()
     port = free_port()
-    config = write_config(tmp_path, fake_llm.base_url, slack_config(fake, port) + MEDIA)
+    config = write_config(tmp_path, fake_llm.base_url, slack_config(fake, port) + extra)
     daemon = Container(load_settings(config)).build()
     task = asyncio.create_task(daemon.run())
     try:
@@ -141,6 +149,33 @@ async def test_a_file_past_the_limit_is_refused_before_download(running: Running
     await until(lambda: any("I take files of up to" in t for t in running.replies()))
     assert running.fake.downloads == [] and running.fake.count("files.info") == 0
     assert running.llm.requests == []
+
+
+async def test_a_clip_past_the_daily_budget_is_not_transcribed_and_the_person_is_told(
+    tmp_path: Path, fake_llm: FakeOpenAIServer
+) -> None:
+    # 30 s at $0.06 a minute is $0.03: past a $0.01 day. The container wires the budget.
+    budget = (
+        MEDIA
+        + """
+[llm.prices."whisper-test"]
+per_minute = 0.06
+
+[budgets]
+daily_usd_per_owner = 0.01
+"""
+    )
+    async with daemon_on(tmp_path, fake_llm, budget) as running:
+        clip = running.fake.add_file(
+            "F0VOICE2", ogg_opus_bytes(), name="a.webm", mimetype="audio/webm",
+            subtype="slack_audio", duration_ms=30_000,
+        )  # fmt: skip
+        await running.send_file("", clip)
+        await until(lambda: any("Budget reached" in t for t in running.replies()))
+        (told,) = running.replies()
+        assert "daily limit is $0.01" in told and "$0.0300" in told and "resets" in told
+        assert running.llm.media_calls("transcriptions") == [], "no transcription was asked"
+        assert running.fake.downloads == [] and running.llm.requests == []
 
 
 def test_a_message_event_maps_its_files_like_telegram() -> None:
