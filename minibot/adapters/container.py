@@ -695,15 +695,15 @@ class Container:
         ]
         price = functools.partial(quantity_cost_usd, llm.prices)
         usage = MediaUsage(storage.usage, clock, price)
-        budget = MediaBudget(
-            guard,
-            price,
-            {
+        # No budgets: no estimate, and a spoken answer does not wait for the usage rows.
+        budget = None
+        if guard is not None:
+            models = {
                 UsageKind.TRANSCRIPTION: transcriber.model,
                 UsageKind.SPEECH: speech.model,
                 UsageKind.IMAGE: images.model,
-            },
-        )
+            }
+            budget = MediaBudget(guard, price, models)
         voices = SqlVoicePreferences(storage.database)
         reader = MediaReader(
             sources=media.sources,

@@ -13,12 +13,12 @@ class MediaBudget:
     """Estimates a media request before it is made, at the price it will be recorded
     at: a recording by the length the platform reported, speech by its text's length,
     an image at one image's price. `check` raises `BudgetExceeded` when the request
-    would cross one of the owner's limits (no budgets, or none for the owner: never).
-    `models` names the model each kind of request goes to."""
+    would cross one of the owner's limits (none for the owner: never). Made only when
+    budgets are on. `models` names the model each kind of request goes to."""
 
     def __init__(
         self,
-        guard: BudgetGuard | None,
+        guard: BudgetGuard,
         price: QuantityPrice,
         models: Mapping[UsageKind, str],
     ) -> None:
@@ -27,7 +27,5 @@ class MediaBudget:
         self._models = models
 
     async def check(self, owner_id: str, kind: UsageKind, quantity: float) -> None:
-        if self._guard is None:
-            return
         estimate = self._price(self._models.get(kind, ""), kind, quantity)
         await self._guard.check_usd(owner_id, estimate)

@@ -41,8 +41,11 @@ def attachment_of(event: dict[str, Any]) -> MediaAttachment | None:
 
 
 def _kind(item: dict[str, Any], mime: str) -> MediaKind:
-    if item.get("subtype") == "slack_audio":
-        return MediaKind.VOICE  # a clip recorded in Slack
+    subtype = item.get("subtype")
+    if subtype == "slack_audio":
+        return MediaKind.VOICE  # a clip recorded in Slack, whatever type it names
+    if subtype == "slack_video":
+        return MediaKind.VIDEO_NOTE  # a video clip: its sound is transcribed
     if mime.startswith("audio/"):
         return MediaKind.AUDIO
     if mime.startswith("image/"):
