@@ -61,6 +61,7 @@ from minibot.app.jobs.job_service import JobLimits, JobService
 from minibot.app.jobs.prompt_cost import PromptCostEstimate
 from minibot.app.jobs.scheduler_service import SchedulerService
 from minibot.app.jobs.strategies import PromptStrategy, ReminderStrategy
+from minibot.app.media.media_budget import MediaBudget
 from minibot.app.media.media_reader import MediaLimits, MediaReader
 from minibot.app.media.media_turns import MediaTurns, VoiceSettings
 from minibot.app.media.media_usage import MediaUsage
@@ -99,6 +100,7 @@ from minibot.core.sandbox import SandboxLimits
 from minibot.core.tokens import estimate_tokens
 from minibot.core.tool_permissions import PermissionLevel, ToolPermissions
 from minibot.core.tracing import NO_TRACER
+from minibot.core.usage import UsageKind
 from minibot.core.web import WebRules
 from minibot.core.workflows import Workflow, steps_from_fields
 from minibot.shared.clock import SystemClock
@@ -232,7 +234,7 @@ class Container:
             settings=storage.conversation_settings,
             default_busy_policy=BusyPolicy(s.daemon.busy_policy),
         ).register(commands)
-        media = self._media(storage, clock, bus, tools, commands, conversation)
+        media = self._media(storage, clock, bus, tools, commands, conversation, budget)
         task_specs: tuple[list[ServiceSpec], list[ServiceSpec]] = ([], [])
         if s.scheduler.enabled:
             workflows = WorkflowRunner(
@@ -663,6 +665,7 @@ class Container:
         tools: ToolRegistry,
         commands: CommandRouter,
         conversation: ConversationService,
+        guard: BudgetGuard | None,
     ) -> _Media:
         """Voice, photos, documents and images (`[media]`): the turns that read what
         people send and speak answers, /voice, generate_image, and the channels'
@@ -693,7 +696,17 @@ class Container:
             ServiceSpec(_Named(f"media-{client.service}", client))
             for client in (transcriber, speech, images)
         ]
-        usage = MediaUsage(storage.usage, clock, functools.partial(quantity_cost_usd, llm.prices))
+        price = functools.partial(quantity_cost_usd, llm.prices)
+        usage = MediaUsage(storage.usage, clock, price)
+        # No budgets: no estimate, and a spoken answer does not wait for the usage rows.
+        budget = None
+        if guard is not None:
+            models = {
+                UsageKind.TRANSCRIPTION: transcriber.model,
+                UsageKind.SPEECH: speech.model,
+                UsageKind.IMAGE: images.model,
+            }
+            budget = MediaBudget(guard, price, models)
         voices = SqlVoicePreferences(storage.database)
         reader = MediaReader(
             sources=media.sources,
@@ -708,6 +721,7 @@ class Container:
             ),
             keep=KeptFiles(m.keep_path).keep if m.keep else None,
             show_transcript=m.show_transcript,
+            budget=budget,
         )
         media.turns = MediaTurns(
             conversation=conversation,
@@ -717,9 +731,12 @@ class Container:
             usage=usage,
             publish=bus.publish,
             settings=VoiceSettings(voice_text_chars=m.voice_text_chars),
+            budget=budget,
         )
         VoiceCommands(voices).register(commands)
-        image_tools = ImageTools(images, bus.publish, usage, SqlDeliveryLedger(storage.database))
+        image_tools = ImageTools(
+            images, bus.publish, usage, SqlDeliveryLedger(storage.database), budget
+        )
         for tool in image_tools.tools():
             tools.add(tool)
         return media
@@ -956,7 +973,9 @@ class Container:
                 SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
                 SqlDeliveryLedger(database),
                 tracer=self.tracer,
+                accepts_media=s.media.enabled,
             )
+            sources[slack.name] = slack
             specs.append(ServiceSpec(slack, critical=False))
         if not specs:
             log.warning(

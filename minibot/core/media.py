@@ -95,3 +95,12 @@ def untrusted_block(source: str, text: str) -> str:
         f"{text}\n"
         "</untrusted-content>"
     )
+
+
+# Speech is priced by its length, estimated from the text before and after it is made.
+SPEECH_WORDS_PER_SECOND = 2.5
+
+
+def speech_seconds(text: str) -> float:
+    """How long `text` takes to say: what a speech request is estimated and priced at."""
+    return len(text.split()) / SPEECH_WORDS_PER_SECOND

@@ -87,7 +87,9 @@ def visible_text(text: str, mrkdwn: bool) -> str:
 class FakeSlackServer:
     """aiohttp server on 127.0.0.1 serving `/api/<method>` like Slack's Web API:
     `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `users.info`,
-    `conversations.info`. A call without the bot token gets `invalid_auth`. `fail` makes
+    `conversations.info`, `files.info`, and the files themselves (`add_file`; served at
+    their `url_private_download` only with the bot token as Bearer, each download kept in
+    `downloads`). A call without the bot token gets `invalid_auth`. `fail` makes
     the next calls of a method fail (a Slack error such as `channel_not_found`, a 429 with
     Retry-After, a 5xx); `hold` makes them wait. Every accepted message is kept in
     `posted` (and, per channel, `messages_in`)."""
@@ -103,6 +105,8 @@ class FakeSlackServer:
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.files: dict[str, tuple[dict[str, Any], bytes]] = {}
+        self.downloads: list[str] = []
 
     @property
     def base_url(self) -> str:
@@ -112,6 +116,7 @@ class FakeSlackServer:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._call)
         app.router.add_get("/socket", self.socket.serve)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._file)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -146,6 +151,37 @@ class FakeSlackServer:
         if hold is not None:
             hold.dropped = drop
             hold.released.set()
+
+    def add_file(
+        self, file_id: str, data: bytes, *, name: str, mimetype: str, **extra: Any
+    ) -> dict[str, Any]:
+        """A file a person uploaded; returns its file object, as a `message` event's
+        `files` and `files.info` carry it (`extra`: `subtype`, `duration_ms`, a `size`
+        that is not the data's...)."""
+        url = f"http://127.0.0.1:{self.port}/files-pri/{file_id}/{name}"
+        info: dict[str, Any] = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1],
+            "size": len(data),
+            "mode": "hosted",
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+            **extra,
+        }
+        self.files[file_id] = (info, data)
+        return info
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.Response(status=302, headers={"Location": "/login"})
+        stored = self.files.get(request.match_info["file_id"])
+        if stored is None:
+            return web.Response(status=404)
+        self.downloads.append(request.match_info["file_id"])
+        return web.Response(body=stored[1], content_type=stored[0]["mimetype"])
 
     def messages_in(self, channel: str, thread_ts: str | None = None) -> list[Posted]:
         """The messages as they show now in a channel (an update replaces its message),
@@ -251,6 +287,12 @@ class FakeSlackServer:
     def _users_info(self, params: dict[str, Any]) -> web.Response:
         user = str(params.get("user", ""))
         return _ok(user={"id": user, "name": user.lower(), "real_name": f"Person {user}"})
+
+    def _files_info(self, params: dict[str, Any]) -> web.Response:
+        stored = self.files.get(str(params.get("file", "")))
+        if stored is None:
+            return _error("file_not_found")
+        return _ok(file=stored[0])
 
     def _conversations_info(self, params: dict[str, Any]) -> web.Response:
         channel = str(params.get("channel", ""))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from minibot.core.errors import MediaServiceFailed
+from minibot.core.media import speech_seconds
 from minibot.core.ports.media import GeneratedImage, Speech, Transcript
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ log = logging.getLogger(__name__)
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 _ATTEMPTS = 2  # one retry of a transient failure: media waits on a person, not a queue
 _RETRY_DELAY_SECONDS = 1.0
-_WORDS_PER_SECOND = 2.5  # an estimate of speech's length, for its price
 _MAX_IMAGE_BYTES = 50_000_000
 
 
@@ -152,7 +152,7 @@ class OpenAiSpeech(_OpenAiHttp):
         data = await self._post("audio/speech", json=body)
         if not data:
             raise MediaServiceFailed("the speech service answered no audio")
-        return Speech(data, self.model, len(text.split()) / _WORDS_PER_SECOND)
+        return Speech(data, self.model, speech_seconds(text))
 
 
 class OpenAiImages(_OpenAiHttp):

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from minibot.app.media.media_budget import MediaBudget
 from minibot.app.media.media_usage import MediaUsage
 from minibot.core.errors import MediaTooLarge, MediaUnsupported
 from minibot.core.media import (
@@ -61,7 +62,8 @@ class MediaReader:
     downloads through the message's channel (`sources`, by channel name), and reads:
     audio is transcribed (a usage row), a photo becomes an image part (or a refusal when
     the model cannot see), a document becomes text, cut at `max_document_chars` and
-    wrapped as untrusted content. Raises `MediaError` with a reason to say as it is."""
+    wrapped as untrusted content. Raises `MediaError` with a reason to say as it is, and
+    `BudgetExceeded` (before downloading) when a transcription would cross a budget."""
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class MediaReader:
         limits: MediaLimits,
         keep: Keeper | None = None,
         show_transcript: bool = False,
+        budget: MediaBudget | None = None,
     ) -> None:
         self._sources = sources
         self._transcriber = transcriber
@@ -81,11 +84,16 @@ class MediaReader:
         self._limits = limits
         self._keep = keep
         self._show_transcript = show_transcript
+        self._budget = budget
 
     async def read(self, message: IncomingMessage, *, owner_id: str) -> TurnInput:
         attachment = message.media
         assert attachment is not None
         self._check(attachment)
+        if attachment.kind.is_audio and self._budget is not None:
+            # Before the download: priced by the length the platform reported.
+            seconds = float(attachment.duration_seconds or 0)
+            await self._budget.check(owner_id, UsageKind.TRANSCRIPTION, seconds)
         data = await self._download(message, attachment)
         caption = message.text.strip()
         if attachment.kind.is_audio:

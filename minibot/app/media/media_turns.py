@@ -6,13 +6,15 @@ import logging
 from dataclasses import dataclass
 
 from minibot.app.conversation_service import ConversationService, TurnOutcome
+from minibot.app.media.media_budget import MediaBudget
 from minibot.app.media.media_reader import MediaReader, TurnInput
 from minibot.app.media.media_usage import MediaUsage
 from minibot.app.steering import Steering
+from minibot.core.budgets import breach_text
 from minibot.core.commands import SendReply
 from minibot.core.delivery import TurnRef
-from minibot.core.errors import MediaError
-from minibot.core.media import OutgoingKind, OutgoingMedia
+from minibot.core.errors import BudgetExceeded, MediaError
+from minibot.core.media import OutgoingKind, OutgoingMedia, speech_seconds
 from minibot.core.messages import IncomingMessage, OutgoingMessage
 from minibot.core.ports.bus import Publish
 from minibot.core.ports.media import SpeechSynthesizer, VoicePreferences
@@ -33,7 +35,9 @@ class MediaTurns:
     model is not asked. Notices (the transcript, a cut document) go out before the
     answer, under turn ids of their own. The answer is spoken (`/voice`: on, or auto
     for a message that was a recording) as an OGG voice note; a failed synthesis sends
-    the text, never nothing. A text message with voice off costs one cached lookup."""
+    the text, never nothing, and so does speech a budget refuses (with the breach said
+    once, after the answer). A recording a budget refuses is answered with the breach.
+    A text message with voice off costs one cached lookup."""
 
     def __init__(
         self,
@@ -45,6 +49,7 @@ class MediaTurns:
         usage: MediaUsage,
         publish: Publish,
         settings: VoiceSettings,
+        budget: MediaBudget | None = None,
     ) -> None:
         self._conversation = conversation
         self._reader = reader
@@ -53,6 +58,7 @@ class MediaTurns:
         self._usage = usage
         self._publish = publish
         self._settings = settings
+        self._budget = budget
 
     async def handle(
         self,
@@ -72,6 +78,14 @@ class MediaTurns:
                 log.info("media refused", extra={"kind": message.media.kind, "error": exc.reason})
                 await self._publish(
                     SendReply(OutgoingMessage.answering(turn, conversation, exc.reason))
+                )
+                return
+            except BudgetExceeded as exc:
+                log.warning("budget reached", extra={"period": exc.breach.period})
+                await self._publish(
+                    SendReply(
+                        OutgoingMessage.answering(turn, conversation, breach_text(exc.breach))
+                    )
                 )
                 return
             for number, notice in enumerate(given.notices):
@@ -120,6 +134,16 @@ class MediaTurns:
         mode = await self._voices.mode(message.conversation)
         if not mode.speaks(asked_by_voice=given.by_voice):
             return outcome.text, ()
+        if self._budget is not None:
+            # The turn's own model calls count: their usage rows land first.
+            await outcome.settled()
+            try:
+                await self._budget.check(owner_id, UsageKind.SPEECH, speech_seconds(outcome.text))
+            except BudgetExceeded as exc:
+                log.warning(
+                    "budget reached, answering in text", extra={"period": exc.breach.period}
+                )
+                return f"{outcome.text}\n\n{breach_text(exc.breach)}", ()
         try:
             speech = await self._speech.speak(outcome.text)
         except MediaError as exc:

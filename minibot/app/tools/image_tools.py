@@ -7,11 +7,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from minibot.app.media.media_budget import MediaBudget
 from minibot.app.media.media_usage import MediaUsage
 from minibot.app.tools.registry import Tool, ToolAccess, ToolContext
+from minibot.core.budgets import breach_text
 from minibot.core.commands import SendReply
 from minibot.core.delivery import TurnRef
-from minibot.core.errors import MediaError, ToolError
+from minibot.core.errors import BudgetExceeded, MediaError, ToolError
 from minibot.core.llm import ToolSpec
 from minibot.core.media import OutgoingKind, OutgoingMedia
 from minibot.core.messages import OutgoingMessage
@@ -30,7 +32,9 @@ class ImageTools:
     """`generate_image` makes one image and sends it to the conversation as a photo,
     under the call's origin as its turn id: the delivery ledger records it like a text
     chunk, so a turn handled again after a crash does not send it twice, and an image
-    already delivered is not even made again. Each image is a usage row."""
+    already delivered is not even made again. Each image is a usage row. An image a
+    budget refuses is not asked for: the person is told the breach once (under the same
+    turn id, so a turn run again does not say it twice) and the model that it was not made."""
 
     def __init__(
         self,
@@ -38,11 +42,13 @@ class ImageTools:
         publish: Publish,
         usage: MediaUsage,
         ledger: DeliveryLedger,
+        budget: MediaBudget | None = None,
     ) -> None:
         self._generator = generator
         self._publish = publish
         self._usage = usage
         self._ledger = ledger
+        self._budget = budget
 
     def tools(self) -> list[Tool]:
         spec = ToolSpec(
@@ -66,6 +72,11 @@ class ImageTools:
         turn_id = context.origin or f"{context.conversation}#image-{uuid.uuid4().hex[:12]}"
         if await self._ledger.sent(turn_id):
             return {"sent": True, "note": "the image was already sent to the user as a photo"}
+        if self._budget is not None:
+            try:
+                await self._budget.check(context.owner_id, UsageKind.IMAGE, 1)
+            except BudgetExceeded as exc:
+                return await self._refused(turn_id, context, breach_text(exc.breach))
         try:
             image = await self._generator.generate(prompt)
         except MediaError as exc:
@@ -93,3 +104,13 @@ class ImageTools:
             )
         )
         return {"sent": True, "note": "the image is on its way to the user as a photo"}
+
+    async def _refused(self, turn_id: str, context: ToolContext, text: str) -> Any:
+        await self._publish(
+            SendReply(OutgoingMessage.answering(TurnRef(turn_id), context.conversation, text))
+        )
+        return {
+            "sent": False,
+            "error": "no image was made: the user's budget is reached, and they have been "
+            "told so; do not try again in this turn",
+        }

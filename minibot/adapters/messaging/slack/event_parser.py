@@ -8,6 +8,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
+from minibot.adapters.messaging.slack.slack_files import attachment_of
 from minibot.core.channel_update import ChannelUpdate, Ignored, Parsed, Unreadable
 from minibot.core.conversation import ConversationKey
 from minibot.core.messages import Sender
@@ -32,7 +33,8 @@ class SlackEventParser:
     text; its conversation is its thread (a message outside one starts one under itself),
     and later replies in that thread are addressed without a new mention (threads are
     remembered in memory: after a restart a thread continues from its next mention; what
-    was stored is answered either way, as the inbox replays it whatever it says)."""
+    was stored is answered either way, as the inbox replays it whatever it says). A
+    message's first file becomes its `media` (`slack_files.attachment_of`)."""
 
     def __init__(self, bot_user_id: str, *, always_in_channels: bool) -> None:
         self._bot_user_id = bot_user_id
@@ -104,6 +106,7 @@ class SlackEventParser:
             message_id=str(event.get("ts")) if event.get("ts") else None,
             in_group=not direct,
             addressed=addressed,
+            media=attachment_of(event),
         )
 
     def _remember(self, channel: str, thread: str) -> None:

@@ -13,6 +13,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from minibot.adapters.config.schema import SlackSettings
+from minibot.adapters.messaging.slack import slack_files
 from minibot.adapters.messaging.slack.api_errors import call_api
 from minibot.adapters.messaging.slack.event_parser import CHANNEL, SlackEventParser
 from minibot.adapters.messaging.slack.events_server import SlackEventsServer
@@ -23,8 +24,9 @@ from minibot.app.channels.channel_intake import ChannelIntake
 from minibot.app.channels.chat_throttle import ChatThrottle
 from minibot.app.channels.reply_delivery import ReplyDelivery
 from minibot.core.conversation import ConversationKey
-from minibot.core.errors import ChannelError
+from minibot.core.errors import ChannelError, MediaServiceFailed
 from minibot.core.health import Health, HealthBoard
+from minibot.core.media import MediaAttachment
 from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
 from minibot.core.ports.delivery_ledger import DeliveryLedger
@@ -73,7 +75,9 @@ class SlackChannel:
     `process_before_response`), so Slack's retries of an event not yet stored find it
     again, and those of one stored are dropped by its `event_id`. `health` is degraded
     while Slack refuses the token for sending (condition "delivery") and, in Socket
-    Mode, while no WebSocket is open (condition "socket")."""
+    Mode, while no WebSocket is open (condition "socket"). With `accepts_media` a
+    message with a file is stored too, and the channel is the `MediaSource` that
+    downloads it (`fetch`)."""
 
     name = CHANNEL
 
@@ -84,8 +88,11 @@ class SlackChannel:
         inbox: Inbox,
         ledger: DeliveryLedger,
         tracer: Tracer = NO_TRACER,
+        *,
+        accepts_media: bool = False,
     ) -> None:
         self._settings = settings
+        self._accepts_media = accepts_media
         self._bus = bus
         self._tracer = tracer
         self._inbox = inbox
@@ -103,6 +110,7 @@ class SlackChannel:
         self._sender: SlackSender | None = None
         self._server: SlackEventsServer | None = None
         self._socket: SlackSocketMode | None = None
+        self._client: AsyncWebClient | None = None
 
     @property
     def health(self) -> Health:
@@ -127,6 +135,7 @@ class SlackChannel:
             # One attempt per call: waiting and retrying are the throttle's.
             retry_handlers=[],
         )
+        self._client = client
         try:
             await self._begin(client)
         except BaseException:
@@ -173,6 +182,7 @@ class SlackChannel:
             bus=self._bus,
             notify=self._delivery.notify,
             tracer=self._tracer,
+            accepts_media=self._accepts_media,
         )
         await intake.republish_pending()
         if settings.mode == "socket":
@@ -260,6 +270,25 @@ class SlackChannel:
 
     async def show_typing(self, conversation: ConversationKey) -> None:
         """Slack's Web API has no typing indicator for bots."""
+
+    async def fetch(self, attachment: MediaAttachment, *, max_bytes: int) -> bytes:
+        """`MediaSource`: a file a person sent, by `files.info` (its size checked before
+        anything is downloaded) and its `url_private_download` with the bot token."""
+        if self._client is None or self._session is None:
+            raise MediaServiceFailed("slack channel is not started")
+        client = self._client
+        try:
+            answer = await call_api("", lambda: client.files_info(file=attachment.file_id))
+        except ChannelError as exc:
+            raise MediaServiceFailed("Slack would not hand over that file; try again.") from exc
+        info = answer.get("file")
+        url = slack_files.download_url(
+            info if isinstance(info, dict) else {},
+            self._settings.api_base,
+            max_bytes=max_bytes,
+        )
+        token = self._settings.bot_token.get_secret_value()
+        return await slack_files.download(self._session, url, token, max_bytes=max_bytes)
 
     def _require_delivery(self) -> ReplyDelivery:
         if self._delivery is None:
