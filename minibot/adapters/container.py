@@ -397,7 +397,8 @@ class Container:
             if shown.draft:
                 feed.emit("chat_draft", {**data, "turn_id": shown.turn_id}, shown.text)
             else:
-                feed.emit("chat_reply", data, shown.text)
+                buttons = [{"label": b.label, "action": b.action} for b in shown.buttons]
+                feed.emit("chat_reply", {**data, "buttons": buttons}, shown.text)
 
         web = WebChannel(
             bus,

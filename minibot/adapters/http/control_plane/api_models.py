@@ -60,4 +60,12 @@ class ChatPost(_Body):
     message_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
-MODELS: tuple[type[BaseModel], ...] = (TaskCreate, TaskPatch, MessagePost, ChatPost)
+class ChatPress(_Body):
+    """A button pressed on the web chat page: the shown message's id and the button's
+    action (both as the chat API gave them). The same button pressed again counts once."""
+
+    message_id: str = Field(min_length=1, max_length=64)
+    action: str = Field(min_length=1, max_length=256)
+
+
+MODELS: tuple[type[BaseModel], ...] = (TaskCreate, TaskPatch, MessagePost, ChatPost, ChatPress)

@@ -1,4 +1,4 @@
-"""`/api/v1/conversations` and the web chat's `/api/v1/chat/messages`."""
+"""`/api/v1/conversations` and the web chat's `/api/v1/chat/messages` and `/chat/press`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aiohttp import web
 
 from minibot.adapters.http.control_plane import params
 from minibot.adapters.http.control_plane.api_errors import ApiError, json_response
-from minibot.adapters.http.control_plane.api_models import ChatPost, MessagePost
+from minibot.adapters.http.control_plane.api_models import ChatPost, ChatPress, MessagePost
 from minibot.adapters.http.control_plane.deps import ControlPlaneDeps
 from minibot.core.events import MessageReceived
 from minibot.core.messages import IncomingMessage, Sender
@@ -26,6 +26,7 @@ class ConversationRoutes:
         router.add_delete("/api/v1/conversations/{key}", self.reset)
         router.add_get("/api/v1/chat/messages", self.chat_transcript)
         router.add_post("/api/v1/chat/messages", self.chat_say)
+        router.add_post("/api/v1/chat/press", self.chat_press)
 
     async def list(self, request: web.Request) -> web.Response:
         limit = params.query_int(request, "limit", 100, 1, 1000)
@@ -84,7 +85,11 @@ class ConversationRoutes:
             {
                 "conversation": str(web_channel.conversation),
                 "replies": [
-                    {"message_id": shown.message_id, "text": shown.text}
+                    {
+                        "message_id": shown.message_id,
+                        "text": shown.text,
+                        "buttons": [{"label": b.label, "action": b.action} for b in shown.buttons],
+                    }
                     for shown in web_channel.transcript()
                 ],
             }
@@ -99,4 +104,20 @@ class ConversationRoutes:
         await web_channel.receive(message_id, body.text)
         return json_response(
             {"conversation": str(web_channel.conversation), "message_id": message_id}, 202
+        )
+
+    async def chat_press(self, request: web.Request) -> web.Response:
+        web_channel = self._deps.web
+        if not web_channel.accepting:
+            raise ApiError(409, "channel_closed", "the web channel is not taking messages now")
+        body = await params.body(request, ChatPress)
+        if not await web_channel.press(body.message_id, body.action):
+            raise ApiError(404, "no_such_button", "no message shown has a button with this action")
+        return json_response(
+            {
+                "conversation": str(web_channel.conversation),
+                "message_id": body.message_id,
+                "action": body.action,
+            },
+            202,
         )

@@ -16,6 +16,7 @@ from minibot.adapters.http.control_plane.data_routes import DataRoutes
 from minibot.adapters.http.control_plane.deps import ControlPlaneDeps
 from minibot.adapters.http.control_plane.task_routes import TaskRoutes, job_json
 from minibot.core.jobs import RunOutcome
+from minibot.core.messages import Button
 from minibot.core.schedule import zone
 from minibot.core.when import UnclearWhen, parse_when
 
@@ -336,7 +337,7 @@ class DashboardRoutes:
         web_channel = self._deps.web
         bubbles = "".join(
             f'<div class="bot" id="reply-{pages.e(s.message_id)}"><span>{pages.e(s.text)}'
-            "</span></div>"
+            f"</span>{_press_buttons(s.message_id, s.buttons)}</div>"
             for s in web_channel.transcript()
         )
         body = (
@@ -347,6 +348,21 @@ class DashboardRoutes:
             f"<p>You speak as <code>{pages.e(web_channel.conversation)}</code>.</p>"
         )
         return self._page(request, "Chat", body)
+
+
+def _press_buttons(message_id: str, buttons: tuple[Button, ...]) -> str:
+    """A reply's buttons; dashboard.js posts a click to `/api/v1/chat/press`."""
+    if not buttons:
+        return ""
+    return (
+        '<div class="buttons">'
+        + "".join(
+            f'<button type="button" class="press" data-message="{pages.e(message_id)}" '
+            f'data-action="{pages.e(b.action)}">{pages.e(b.label)}</button>'
+            for b in buttons
+        )
+        + "</div>"
+    )
 
 
 def _masked(settings: dict[str, Any], prefix: str = "") -> str:

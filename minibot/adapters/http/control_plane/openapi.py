@@ -107,6 +107,11 @@ def _paths() -> dict[str, Any]:
             "post": {"summary": "say something on the web chat", "requestBody": _body("ChatPost"),
                      "responses": _responses(202, "accepted", 409, *_BODY_ERRORS)},
         },
+        "/api/v1/chat/press": {
+            "post": {"summary": "press a button shown on the web chat; answered once",
+                     "requestBody": _body("ChatPress"),
+                     "responses": _responses(202, "accepted", 404, 409, *_BODY_ERRORS)},
+        },
         "/api/v1/notes": {
             "get": {"summary": "one owner's notes", "parameters": [_OWNER, _LIMIT, _OFFSET],
                     "responses": _responses(200, "notes", 409, 422)},

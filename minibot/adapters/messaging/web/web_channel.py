@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from minibot.adapters.messaging.web.web_parser import CHANNEL, WebMessage, WebParser
+from minibot.adapters.messaging.web.web_parser import CHANNEL, WebMessage, WebParser, WebPress
 from minibot.adapters.messaging.web.web_sender import OnShown, Shown, WebSender
 from minibot.app.channels.allowlist import Allowlist
 from minibot.app.channels.channel_intake import ChannelIntake
@@ -89,6 +89,15 @@ class WebChannel:
     async def receive(self, message_id: str, text: str | bytes) -> None:
         """Takes one message from the page; durably stored once this returns."""
         await self.intake.handle(WebMessage(message_id, text))
+
+    async def press(self, message_id: str, action: str) -> bool:
+        """Takes a press on a button of a message still shown (False if there is no such
+        button); stored in the inbox once this returns, published as `ButtonPressed`
+        once however often it is pressed."""
+        if not self._sender.has_button(self.conversation, message_id, action):
+            return False
+        await self.intake.handle(WebPress(message_id, action))
+        return True
 
     def transcript(self) -> list[Shown]:
         return self._sender.transcript(self.conversation)

@@ -23,6 +23,15 @@ class WebMessage:
     text: str | bytes
 
 
+@dataclass(frozen=True, slots=True)
+class WebPress:
+    """A button pressed on the chat page: the shown message's id and the button's action.
+    Its inbox key is both, so the same button pressed twice is answered once."""
+
+    message_id: str
+    action: str
+
+
 class WebParser:
     """The `UpdateParser` of the web channel: every message is the logged-in owner's,
     in their own conversation (`web:<user id>`)."""
@@ -36,6 +45,8 @@ class WebParser:
         return self._conversation
 
     def parse(self, raw: Any) -> Parsed:
+        if isinstance(raw, WebPress):
+            return self._press(raw.message_id, raw.action)
         message: WebMessage = raw
         text = message.text
         if isinstance(text, bytes):
@@ -47,6 +58,8 @@ class WebParser:
 
     def parse_stored(self, payload: str) -> ChannelUpdate | None:
         stored = fast_json.loads(payload)
+        if "press" in stored:
+            return self._press(str(stored["id"]), str(stored["press"]))
         return self._update(str(stored["id"]), str(stored["text"]))
 
     def unreadable(self, raw: Any, reason: str) -> Unreadable:
@@ -66,4 +79,16 @@ class WebParser:
             received_at=datetime.now(UTC),
             text=text,
             message_id=message_id,
+        )
+
+    def _press(self, message_id: str, action: str) -> ChannelUpdate:
+        platform_id = f"press:{message_id}:{action}"
+        return ChannelUpdate(
+            platform_id=platform_id,
+            conversation=self._conversation,
+            sender=self._sender,
+            payload=fast_json.dumps({"id": message_id, "press": action}),
+            received_at=datetime.now(UTC),
+            action=action,
+            press_id=platform_id,
         )

@@ -21,13 +21,14 @@ _MAX_CHUNK_CHARS = 4096
 @dataclass(frozen=True, slots=True)
 class Shown:
     """One message the chat page shows: a reply chunk (`draft` False) or the growing
-    draft of a streamed answer."""
+    draft of a streamed answer. `buttons` are shown under it, pressable (`WebChannel.press`)."""
 
     conversation: ConversationKey
     message_id: str
     text: str
     draft: bool = False
     turn_id: str | None = None
+    buttons: tuple[Button, ...] = ()
 
 
 OnShown = Callable[[Shown], None]
@@ -56,6 +57,13 @@ class WebSender:
     def transcript(self, conversation: ConversationKey) -> list[Shown]:
         return list(self._transcripts.get(conversation, ()))
 
+    def has_button(self, conversation: ConversationKey, message_id: str, action: str) -> bool:
+        """Whether a message still in the transcript shows a button with this action."""
+        return any(
+            shown.message_id == message_id and any(b.action == action for b in shown.buttons)
+            for shown in self._transcripts.get(conversation, ())
+        )
+
     async def send_chunk(
         self,
         conversation: ConversationKey,
@@ -65,9 +73,7 @@ class WebSender:
         buttons: tuple[Button, ...] = (),
         reply_to: str | None = None,
     ) -> str:
-        if buttons:
-            text += "\n" + "  ".join(f"[{button.label}]" for button in buttons)
-        shown = Shown(conversation, str(next(self._ids)), text)
+        shown = Shown(conversation, str(next(self._ids)), text, buttons=buttons)
         self._transcripts.setdefault(conversation, deque(maxlen=_TRANSCRIPT_SIZE)).append(shown)
         if self._on_shown is not None:
             self._on_shown(shown)

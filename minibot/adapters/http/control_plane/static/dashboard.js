@@ -56,7 +56,33 @@
       const d = JSON.parse(ev.data);
       if (d.conversation !== conversation) return;
       chat.querySelectorAll(".draft").forEach((el) => el.remove());
-      bubble("bot", d.content, "reply-" + d.message_id);
+      const div = bubble("bot", d.content, "reply-" + d.message_id);
+      if (d.buttons && d.buttons.length && !div.querySelector(".buttons")) {
+        const row = document.createElement("div");
+        row.className = "buttons";
+        d.buttons.forEach((b) => {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.className = "press";
+          button.dataset.message = d.message_id;
+          button.dataset.action = b.action;
+          button.textContent = b.label;
+          row.appendChild(button);
+        });
+        div.appendChild(row);
+      }
+    });
+    // A press goes to the inbox like a typed message; the same button counts once.
+    chat.addEventListener("click", async (ev) => {
+      const button = ev.target.closest("button.press");
+      if (!button) return;
+      button.closest(".buttons").querySelectorAll("button").forEach((b) => { b.disabled = true; });
+      const response = await fetch("/api/v1/chat/press", {
+        method: "POST",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+        body: JSON.stringify({message_id: button.dataset.message, action: button.dataset.action}),
+      });
+      if (!response.ok) bubble("bot failed", "(press not sent: " + response.status + ")");
     });
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
