@@ -38,8 +38,10 @@ class Running:
 def settings_for(
     tmp_path: Path, telegram: FakeTelegramServer, llm: FakeOpenAIServer, **control: Any
 ) -> Settings:
+    tools = control.pop("tools", {})
     return Settings.model_validate(
         {
+            "tools": tools,
             "daemon": {"shutdown_timeout_seconds": 5},
             "llm": {
                 "provider": "openai",
