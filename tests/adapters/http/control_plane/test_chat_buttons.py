@@ -37,7 +37,7 @@ async def api(minibot: Running) -> AsyncIterator[httpx.AsyncClient]:
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:  # noqa: ASYNC109
     async with asyncio.timeout(timeout):
-        while not (found := await check()):
+        while not (found := await check()):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         return found
 
@@ -88,7 +88,8 @@ async def test_a_confirm_tool_waits_for_approve_and_a_repeated_press_counts_once
     await asyncio.sleep(0.3)
     assert await _notes(api) == [], "nothing is saved before the press"
 
-    minibot.llm.script(Script.reply("Saved."), Script.reply("Saved twice!"))
+    minibot.llm.script(Script.reply("Saved."))
+    asked_before = len(minibot.llm.requests)
     first = await _press(api, reply, "Approve")
     assert first.status_code == 202, first.text
     again = await _press(api, reply, "Approve")
@@ -98,8 +99,8 @@ async def test_a_confirm_tool_waits_for_approve_and_a_repeated_press_counts_once
     await asyncio.sleep(0.5)
     assert await _notes(api) == ["milk"]
     texts = [r["text"] for r in await _replies(api)]
-    assert "Saved twice!" not in texts, "a repeated press was handled twice"
-    assert len(minibot.llm.requests) == 2, "the model was asked again after the repeat"
+    assert texts.count("Saved.") == 1
+    assert len(minibot.llm.requests) == asked_before + 1, "a repeated press was handled twice"
 
 
 async def test_a_confirm_tool_does_nothing_after_deny(
