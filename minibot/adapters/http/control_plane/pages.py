@@ -34,6 +34,7 @@ padding:.6em 1em;margin:0 .6em .6em 0;border:1px solid #e3e6ea}.card b{font-size
 overflow:auto}.me{text-align:right}.me span,.bot span{display:inline-block;padding:.4em .7em;
 margin:.2em 0;border-radius:.6em;white-space:pre-wrap}.me span{background:#d3e5ff}
 .bot span{background:#eef0f2}.bot.draft span{opacity:.6}
+.bot .buttons button{margin:.1em .3em .3em 0}
 """
 
 
