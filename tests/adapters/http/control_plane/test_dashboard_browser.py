@@ -1,9 +1,11 @@
 """The dashboard in headless Chromium (Debian's package, driven by Playwright; never a
-browser download): log in, watch a message arrive live, cancel a task, chat on the web page.
+browser download): log in, watch a message arrive live, cancel a task, chat on the web page,
+press a button there.
 Screenshots go to test-artifacts/dashboard/ (MINIBOT_TEST_ARTIFACTS overrides the root)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -46,7 +48,8 @@ def _chromium() -> str:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def minibot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
-    async with running_daemon(tmp_path_factory.mktemp("dash"), stream=True) as running:
+    tools = {"permissions": {"save_note": "confirm"}}
+    async with running_daemon(tmp_path_factory.mktemp("dash"), stream=True, tools=tools) as running:
         yield running
 
 
@@ -132,3 +135,27 @@ async def test_the_web_chat_streams_its_answer_in(minibot: Running, page: object
     await p.wait_for_selector(f".bot:not(.draft):has-text('{answer}')")  # type: ignore[attr-defined]
     assert await p.query_selector(".bot.draft") is None  # type: ignore[attr-defined]
     await shot(p, "chat")
+
+
+async def test_approve_clicked_on_the_web_chat_runs_the_tool(
+    minibot: Running, page: object
+) -> None:
+    p: object = page
+    minibot.llm.script(
+        Script.tool_call("save_note", json.dumps({"title": "eggs", "content": "a dozen"}))
+    )
+    await p.goto(minibot.base_url + "/chat")  # type: ignore[attr-defined]
+    await p.wait_for_selector("body[data-live=open]")  # type: ignore[attr-defined]
+    await p.fill("#chat-form input[name=text]", "remember eggs")  # type: ignore[attr-defined]
+    await p.press("#chat-form input[name=text]", "Enter")  # type: ignore[attr-defined]
+    approve = await p.wait_for_selector(".bot button.press:has-text('Approve')")  # type: ignore[attr-defined]
+    await shot(p, "chat-buttons")
+    async with minibot.client() as api:
+        notes = (await api.get("/api/v1/notes", params={"owner": "web:owner"})).json()["notes"]
+        assert notes == [], "nothing is saved before the click"
+        minibot.llm.script(Script.reply("Saved the eggs."))
+        await approve.click()
+        await p.wait_for_selector(".bot:not(.draft):has-text('Saved the eggs.')")  # type: ignore[attr-defined]
+        notes = (await api.get("/api/v1/notes", params={"owner": "web:owner"})).json()["notes"]
+        assert [n["title"] for n in notes] == ["eggs"]
+    assert await approve.is_disabled(), "a pressed button row is disabled"
