@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.e2e_bench import FULL, SHORT, Harness, percentile
 from bench.harness.procs import Bot
 from bench.harness.results import write_result
+from bench.harness.shared_services import SharedServices
 
 TOKEN = "bench-token-0123456789"
 SSE_CLIENTS = 20
@@ -37,10 +38,17 @@ class ControlPlaneHarness(Harness):
     extra = ""
 
     def _start_bot(
-        self, kind: str, latency: int, label: str, *, reuse: bool = False, extra_config: str = ""
+        self,
+        kind: str,
+        latency: int,
+        label: str,
+        *,
+        reuse: bool = False,
+        extra_config: str = "",
+        shared: SharedServices | None = None,
     ) -> Bot:
         return super()._start_bot(
-            kind, latency, label, reuse=reuse, extra_config=extra_config + self.extra
+            kind, latency, label, reuse=reuse, extra_config=extra_config + self.extra, shared=shared
         )
 
 

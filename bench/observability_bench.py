@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.e2e_bench import FULL, SHORT, Harness
 from bench.harness.procs import Bot
+from bench.harness.shared_services import SharedServices
 from tests.fakes.otlp_collector import FakeOtlpCollector
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,10 +56,17 @@ class ObservedHarness(Harness):
     extra = ""
 
     def _start_bot(
-        self, kind: str, latency: int, label: str, *, reuse: bool = False, extra_config: str = ""
+        self,
+        kind: str,
+        latency: int,
+        label: str,
+        *,
+        reuse: bool = False,
+        extra_config: str = "",
+        shared: SharedServices | None = None,
     ) -> Bot:
         return super()._start_bot(
-            kind, latency, label, reuse=reuse, extra_config=extra_config + self.extra
+            kind, latency, label, reuse=reuse, extra_config=extra_config + self.extra, shared=shared
         )
 
     async def _wait_first_poll(self, bot: Bot, limit_seconds: float = 120.0) -> float:
