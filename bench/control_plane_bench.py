@@ -18,9 +18,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.e2e_bench import FULL, SHORT, Harness, percentile
-from bench.harness.procs import Bot
 from bench.harness.results import write_result
-from bench.harness.shared_services import SharedServices
 
 TOKEN = "bench-token-0123456789"
 SSE_CLIENTS = 20
@@ -30,26 +28,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-class ControlPlaneHarness(Harness):
-    """The e2e harness, its minibot started with `extra` config (the control plane)."""
-
-    extra = ""
-
-    def _start_bot(
-        self,
-        kind: str,
-        latency: int,
-        label: str,
-        *,
-        reuse: bool = False,
-        extra_config: str = "",
-        shared: SharedServices | None = None,
-    ) -> Bot:
-        return super()._start_bot(
-            kind, latency, label, reuse=reuse, extra_config=extra_config + self.extra, shared=shared
-        )
 
 
 async def sse_clients(port: int, count: int, received: list[int]) -> None:
@@ -75,7 +53,7 @@ async def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     scenario = next(s for s in (FULL if args.full else SHORT) if s.name == "b")
     rows: dict[str, list[float]] = {"off": [], "on": []}
     events: list[int] = []
-    async with ControlPlaneHarness(work, stall_seconds=15.0, profile_dir=None) as harness:
+    async with Harness(work, stall_seconds=15.0, profile_dir=None) as harness:
         for _ in range(args.rounds):
             harness.extra = ""
             off = await harness.run("minibot", scenario, 0)

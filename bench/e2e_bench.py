@@ -82,6 +82,8 @@ class Harness:
         }
         self.http: aiohttp.ClientSession | None = None
         self.runs = 0
+        # Config added to every bot this harness starts (the control plane, observability).
+        self.extra = ""
 
     async def __aenter__(self) -> Harness:
         self.http = aiohttp.ClientSession()
@@ -114,6 +116,7 @@ class Harness:
         shared: SharedServices | None = None,
     ) -> Bot:
         self.runs += 0 if reuse else 1
+        extra_config += self.extra
         directory = self.work / f"{self.runs:02d}-{kind}-{label}"
         directory.mkdir(parents=True, exist_ok=True)
         profile = (

@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.e2e_bench import FULL, SHORT, Harness
 from bench.harness.procs import Bot
-from bench.harness.shared_services import SharedServices
 from tests.fakes.otlp_collector import FakeOtlpCollector
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -51,23 +50,7 @@ otlp_endpoint = "{collector.endpoint}"
 
 
 class ObservedHarness(Harness):
-    """The end-to-end harness, with more config for the bot it starts."""
-
-    extra = ""
-
-    def _start_bot(
-        self,
-        kind: str,
-        latency: int,
-        label: str,
-        *,
-        reuse: bool = False,
-        extra_config: str = "",
-        shared: SharedServices | None = None,
-    ) -> Bot:
-        return super()._start_bot(
-            kind, latency, label, reuse=reuse, extra_config=extra_config + self.extra, shared=shared
-        )
+    """The end-to-end harness, waiting longer for the bot to start."""
 
     async def _wait_first_poll(self, bot: Bot, limit_seconds: float = 120.0) -> float:
         # Start-up is not what is measured here, and on a loaded machine it can be slow.

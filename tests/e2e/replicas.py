@@ -12,59 +12,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.core.ports.bus_backends import RABBITMQ_URL
+from tests.e2e.test_telegram_daemon import Daemon
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.telegram_replicas import ReplicaTelegramServer
 from tests.fakes.telegram_server import DEFAULT_TOKEN
-from tests.process import MINIBOT, child_env
 from tests.services import REDIS_URL, require_service
 from tests.sql_schemas import postgres_database
 
 
-class Replica:
-    """One `minibot` process; its log (stderr) goes to a file."""
+class Replica(Daemon):
+    """One `minibot` process of the cluster; its log (stderr) goes to a file."""
 
     def __init__(self, name: str, config: Path, log_path: Path) -> None:
+        super().__init__(config, log_path, {})
         self.name = name
-        self.config = config
-        self.log_path = log_path
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *MINIBOT,
-                "--config",
-                str(self.config),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
-                env=child_env(),
-            )
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
     def signal(self, signum: signal.Signals) -> None:
         assert self.process is not None
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signum)
 
-    async def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
-        self.signal(signal.SIGKILL)
-        assert self.process is not None
-        await asyncio.wait_for(self.process.wait(), 10)
-
-    async def stop(self) -> int:
+    async def stop(self, limit_seconds: float = 30) -> int:
+        """SIGCONT first (a stopped replica cannot hear SIGTERM), then a clean stop."""
         assert self.process is not None
         if self.process.returncode is None:
             self.signal(signal.SIGCONT)
-            self.signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), 30)
+        return await super().stop(limit_seconds)
 
 
 @dataclass

@@ -65,12 +65,12 @@ class Daemon:
             self.process.send_signal(signal.SIGKILL)
         await asyncio.wait_for(self.process.wait(), 10)
 
-    async def stop(self) -> int:
+    async def stop(self, limit_seconds: float = 20) -> int:
         """SIGTERM and wait for a clean exit; returns the exit code."""
         assert self.process is not None
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.process.wait(), 20)
+        return await asyncio.wait_for(self.process.wait(), limit_seconds)
 
 
 # Importing aiogram alone takes seconds, so a daemon start is costly: the tests that need
