@@ -76,3 +76,15 @@ async def run_minibot(
     out, err = await asyncio.wait_for(process.communicate(stdin.encode()), limit_seconds)
     assert process.returncode is not None
     return Finished(process.returncode, out.decode(), err.decode())
+
+
+async def reap(process: asyncio.subprocess.Process, limit_seconds: float = 15.0) -> int:
+    """Waits for an ended (or ending) child and reads its pipes to their end. The exit can
+    be seen before a pipe's end is: a pipe still open when the test's event loop closes is
+    reported later as an unclosed transport, in whichever test the collector runs in."""
+    async with asyncio.timeout(limit_seconds):
+        code = await process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                await stream.read()
+    return code

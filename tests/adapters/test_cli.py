@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAIServer, Script
-from tests.process import MINIBOT, child_env, run_minibot, write_config
+from tests.process import MINIBOT, child_env, reap, run_minibot, write_config
 
 
 async def test_check_config_prints_the_effective_config_with_secrets_masked(
@@ -103,7 +103,7 @@ async def test_the_daemon_stops_on_sigterm_with_exit_0_in_reverse_order(
         seen += line.decode()
     process.send_signal(signal.SIGTERM)
     rest = await asyncio.wait_for(process.stderr.read(), 20)
-    code = await asyncio.wait_for(process.wait(), 5)
+    code = await reap(process, 5)
     log = seen + rest.decode()
     assert code == 0, log
     stopped = [

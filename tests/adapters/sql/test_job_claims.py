@@ -23,6 +23,7 @@ from minibot.core.jobs import JobState, RunOutcome
 from minibot.shared.clock import SystemClock
 from tests.adapters.files.builders import T0, reminder
 from tests.adapters.scheduler.fire_recorder import FireRecorder
+from tests.process import reap
 from tests.services import POSTGRES_URL
 from tests.sql_schemas import postgres_schema
 
@@ -145,7 +146,7 @@ async def test_jobs_claimed_by_a_killed_process_fire_once_after_the_lease(
             assert line.decode().strip() == "claimed 20"
         finally:
             child.send_signal(signal.SIGKILL)
-            await child.wait()
+            await reap(child)
 
         clock = SystemClock()
         recorder = FireRecorder(store, clock)

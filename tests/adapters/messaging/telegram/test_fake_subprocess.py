@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from tests.fakes.telegram_server import DEFAULT_TOKEN
+from tests.process import reap
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -24,7 +25,7 @@ async def fake_process() -> AsyncIterator[str]:
     port = int(await asyncio.wait_for(process.stdout.readline(), 15))
     yield f"http://127.0.0.1:{port}"
     process.terminate()
-    await asyncio.wait_for(process.wait(), 15)
+    await reap(process)
 
 
 async def test_control_endpoints_drive_the_fake(fake_process: str) -> None:
