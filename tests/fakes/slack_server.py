@@ -111,7 +111,8 @@ class FakeSlackServer:
     their `url_private_download` only with the bot token as Bearer, each download kept in
     `downloads`); the bot's own files by the external upload (`files.getUploadURLExternal`,
     the bytes posted to its `upload_url`, `files.completeUploadExternal`; kept in
-    `uploads`, `fail_uploads` makes the next posts of bytes fail with a 500). A call without the bot token gets `invalid_auth`. `fail` makes
+    `uploads`, `fail_uploads` makes the next posts of bytes fail with a 500). A call
+    without the bot token gets `invalid_auth`. `fail` makes
     the next calls of a method fail (a Slack error such as `channel_not_found`, a 429 with
     Retry-After, a 5xx); `hold` makes them wait. Every accepted message is kept in
     `posted` (and, per channel, `messages_in`)."""
