@@ -51,7 +51,7 @@ class Page:
 
     async def published(self, count: int) -> list[MessageReceived]:
         async with asyncio.timeout(5):
-            while len(self.received) < count:
+            while len(self.received) < count:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         return self.received
 
