@@ -7,6 +7,7 @@ import re
 import uuid
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from minibot.adapters.http.control_plane.api_errors import ApiError, json_response
 from minibot.adapters.http.control_plane.deps import ControlPlaneDeps
@@ -114,6 +115,14 @@ class _Form:
 
 
 async def _read_form(request: web.Request, max_bytes: int) -> _Form:
+    try:
+        return await _parse_form(request, max_bytes)
+    except (ValueError, HttpProcessingError) as exc:
+        # aiohttp's words for a form it cannot read (no boundary, a broken part header).
+        raise ApiError(400, "invalid_body", "not a readable multipart form", "body") from exc
+
+
+async def _parse_form(request: web.Request, max_bytes: int) -> _Form:
     form = _Form()
     reader = await request.multipart()
     while (part := await reader.next()) is not None:

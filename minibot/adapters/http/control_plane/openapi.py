@@ -131,7 +131,7 @@ def _paths() -> dict[str, Any]:
             "post": {"summary": "send a file on the web chat (a recording, a photo, a document); "
                                 "over [media] max_file_bytes: 413 before the body is read",
                      "requestBody": _CHAT_FILE,
-                     "responses": _responses(202, "accepted", 409, 413, 415, 422)},
+                     "responses": _responses(202, "accepted", 400, 409, 413, 415, 422)},
         },
         "/api/v1/chat/media/{media_id}": {
             "get": {"summary": "a voice note or picture minibot sent on the web chat",

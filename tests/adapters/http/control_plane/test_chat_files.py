@@ -202,6 +202,10 @@ async def test_bad_forms_get_a_clear_error(api: httpx.AsyncClient) -> None:
     assert bad_id.status_code == 422 and bad_id.json()["field"] == "message_id"
     not_form = await api.post("/api/v1/chat/files", json={"file": "x"})
     assert not_form.status_code == 415
+    no_boundary = await api.post(
+        "/api/v1/chat/files", content=b"x", headers={"Content-Type": "multipart/form-data"}
+    )
+    assert no_boundary.status_code == 400 and no_boundary.json()["error"] == "invalid_body"
 
 
 async def test_a_session_needs_the_csrf_token_to_post_a_file(minibot: Running) -> None:
