@@ -106,6 +106,23 @@ async def test_a_recording_is_transcribed_and_its_text_answered(
     await eventually(lambda: _true(uploads(minibot) == []))
 
 
+async def test_a_recording_too_long_is_refused_without_transcribing_it(
+    minibot: Running, api: httpx.AsyncClient
+) -> None:
+    transcribed = len(minibot.llm.media_calls("transcriptions"))
+    posted = await post_file(
+        api, "blob", ogg_opus_bytes(), "audio/webm", voice="1", duration_seconds="3600"
+    )
+    assert posted.status_code == 202, posted.text
+
+    async def refused() -> bool:
+        return any("up to 1 min" in r["text"] for r in await replies(api))
+
+    await eventually(refused)
+    assert len(minibot.llm.media_calls("transcriptions")) == transcribed
+    await eventually(lambda: _true(uploads(minibot) == []))
+
+
 async def test_a_photo_reaches_the_model_as_an_image_part(
     minibot: Running, api: httpx.AsyncClient
 ) -> None:
