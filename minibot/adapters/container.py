@@ -258,7 +258,7 @@ class Container:
         daemon_cell: list[Daemon] = []
         if s.control_plane.enabled and self.mode == "daemon":
             control_specs, channels = self._control_plane(
-                bus, storage, channels, lambda: daemon_cell[0].health
+                bus, storage, channels, lambda: daemon_cell[0].health, media.sources
             )
         router = ReplyRouter(bus, channels, max_concurrent=s.daemon.max_concurrent_conversations)
         alerts = self._alerts(bus)
@@ -371,14 +371,16 @@ class Container:
         storage: _Storage,
         channels: list[Any],
         health: Callable[[], DaemonHealth],
+        sources: dict[str, MediaSource],
     ) -> tuple[list[ServiceSpec], list[Any]]:
         """The web channel and the control plane (imported only when enabled), and the
         channels the reply router delivers through, each one's replies reported to the
-        live feed."""
+        live feed. With media on, the web chat takes files (its `MediaSource`)."""
         from minibot.adapters.http.control_plane.deps import ControlPlaneDeps, no_metrics
         from minibot.adapters.http.control_plane.server import ControlPlane
         from minibot.adapters.messaging.web.web_channel import WebChannel
         from minibot.adapters.messaging.web.web_sender import Shown
+        from minibot.adapters.messaging.web.web_uploads import WebUploads
         from minibot.adapters.sql.control_queries import SqlControlQueries
         from minibot.app.live.live_feed import LiveFeed
         from minibot.app.live.observed_channel import ObservedChannel
@@ -398,7 +400,10 @@ class Container:
                 feed.emit("chat_draft", {**data, "turn_id": shown.turn_id}, shown.text)
             else:
                 buttons = [{"label": b.label, "action": b.action} for b in shown.buttons]
-                feed.emit("chat_reply", {**data, "buttons": buttons}, shown.text)
+                media = [
+                    {"kind": m.kind.value, "url": m.url, "mime": m.mime_type} for m in shown.media
+                ]
+                feed.emit("chat_reply", {**data, "buttons": buttons, "media": media}, shown.text)
 
         web = WebChannel(
             bus,
@@ -406,7 +411,10 @@ class Container:
             SqlDeliveryLedger(storage.database),
             user_id=s.control_plane.owner.partition(":")[2],
             on_shown=on_shown,
+            uploads=WebUploads(s.control_plane.upload_path) if s.media.enabled else None,
         )
+        if s.media.enabled:
+            sources[web.name] = web
         deps = ControlPlaneDeps(
             feed=feed,
             publish=bus.publish,
@@ -421,6 +429,7 @@ class Container:
             settings=lambda: s.model_dump(mode="json"),
             default_timezone=s.scheduler.timezone,
             metrics=self.render_metrics if self.metrics is not None else no_metrics,
+            max_upload_bytes=s.media.max_file_bytes if s.media.enabled else 0,
         )
         control = ControlPlane(s.control_plane, deps)
         observed = [ObservedChannel(channel, feed) for channel in [*channels, web]]

@@ -306,3 +306,62 @@ async def test_generate_image_killed_mid_turn_sends_one_photo_after_the_restart(
 
 def image_deliveries(path: Path) -> list[tuple[Any, ...]]:
     return query(path, "SELECT 1 FROM minibot_deliveries WHERE turn_id LIKE '%generate_image%'")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)  # two daemon starts, each slow on a busy machine
+async def test_a_voice_note_and_a_photo_killed_mid_turn_are_downloaded_again_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    audio = ogg_opus_bytes()
+    photo = b"\xff\xd8\xff\xe0 a small jpeg" + bytes(range(256))
+    heard = "what is the capital of France"
+    async with llm_server() as llm, FakeTelegramServer() as tg:
+        # Both turns reach the model, whose answers never come: the daemon dies mid-turn.
+        llm.script(Script.slow(120), Script.slow(120))
+        config = telegram_config(tmp_path, llm, tg, users=(VOICE, PHOTO), extra=MEDIA)
+        first = Daemon(config, tmp_path / "first.log", PATIENT)
+        second = Daemon(config, tmp_path / "second.log", PATIENT)
+        try:
+            await first.start()
+            llm.transcripts.append(heard)
+            voice_id = tg.enqueue_voice(VOICE, VOICE, audio, duration=4)
+            await until(first, tg, lambda: asked(llm, heard) == 1, START_SECONDS)
+            photo_id = tg.enqueue_photo(PHOTO, PHOTO, photo, caption="what is this?")
+            await until(first, tg, lambda: asked_with_image(llm) == 1, WAIT_SECONDS)
+            await first.kill()
+            assert not any(t.startswith("echo:") for t in texts(tg, VOICE) + texts(tg, PHOTO))
+
+            # The inbox kept the updates (the file ids, never the bytes): the restart
+            # downloads both files again before it replays the turns.
+            llm.transcripts.append(heard)
+            await second.start()
+            await until(second, tg, lambda: f"echo: {heard}" in texts(tg, VOICE), START_SECONDS)
+            await until(second, tg, lambda: "echo: what is this?" in texts(tg, PHOTO))
+            assert await second.stop() == 0
+        finally:
+            for daemon in (first, second):
+                if daemon.alive:
+                    await daemon.kill()
+    asked_for = [call.params.get("file_id") for call in tg.calls_of("getFile")]
+    assert asked_for.count(voice_id) == 2 and asked_for.count(photo_id) == 2
+    transcribed = [call.body["file_bytes"] for call in llm.media_calls("transcriptions")]
+    assert transcribed == [audio, audio], "the voice note was fetched and transcribed again"
+    assert asked_with_image(llm) == 2, "the photo reached the model again, as an image part"
+    # The transcript notice went out in the first run; the restart does not say it again.
+    assert texts(tg, VOICE) == [f"🎙 “{heard}”", f"echo: {heard}"]
+    assert texts(tg, PHOTO) == ["echo: what is this?"]
+    inbox = query(tmp_path, "SELECT payload FROM minibot_inbox")
+    assert inbox and all(base64.b64encode(photo).decode()[:40] not in p for (p,) in inbox)
+
+
+def asked_with_image(llm: FakeOpenAIServer) -> int:
+    """How many chat requests carried an image part in their last user message."""
+    count = 0
+    for request in llm.requests:
+        users = [m for m in request.body.get("messages", []) if m.get("role") == "user"]
+        content = users[-1].get("content") if users else None
+        count += isinstance(content, list) and any(
+            part.get("type") == "image_url" for part in content
+        )
+    return count

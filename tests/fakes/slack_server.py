@@ -58,6 +58,26 @@ class Posted:
 
 
 @dataclass(slots=True)
+class Uploaded:
+    """A file the bot uploaded (files.getUploadURLExternal, then its bytes posted to the
+    URL named); `shared` once files.completeUploadExternal put it in a channel."""
+
+    file_id: str
+    filename: str
+    length: int
+    data: bytes | None = None
+    content_type: str = ""
+    channel: str | None = None
+    thread_ts: str | None = None
+    title: str | None = None
+    initial_comment: str | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self.channel is not None
+
+
+@dataclass(slots=True)
 class Fault:
     error: str
     status: int = 200
@@ -89,7 +109,10 @@ class FakeSlackServer:
     `auth.test`, `chat.postMessage`, `chat.update`, `chat.postEphemeral`, `users.info`,
     `conversations.info`, `files.info`, and the files themselves (`add_file`; served at
     their `url_private_download` only with the bot token as Bearer, each download kept in
-    `downloads`). A call without the bot token gets `invalid_auth`. `fail` makes
+    `downloads`); the bot's own files by the external upload (`files.getUploadURLExternal`,
+    the bytes posted to its `upload_url`, `files.completeUploadExternal`; kept in
+    `uploads`, `fail_uploads` makes the next posts of bytes fail with a 500). A call
+    without the bot token gets `invalid_auth`. `fail` makes
     the next calls of a method fail (a Slack error such as `channel_not_found`, a 429 with
     Retry-After, a 5xx); `hold` makes them wait. Every accepted message is kept in
     `posted` (and, per channel, `messages_in`)."""
@@ -107,6 +130,9 @@ class FakeSlackServer:
         self.port = 0
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}
         self.downloads: list[str] = []
+        self.uploads: dict[str, Uploaded] = {}
+        self._failing_uploads = 0
+        self._file_ids = itertools.count(1)
 
     @property
     def base_url(self) -> str:
@@ -117,6 +143,7 @@ class FakeSlackServer:
         app.router.add_route("*", "/api/{method}", self._call)
         app.router.add_get("/socket", self.socket.serve)
         app.router.add_get("/files-pri/{file_id}/{name}", self._file)
+        app.router.add_post("/upload/v1/{file_id}", self._upload)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -173,6 +200,31 @@ class FakeSlackServer:
         }
         self.files[file_id] = (info, data)
         return info
+
+    def fail_uploads(self, times: int = 1) -> None:
+        self._failing_uploads += times
+
+    def shared_files(self, channel: str) -> list[Uploaded]:
+        """The files uploaded and shared in `channel`, in the order they were shared."""
+        return [u for u in self.uploads.values() if u.channel == channel]
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        uploaded = self.uploads.get(request.match_info["file_id"])
+        if uploaded is None:
+            return web.Response(status=404, text="unknown upload")
+        if self._failing_uploads:
+            self._failing_uploads -= 1
+            return web.Response(status=500, text="upload failed")
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            field = form.get("file") or next(iter(form.values()), None)
+            data = field.file.read() if isinstance(field, web.FileField) else b""
+        else:
+            data = await request.read()
+        if len(data) != uploaded.length:
+            return web.Response(status=400, text="length differs from the one announced")
+        uploaded.data, uploaded.content_type = data, request.content_type
+        return web.Response(text="OK - " + str(len(data)))
 
     async def _file(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
@@ -293,6 +345,33 @@ class FakeSlackServer:
         if stored is None:
             return _error("file_not_found")
         return _ok(file=stored[0])
+
+    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> web.Response:
+        filename, length = params.get("filename"), params.get("length")
+        if not filename or length is None or not str(length).isdigit():
+            return _error("invalid_arguments")
+        file_id = f"FBOT{next(self._file_ids):04d}"
+        self.uploads[file_id] = Uploaded(file_id, str(filename), int(length))
+        url = f"http://127.0.0.1:{self.port}/upload/v1/{file_id}"
+        return _ok(upload_url=url, file_id=file_id)
+
+    def _files_completeUploadExternal(self, params: dict[str, Any]) -> web.Response:
+        files = params.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        if not isinstance(files, list) or not files:
+            return _error("invalid_arguments")
+        done = []
+        for item in files:
+            uploaded = self.uploads.get(str(item.get("id")))
+            if uploaded is None or uploaded.data is None:
+                return _error("file_not_found")  # never uploaded: nothing to share
+            uploaded.channel = str(params.get("channel_id") or "") or None
+            uploaded.thread_ts = params.get("thread_ts")
+            uploaded.title = item.get("title")
+            uploaded.initial_comment = params.get("initial_comment")
+            done.append({"id": uploaded.file_id, "title": uploaded.title})
+        return _ok(files=done)
 
     def _conversations_info(self, params: dict[str, Any]) -> web.Response:
         channel = str(params.get("channel", ""))

@@ -531,8 +531,11 @@ class ControlPlaneSettings(Section):
     # Who the dashboard's user speaks as in the web chat, named as owners are everywhere
     # (`<channel>:<user id>`); map it in [kv_memory.identities] to share notes and tasks.
     owner: str = "web:owner"
-    # Request bodies larger than this are refused with 413.
+    # Request bodies larger than this are refused with 413 (files on the web chat are
+    # capped by [media] max_file_bytes instead).
     max_body_bytes: int = Field(65_536, ge=1024)
+    # Where files posted on the web chat wait until the turn that reads them is answered.
+    upload_path: str = "./data/web-uploads"
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> ControlPlaneSettings:

@@ -89,6 +89,10 @@ class ConversationRoutes:
                         "message_id": shown.message_id,
                         "text": shown.text,
                         "buttons": [{"label": b.label, "action": b.action} for b in shown.buttons],
+                        "media": [
+                            {"kind": m.kind.value, "url": m.url, "mime": m.mime_type}
+                            for m in shown.media
+                        ],
                     }
                     for shown in web_channel.transcript()
                 ],

@@ -15,7 +15,9 @@ from minibot.adapters.http.control_plane.auth import SESSION_KEY, Auth
 from minibot.adapters.http.control_plane.data_routes import DataRoutes
 from minibot.adapters.http.control_plane.deps import ControlPlaneDeps
 from minibot.adapters.http.control_plane.task_routes import TaskRoutes, job_json
+from minibot.adapters.messaging.web.web_media import ShownMedia
 from minibot.core.jobs import RunOutcome
+from minibot.core.media import OutgoingKind
 from minibot.core.messages import Button
 from minibot.core.schedule import zone
 from minibot.core.when import UnclearWhen, parse_when
@@ -336,18 +338,39 @@ class DashboardRoutes:
     async def chat(self, request: web.Request) -> web.Response:
         web_channel = self._deps.web
         bubbles = "".join(
-            f'<div class="bot" id="reply-{pages.e(s.message_id)}"><span>{pages.e(s.text)}'
-            f"</span>{_press_buttons(s.message_id, s.buttons)}</div>"
+            f'<div class="bot" id="reply-{pages.e(s.message_id)}">{_shown_media(s.media)}'
+            f"<span>{pages.e(s.text)}</span>{_press_buttons(s.message_id, s.buttons)}</div>"
             for s in web_channel.transcript()
+        )
+        files = (
+            ' <label class="attach">📎 <input type="file" name="file" id="chat-file" '
+            f'accept="{_ACCEPTED}"></label>'
+            ' <button type="button" id="chat-record" hidden>🎙 Record</button>'
+            if web_channel.accepts_files
+            else ""
         )
         body = (
             f'<div id="chat" data-conversation="{pages.e(web_channel.conversation)}">'
             f"{bubbles}</div>"
             '<form id="chat-form"><input name="text" size="80" autocomplete="off" '
-            'placeholder="Say something to minibot"> <button>Send</button></form>'
+            f'placeholder="Say something to minibot"> <button>Send</button>{files}</form>'
             f"<p>You speak as <code>{pages.e(web_channel.conversation)}</code>.</p>"
         )
         return self._page(request, "Chat", body)
+
+
+# What the chat's file picker offers (the model reads these; others are refused kindly).
+_ACCEPTED = "image/png,image/jpeg,image/gif,image/webp,audio/*,.pdf,.docx,.txt,.md"
+
+
+def _shown_media(media: tuple[ShownMedia, ...]) -> str:
+    """A reply's picture or voice note, fetched from the channel's shelf."""
+    return "".join(
+        f'<audio controls src="{pages.e(m.url)}"></audio>'
+        if m.kind is OutgoingKind.VOICE
+        else f'<img class="reply-image" src="{pages.e(m.url)}" alt="{pages.e(m.caption)}">'
+        for m in media
+    )
 
 
 def _press_buttons(message_id: str, buttons: tuple[Button, ...]) -> str:

@@ -30,7 +30,8 @@ def no_metrics() -> tuple[bytes, str]:
 class ControlPlaneDeps:
     """The control plane's view of the daemon. `jobs` and `notes` are None when the
     scheduler or the notes are off (and `tasks`, the index of active jobs, with the
-    scheduler); `health` reads the daemon's health as data."""
+    scheduler); `health` reads the daemon's health as data. `max_upload_bytes` caps a
+    file posted on the web chat (`[media] max_file_bytes`; 0 when media is off)."""
 
     feed: LiveFeed
     publish: Publish
@@ -45,3 +46,4 @@ class ControlPlaneDeps:
     tasks: TaskIndex | None = None
     default_timezone: str = "UTC"
     metrics: Metrics = no_metrics
+    max_upload_bytes: int = 0

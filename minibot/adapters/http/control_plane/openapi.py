@@ -55,6 +55,21 @@ _STATE = _query(
     {"type": "string", "enum": ["scheduled", "running", "completed", "failed", "cancelled"]},
 )
 _BODY_ERRORS = (400, 413, 415, 422)
+_CHAT_FILE = {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "text": {"type": "string", "maxLength": 4000, "description": "a caption"},
+            "message_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+            "voice": {"type": "string", "enum": ["0", "1"],
+                      "description": "1: a recording made on the page"},
+            "duration_seconds": {"type": "number", "minimum": 0},
+        },
+    }}},
+}  # fmt: skip
 
 
 def _paths() -> dict[str, Any]:
@@ -111,6 +126,19 @@ def _paths() -> dict[str, Any]:
             "post": {"summary": "press a button shown on the web chat; answered once",
                      "requestBody": _body("ChatPress"),
                      "responses": _responses(202, "accepted", 404, 409, *_BODY_ERRORS)},
+        },
+        "/api/v1/chat/files": {
+            "post": {"summary": "send a file on the web chat (a recording, a photo, a document); "
+                                "over [media] max_file_bytes: 413 before the body is read",
+                     "requestBody": _CHAT_FILE,
+                     "responses": _responses(202, "accepted", 400, 409, 413, 415, 422)},
+        },
+        "/api/v1/chat/media/{media_id}": {
+            "get": {"summary": "a voice note or picture minibot sent on the web chat",
+                    "parameters": [_path("media_id")],
+                    "responses": {"200": {"description": "its bytes"},
+                                  "401": {"description": _REASONS[401], **_json(_ERROR)},
+                                  "404": {"description": _REASONS[404], **_json(_ERROR)}}},
         },
         "/api/v1/notes": {
             "get": {"summary": "one owner's notes", "parameters": [_OWNER, _LIMIT, _OFFSET],

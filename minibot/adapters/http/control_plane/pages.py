@@ -35,6 +35,8 @@ overflow:auto}.me{text-align:right}.me span,.bot span{display:inline-block;paddi
 margin:.2em 0;border-radius:.6em;white-space:pre-wrap}.me span{background:#d3e5ff}
 .bot span{background:#eef0f2}.bot.draft span{opacity:.6}
 .bot .buttons button{margin:.1em .3em .3em 0}
+.bot img.reply-image{display:block;max-width:320px;max-height:320px;margin:.2em 0}
+.bot audio{display:block;margin:.2em 0}.attach input{max-width:14em}
 """
 
 

@@ -16,6 +16,7 @@ from minibot.adapters.http.control_plane.api_errors import (
     json_response,
 )
 from minibot.adapters.http.control_plane.auth import CSRF_FIELD, CSRF_HEADER, SESSION_KEY, Auth
+from minibot.adapters.http.control_plane.chat_file_routes import ChatFileRoutes
 from minibot.adapters.http.control_plane.conversation_routes import ConversationRoutes
 from minibot.adapters.http.control_plane.dashboard_routes import DashboardRoutes
 from minibot.adapters.http.control_plane.data_routes import DataRoutes
@@ -71,6 +72,7 @@ class ControlPlane:
             HealthRoutes(self._deps),
             TaskRoutes(self._deps),
             ConversationRoutes(self._deps),
+            ChatFileRoutes(self._deps),
             DataRoutes(self._deps),
             LiveRoutes(self._deps),
             DashboardRoutes(self._deps, self._auth),

@@ -157,6 +157,7 @@ class SlackChannel:
             self._throttle,
             self._ledger,
             edit_interval_seconds=settings.edit_interval_seconds,
+            session=self._session,
         )
         self._sender = sender
         self._delivery = ReplyDelivery(

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from minibot.adapters.messaging.slack import mrkdwn
+from minibot.adapters.messaging.slack import mrkdwn, slack_uploads
 from minibot.adapters.messaging.slack.api_errors import call_api, describe
 from minibot.app.channels.chat_throttle import ChatThrottle
 from minibot.app.channels.draft_editor import DraftEditor
 from minibot.core.channel_update import ChannelUpdate
 from minibot.core.conversation import ConversationKey
-from minibot.core.errors import ChannelError
+from minibot.core.errors import ChannelError, DeliveryRefused
+from minibot.core.media import OutgoingMedia
 from minibot.core.messages import Button
 from minibot.core.ports.delivery_ledger import DeliveryLedger
 
@@ -29,7 +31,9 @@ class SlackSender:
     Markdown rendered as mrkdwn (plain text, `mrkdwn: false`, as the fallback), buttons
     as a Block Kit `actions` block whose values are the buttons' actions. Every call goes
     through `call_api`, so only core errors come out. Its `drafts` stream a reply by
-    updating one message (`chat.update`), at most once per `edit_interval_seconds`."""
+    updating one message (`chat.update`), at most once per `edit_interval_seconds`.
+    With a `session` it is a `MediaSender` too: voice notes and pictures go out as Slack
+    files (`slack_uploads`)."""
 
     def __init__(
         self,
@@ -39,8 +43,10 @@ class SlackSender:
         ledger: DeliveryLedger,
         *,
         edit_interval_seconds: float,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._client = client
+        self._session = session
         self._max_chunk_chars = max_chunk_chars
         self.drafts = DraftEditor(
             self,
@@ -78,6 +84,13 @@ class SlackSender:
             request["blocks"] = _blocks(text, buttons, formatted)
         answer = await call_api(channel, lambda: self._client.chat_postMessage(**request))
         return str(answer["ts"])
+
+    async def send_media(
+        self, conversation: ConversationKey, media: OutgoingMedia, *, reply_to: str | None = None
+    ) -> str:
+        if self._session is None:
+            raise DeliveryRefused("no HTTP session for uploads", chat_id=conversation.chat_id)
+        return await slack_uploads.upload(self._client, self._session, conversation, media)
 
     async def edit_chunk(
         self,

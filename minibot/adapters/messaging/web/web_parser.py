@@ -8,6 +8,7 @@ from typing import Any
 
 from minibot.core.channel_update import ChannelUpdate, Parsed, Unreadable
 from minibot.core.conversation import ConversationKey
+from minibot.core.media import MediaAttachment, MediaKind
 from minibot.core.messages import Sender
 from minibot.shared import fast_json
 
@@ -17,10 +18,13 @@ CHANNEL = "web"
 @dataclass(frozen=True, slots=True)
 class WebMessage:
     """One message typed on the chat page. `message_id` is chosen by the page (so a
-    form posted twice is answered once); `text` as received (bytes when not yet decoded)."""
+    form posted twice is answered once); `text` as received (bytes when not yet decoded).
+    `media`: a file posted with it (a recording, a photo, a document), already stored by
+    the channel; its `file_id` is the upload's id, all the inbox keeps of it."""
 
     message_id: str
     text: str | bytes
+    media: MediaAttachment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +58,14 @@ class WebParser:
                 text = text.decode("utf-8")
             except UnicodeDecodeError as exc:
                 return self.unreadable(message, f"message is not UTF-8 ({exc.reason})")
-        return self._update(message.message_id, text.strip())
+        return self._update(message.message_id, text.strip(), message.media)
 
     def parse_stored(self, payload: str) -> ChannelUpdate | None:
         stored = fast_json.loads(payload)
         if "press" in stored:
             return self._press(str(stored["id"]), str(stored["press"]))
-        return self._update(str(stored["id"]), str(stored["text"]))
+        media = _attachment(stored["file"]) if "file" in stored else None
+        return self._update(str(stored["id"]), str(stored["text"]), media)
 
     def unreadable(self, raw: Any, reason: str) -> Unreadable:
         text = raw.text if isinstance(raw, WebMessage) else repr(raw)
@@ -70,15 +75,21 @@ class WebParser:
     def shown_ids(self, user_id: str, chat_id: str) -> str:
         return f"web user {user_id!r} (control_plane.owner)"
 
-    def _update(self, message_id: str, text: str) -> ChannelUpdate:
+    def _update(
+        self, message_id: str, text: str, media: MediaAttachment | None = None
+    ) -> ChannelUpdate:
+        stored: dict[str, Any] = {"id": message_id, "text": text}
+        if media is not None:
+            stored["file"] = _stored_attachment(media)
         return ChannelUpdate(
             platform_id=message_id,
             conversation=self._conversation,
             sender=self._sender,
-            payload=fast_json.dumps({"id": message_id, "text": text}),
+            payload=fast_json.dumps(stored),
             received_at=datetime.now(UTC),
             text=text,
             message_id=message_id,
+            media=media,
         )
 
     def _press(self, message_id: str, action: str) -> ChannelUpdate:
@@ -92,3 +103,26 @@ class WebParser:
             action=action,
             press_id=platform_id,
         )
+
+
+def _stored_attachment(media: MediaAttachment) -> dict[str, Any]:
+    """What the inbox keeps of a file: its description and the upload's id, no bytes."""
+    return {
+        "kind": media.kind.value,
+        "id": media.file_id,
+        "mime": media.mime_type,
+        "name": media.file_name,
+        "size": media.size_bytes,
+        "seconds": media.duration_seconds,
+    }
+
+
+def _attachment(stored: dict[str, Any]) -> MediaAttachment:
+    return MediaAttachment(
+        MediaKind(stored["kind"]),
+        str(stored["id"]),
+        str(stored.get("mime") or ""),
+        str(stored.get("name") or ""),
+        stored.get("size"),
+        stored.get("seconds"),
+    )

@@ -7,8 +7,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from minibot.adapters.messaging.web.web_media import ShownMedia, WebMediaShelf
 from minibot.core.channel_update import ChannelUpdate
 from minibot.core.conversation import ConversationKey
+from minibot.core.media import OutgoingMedia
 from minibot.core.messages import Button
 from minibot.shared.text_split import split_text
 
@@ -21,7 +23,8 @@ _MAX_CHUNK_CHARS = 4096
 @dataclass(frozen=True, slots=True)
 class Shown:
     """One message the chat page shows: a reply chunk (`draft` False) or the growing
-    draft of a streamed answer. `buttons` are shown under it, pressable (`WebChannel.press`)."""
+    draft of a streamed answer. `buttons` are shown under it, pressable (`WebChannel.press`);
+    `media`, a voice note (an audio player) or a picture, above its text (the caption)."""
 
     conversation: ConversationKey
     message_id: str
@@ -29,6 +32,7 @@ class Shown:
     draft: bool = False
     turn_id: str | None = None
     buttons: tuple[Button, ...] = ()
+    media: tuple[ShownMedia, ...] = ()
 
 
 OnShown = Callable[[Shown], None]
@@ -37,10 +41,13 @@ OnShown = Callable[[Shown], None]
 class WebSender:
     """The `ChannelSender` of the web channel: each chunk goes into the transcript and to
     `on_shown` (the live feed, which the chat page listens to). Markdown is sent as
-    written; the page shows it as text. Nothing here can fail on the way out."""
+    written; the page shows it as text. It is a `MediaSender` too: a voice note or a
+    picture is put on `shelf`, from where the page fetches it. Nothing here can fail on
+    the way out."""
 
     def __init__(self, on_shown: OnShown | None = None) -> None:
         self._on_shown = on_shown
+        self.shelf = WebMediaShelf()
         self._ids = itertools.count(1)
         self._transcripts: dict[ConversationKey, deque[Shown]] = {}
 
@@ -73,8 +80,19 @@ class WebSender:
         buttons: tuple[Button, ...] = (),
         reply_to: str | None = None,
     ) -> str:
-        shown = Shown(conversation, str(next(self._ids)), text, buttons=buttons)
-        self._transcripts.setdefault(conversation, deque(maxlen=_TRANSCRIPT_SIZE)).append(shown)
+        return self._show(Shown(conversation, str(next(self._ids)), text, buttons=buttons))
+
+    async def send_media(
+        self, conversation: ConversationKey, media: OutgoingMedia, *, reply_to: str | None = None
+    ) -> str:
+        shown = self.shelf.put(media)
+        return self._show(Shown(conversation, str(next(self._ids)), media.caption, media=(shown,)))
+
+    def _show(self, shown: Shown) -> str:
+        transcript = self._transcripts.setdefault(
+            shown.conversation, deque(maxlen=_TRANSCRIPT_SIZE)
+        )
+        transcript.append(shown)
         if self._on_shown is not None:
             self._on_shown(shown)
         return shown.message_id

@@ -39,9 +39,11 @@ def settings_for(
     tmp_path: Path, telegram: FakeTelegramServer, llm: FakeOpenAIServer, **control: Any
 ) -> Settings:
     tools = control.pop("tools", {})
+    media = control.pop("media", {})
     return Settings.model_validate(
         {
             "tools": tools,
+            "media": media,
             "daemon": {"shutdown_timeout_seconds": 5},
             "llm": {
                 "provider": "openai",
@@ -70,6 +72,7 @@ def settings_for(
                 "enabled": True,
                 "listen_port": free_port(),
                 "token": TOKEN,
+                "upload_path": str(tmp_path / "web-uploads"),
                 **control,
             },
         }

@@ -159,3 +159,32 @@ async def test_approve_clicked_on_the_web_chat_runs_the_tool(
         notes = (await api.get("/api/v1/notes", params={"owner": "web:owner"})).json()["notes"]
         assert [n["title"] for n in notes] == ["eggs"]
     assert await approve.is_disabled(), "a pressed button row is disabled"
+
+
+async def test_a_photo_attached_on_the_web_chat_reaches_the_model(
+    minibot: Running, page: object
+) -> None:
+    p: object = page
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    await p.goto(minibot.base_url + "/chat")  # type: ignore[attr-defined]
+    await p.wait_for_selector("body[data-live=open]")  # type: ignore[attr-defined]
+    await p.fill("#chat-form input[name=text]", "what is in this photo?")  # type: ignore[attr-defined]
+    await p.set_input_files(  # type: ignore[attr-defined]
+        "#chat-file", files=[{"name": "cat.png", "mimeType": "image/png", "buffer": photo}]
+    )
+    await p.wait_for_selector(".me:has-text('cat.png')")  # type: ignore[attr-defined]
+    await p.wait_for_selector(".bot:not(.draft):has-text('echo: what is in this photo?')")  # type: ignore[attr-defined]
+    users = [m for m in minibot.llm.requests[-1].body["messages"] if m["role"] == "user"]
+    parts = users[-1]["content"]
+    assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    await shot(p, "chat-photo")
+
+    minibot.llm.script(
+        Script.tool_call("generate_image", json.dumps({"prompt": "a red fox"})),
+        Script.reply("Here is your fox."),
+    )
+    await p.fill("#chat-form input[name=text]", "draw a fox")  # type: ignore[attr-defined]
+    await p.press("#chat-form input[name=text]", "Enter")  # type: ignore[attr-defined]
+    image = await p.wait_for_selector(".bot img.reply-image")  # type: ignore[attr-defined]
+    await p.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image)  # type: ignore[attr-defined]
+    await shot(p, "chat-image")

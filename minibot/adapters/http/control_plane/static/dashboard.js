@@ -42,7 +42,7 @@
         chat.appendChild(div);
       }
       div.className = cls;
-      div.firstChild.textContent = text;
+      div.querySelector(":scope > span").textContent = text;
       chat.scrollTop = chat.scrollHeight;
       return div;
     };
@@ -57,6 +57,14 @@
       if (d.conversation !== conversation) return;
       chat.querySelectorAll(".draft").forEach((el) => el.remove());
       const div = bubble("bot", d.content, "reply-" + d.message_id);
+      // A picture or a voice note minibot made, served by the control plane (only these).
+      (d.media || []).forEach((m) => {
+        if (div.querySelector("[src='" + m.url + "']")) return;
+        const el = document.createElement(m.kind === "voice" ? "audio" : "img");
+        if (m.kind === "voice") el.controls = true; else el.className = "reply-image";
+        el.src = m.url;
+        div.insertBefore(el, div.firstChild);
+      });
       if (d.buttons && d.buttons.length && !div.querySelector(".buttons")) {
         const row = document.createElement("div");
         row.className = "buttons";
@@ -84,6 +92,69 @@
       });
       if (!response.ok) bubble("bot failed", "(press not sent: " + response.status + ")");
     });
+    // A file (photo, document, audio) or a recording goes up as a multipart form; the
+    // server refuses one over [media] max_file_bytes before reading it.
+    const messageId = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+    const sendFile = async (blob, name, label, fields) => {
+      const data = new FormData();
+      const input = form.querySelector("[name=text]");
+      const caption = input.value.trim();
+      input.value = "";
+      data.append("message_id", messageId());
+      if (caption) data.append("text", caption);
+      Object.entries(fields || {}).forEach(([k, v]) => data.append(k, v));
+      data.append("file", blob, name);
+      bubble("me", label + (caption ? " " + caption : ""));
+      const response = await fetch("/api/v1/chat/files", {
+        method: "POST", headers: {"X-CSRF-Token": csrf}, body: data,
+      });
+      if (!response.ok) {
+        let reason = String(response.status);
+        try { reason = (await response.json()).message || reason; } catch (e) { /* not JSON */ }
+        bubble("bot failed", "(not sent: " + reason + ")");
+      }
+    };
+    const picker = document.getElementById("chat-file");
+    if (picker) {
+      picker.addEventListener("change", async () => {
+        const file = picker.files && picker.files[0];
+        if (!file) return;
+        picker.value = "";
+        await sendFile(file, file.name, "📎 " + file.name);
+      });
+    }
+    const record = document.getElementById("chat-record");
+    if (record && window.MediaRecorder && navigator.mediaDevices) {
+      record.hidden = false;
+      let recorder = null;
+      let started = 0;
+      record.addEventListener("click", async () => {
+        if (recorder) { recorder.stop(); return; }
+        let stream;
+        try {
+          stream = await navigator.mediaDevices.getUserMedia({audio: true});
+        } catch (e) {
+          bubble("bot failed", "(no microphone: " + e.name + ")");
+          return;
+        }
+        const parts = [];
+        recorder = new MediaRecorder(stream);
+        recorder.ondataavailable = (ev) => { if (ev.data.size) parts.push(ev.data); };
+        recorder.onstop = async () => {
+          stream.getTracks().forEach((t) => t.stop());
+          const type = (recorder.mimeType || "audio/webm").split(";")[0];
+          const seconds = (Date.now() - started) / 1000;
+          recorder = null;
+          record.textContent = "🎙 Record";
+          const ext = {"audio/ogg": "ogg", "audio/mp4": "mp4"}[type] || "webm";
+          await sendFile(new Blob(parts, {type: type}), "voice." + ext, "🎙 voice message",
+            {voice: "1", duration_seconds: seconds.toFixed(1)});
+        };
+        started = Date.now();
+        recorder.start();
+        record.textContent = "⏹ Stop";
+      });
+    }
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const input = form.querySelector("[name=text]");
@@ -91,11 +162,10 @@
       if (!text) return;
       input.value = "";
       bubble("me", text);
-      const messageId = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
       const response = await fetch("/api/v1/chat/messages", {
         method: "POST",
         headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
-        body: JSON.stringify({text: text, message_id: messageId}),
+        body: JSON.stringify({text: text, message_id: messageId()}),
       });
       if (!response.ok) bubble("bot failed", "(not sent: " + response.status + ")");
     });
