@@ -453,6 +453,7 @@ class Container:
             codec=EnvelopeCodec(payload_types()),
             heartbeat_seconds=b.heartbeat_seconds,
             prefetch=b.prefetch,
+            defer_intake=True,
             drain_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
         )
 

@@ -121,6 +121,23 @@ max_send_attempts = 10
             return None
         return self.by_name(max(answered, key=lambda p: p.ended).replica)
 
+    async def settled(self, limit_seconds: float = 30) -> None:
+        """Waits until every stored update is answered and its reply recorded (its inbox
+        item done): a replica killed after this was not cut off in the middle of a send,
+        the one case where a chunk may go out twice (at least once, never lost)."""
+        import asyncpg
+
+        dsn = self.database_url.replace("postgresql+asyncpg://", "postgresql://")
+        connection = await asyncpg.connect(dsn)
+        try:
+            deadline = asyncio.get_running_loop().time() + limit_seconds
+            while await connection.fetchval("SELECT count(*) FROM minibot_inbox WHERE NOT done"):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"replies still open after {limit_seconds} s")
+                await asyncio.sleep(0.02)
+        finally:
+            await connection.close()
+
     def logs(self) -> str:
         return "\n".join(f"--- {r.name}\n{r.log()[-4000:]}" for r in self.replicas)
 

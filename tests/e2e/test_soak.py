@@ -100,14 +100,6 @@ class Traffic:
         return found
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known defect, issue #15 open: a replica resumed after SIGSTOP can send a reply "
-        "another replica already sent for the redelivered message (the delivery ledger is "
-        "checked, not claimed, before a send); see docs/scaling.md"
-    ),
-    strict=False,
-)
 async def test_three_replicas_survive_a_kill_and_a_stop_under_load(tmp_path: Path) -> None:
     soak = FULL if os.environ.get("MINIBOT_SOAK") == "full" else SHORT
     chats = list(range(FIRST_CHAT, FIRST_CHAT + soak.chats))
