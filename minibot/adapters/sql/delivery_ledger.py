@@ -83,7 +83,10 @@ class SqlDeliveryLedger:
         expires_at = now + timedelta(seconds=claims.lease_seconds)
         is_sent = exists().where(deliveries.c.turn_id == turn_id, deliveries.c.chunk == chunk)
         candidate = select(
-            literal(turn_id), literal(chunk), literal(claims.owner), literal(expires_at, UtcDateTime())
+            literal(turn_id),
+            literal(chunk),
+            literal(claims.owner),
+            literal(expires_at, UtcDateTime()),
         ).where(~is_sent)
         taken = delivery_claims.c
         # One statement: inserted when nobody claimed the chunk, taken over when the

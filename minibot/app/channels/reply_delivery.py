@@ -37,8 +37,9 @@ class ReplyDelivery:
     is claimed in it (another replica delivering the same turn, its bus message given
     again, sends it at most once: a chunk sent by the other is skipped, one the other
     holds is waited for); after, it is recorded (`DeliveryKey`: turn, chunk), so a
-    retried or resumed reply continues at its first unsent chunk. A streamed reply's draft message becomes its first chunk. Once
-    the whole reply is out, the inbox item of its `TurnRef` is marked done.
+    retried or resumed reply continues at its first unsent chunk. A streamed reply's
+    draft message becomes its first chunk. Once the whole reply is out, the inbox item
+    of its `TurnRef` is marked done.
 
     A reply waits out rate limits, transient errors and a refused token (`ChatThrottle`,
     which also keeps each chat's replies in order); one the platform refuses for good is
