@@ -123,7 +123,7 @@ async def test_replicas_ride_out_an_outage_and_answer_everything_once(
             degraded = [s for s in statuses if 503 in s.values()]
             assert degraded, f"no replica reported the outage on /readyz: {statuses}"
             assert set(back.values()) == {200}, f"not ready again after the outage: {back}"
-            said = "rabbitmq connection lost" if service == "rabbitmq" else "database"
+            said = "rabbitmq connection lost" if service == "rabbitmq" else "leadership lost"
             full_logs = "\n".join(r.log() for r in replicas.replicas).lower()
             assert said in full_logs, replicas.logs()
             print(
