@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, delete, exists, literal, select, text, tuple_
+from sqlalchemy import Connection, delete, exists, literal, select, tuple_
 
 from minibot.adapters.sql.database import SqlDatabase
 from minibot.adapters.sql.sqlite_fast import driver, to_db
@@ -104,13 +104,11 @@ class SqlDeliveryLedger:
         )
 
         def operation(conn: Connection) -> bool:
-            if conn.dialect.name == "postgresql":
-                # A claim lost in a server crash costs at most one chunk sent twice,
-                # not worth a commit fsync on every chunk.
-                conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
             return bool(conn.execute(statement).rowcount)
 
-        if await self._db.write(operation):
+        # `later`: a claim lost in a crash of the server costs at most one chunk sent
+        # twice, not worth waiting for a commit fsync on every chunk.
+        if await self._db.write(operation, later=True):
             return CLAIM_WON
         return await self._lost_claim(turn_id, chunk, now)
 
