@@ -35,7 +35,7 @@ from minibot.adapters.sql.approval_store import SqlApprovalStore
 from minibot.adapters.sql.conversation_memory import SqlConversationMemory
 from minibot.adapters.sql.conversation_settings_store import SqlConversationSettingsStore
 from minibot.adapters.sql.database import SqlDatabase
-from minibot.adapters.sql.delivery_ledger import SqlDeliveryLedger
+from minibot.adapters.sql.delivery_ledger import DeliveryClaims, SqlDeliveryLedger
 from minibot.adapters.sql.inbox import SqlInbox
 from minibot.adapters.sql.job_leases import JobLeaseKeeper
 from minibot.adapters.sql.job_store import SqlJobStore
@@ -187,6 +187,7 @@ class Container:
     # Built along the way, for the control plane (None when their feature is off).
     _jobs: JobService | None = field(default=None, init=False, repr=False)
     _notes_store: SqlNoteStore | None = field(default=None, init=False, repr=False)
+    _delivery_claims: DeliveryClaims | None = field(default=None, init=False, repr=False)
 
     def secrets(self) -> list[str]:
         s = self.settings
@@ -408,7 +409,7 @@ class Container:
         web = WebChannel(
             bus,
             SqlInbox(storage.database, sync_to_disk=s.memory.sync_before_confirm),
-            SqlDeliveryLedger(storage.database),
+            self._delivery_ledger(storage.database),
             user_id=s.control_plane.owner.partition(":")[2],
             on_shown=on_shown,
             uploads=WebUploads(s.control_plane.upload_path) if s.media.enabled else None,
@@ -435,6 +436,16 @@ class Container:
         observed = [ObservedChannel(channel, feed) for channel in [*channels, web]]
         return [ServiceSpec(web), ServiceSpec(control)], observed
 
+    def _delivery_ledger(self, database: SqlDatabase) -> SqlDeliveryLedger:
+        """The ledger; between replicas it claims each chunk before a send, as this
+        process's one owner (every ledger of the process shares it)."""
+        b = self.settings.bus
+        if b.backend != "rabbitmq":
+            return SqlDeliveryLedger(database)
+        if self._delivery_claims is None:
+            self._delivery_claims = DeliveryClaims(lease_seconds=b.delivery_lease_seconds)
+        return SqlDeliveryLedger(database, self._delivery_claims)
+
     def _bus(self) -> EventBus | Any:
         """The in-process bus, or RabbitMQ between replicas (aio-pika loaded only then)."""
         b = self.settings.bus
@@ -451,6 +462,7 @@ class Container:
             codec=EnvelopeCodec(payload_types()),
             heartbeat_seconds=b.heartbeat_seconds,
             prefetch=b.prefetch,
+            defer_intake=True,
             drain_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
         )
 
@@ -745,7 +757,7 @@ class Container:
         )
         VoiceCommands(voices).register(commands)
         image_tools = ImageTools(
-            images, bus.publish, usage, SqlDeliveryLedger(storage.database), budget
+            images, bus.publish, usage, self._delivery_ledger(storage.database), budget
         )
         for tool in image_tools.tools():
             tools.add(tool)
@@ -790,7 +802,7 @@ class Container:
         return StorageRetention(
             database,
             SqlInbox(database),
-            SqlDeliveryLedger(database),
+            self._delivery_ledger(database),
             usage,
             retention_days=m.retention_days,
             interval_seconds=m.prune_interval_seconds,
@@ -948,7 +960,7 @@ class Container:
             console = ConsoleChannel(
                 bus,
                 SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
-                SqlDeliveryLedger(database),
+                self._delivery_ledger(database),
                 user_id=s.channels.console.user_id,
                 chat_id=s.channels.console.chat_id,
                 answer_timeout_seconds=turn_deadline_seconds(s.llm),
@@ -965,7 +977,7 @@ class Container:
                 s.channels.telegram,
                 bus,
                 SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
-                SqlDeliveryLedger(database),
+                self._delivery_ledger(database),
                 commands.commands,
                 tracer=self.tracer,
                 accepts_media=s.media.enabled,
@@ -981,7 +993,7 @@ class Container:
                 s.channels.slack,
                 bus,
                 SqlInbox(database, sync_to_disk=s.memory.sync_before_confirm),
-                SqlDeliveryLedger(database),
+                self._delivery_ledger(database),
                 tracer=self.tracer,
                 accepts_media=s.media.enabled,
             )

@@ -64,6 +64,13 @@ class Draining(Protocol):
 
 
 @runtime_checkable
+class Opening(Protocol):
+    """A service that takes work from outside only once every service has started."""
+
+    async def open_intake(self) -> None: ...
+
+
+@runtime_checkable
 class Intake(Protocol):
     """A service that receives work from outside and can stop doing so first."""
 
@@ -154,6 +161,7 @@ class Daemon:
             async with asyncio.TaskGroup() as group:
                 try:
                     await self._start_all(group)
+                    await self._open_intake()
                 except Exception:
                     log.exception("start-up failed; shutting down")
                     self._exit_code = 1
@@ -195,6 +203,12 @@ class Daemon:
                 self._loops[service.name] = group.create_task(
                     self._supervise(spec), name=f"loop:{service.name}"
                 )
+
+    async def _open_intake(self) -> None:
+        for service in self._started:
+            if isinstance(service, Opening):
+                with in_component(service.name):
+                    await service.open_intake()
 
     async def _supervise(self, spec: ServiceSpec) -> None:
         service = spec.service

@@ -22,6 +22,20 @@ class DeliveryKey:
 
 
 @dataclass(frozen=True, slots=True)
+class ChunkClaim:
+    """What claiming a chunk before sending it found: `won` (this sender sends it now),
+    `message_id` (another sent it already, as that message) or neither (another sender
+    holds it: ask again in `wait_seconds`, by when it is sent or its lease has lapsed)."""
+
+    won: bool
+    message_id: str | None = None
+    wait_seconds: float = 0.0
+
+
+CLAIM_WON = ChunkClaim(won=True)
+
+
+@dataclass(frozen=True, slots=True)
 class TurnRef:
     """Ties a reply to what it answers. `turn_id` is the same whenever the same inbox
     item is handled again (after a crash), so delivery resumes at its first unrecorded

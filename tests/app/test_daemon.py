@@ -47,6 +47,12 @@ class Intaking(Plain):
         self.recorder.events.append(f"close intake {self.name}")
 
 
+@dataclass
+class Opening(Plain):
+    async def open_intake(self) -> None:
+        self.recorder.events.append(f"open intake {self.name}")
+
+
 def daemon(*specs: ServiceSpec, max_restarts: int = 3) -> Daemon:
     return Daemon(
         specs,
@@ -77,6 +83,21 @@ async def test_services_start_in_order_and_stop_in_reverse_after_intake_closes()
         "stop bus",
         "stop storage",
     ]
+
+
+async def test_a_bus_takes_work_only_once_every_service_has_started() -> None:
+    # A replica's bus must not hand it a reply before its channel is up.
+    r = Recorder()
+    d = daemon(
+        ServiceSpec(Plain("storage", r)),
+        ServiceSpec(Opening("bus", r)),
+        ServiceSpec(Plain("channel", r)),
+    )
+    task = asyncio.create_task(d.run())
+    await asyncio.sleep(0.05)
+    d.request_stop()
+    assert await asyncio.wait_for(task, 5) == 0
+    assert r.events[:4] == ["start storage", "start bus", "start channel", "open intake bus"]
 
 
 async def test_a_crashing_service_is_logged_and_restarted(caplog: pytest.LogCaptureFixture) -> None:

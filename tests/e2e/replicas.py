@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -50,6 +51,17 @@ class Cluster:
     users: tuple[int, ...]
     extra: str = ""
     replicas: list[Replica] = field(default_factory=list)
+    # Where the replicas find the broker and the database (a cuttable proxy in the
+    # outage tests); the services themselves by default.
+    bus_url: str = RABBITMQ_URL
+    # Each replica's control plane port (for /readyz), when the test asks for one.
+    control_ports: dict[str, int] = field(default_factory=dict)
+    control_plane: bool = False
+    proxied_database_url: str = ""
+
+    @property
+    def replica_database_url(self) -> str:
+        return self.proxied_database_url or self.database_url
 
     def config(self, name: str) -> Path:
         path = self.path / f"{name}.toml"
@@ -63,7 +75,7 @@ shutdown_timeout_seconds = 10
 
 [bus]
 backend = "rabbitmq"
-url = "{RABBITMQ_URL}"
+url = "{self.bus_url}"
 namespace = "{self.namespace}"
 partitions = 8
 heartbeat_seconds = 2
@@ -83,7 +95,7 @@ retry_initial_delay_seconds = 0.01
 retry_max_delay_seconds = 0.05
 
 [memory]
-url = "{self.database_url}"
+url = "{self.replica_database_url}"
 
 [scheduler]
 store = "sql"
@@ -96,10 +108,23 @@ allowed_user_ids = {list(self.users)}
 polling_timeout_seconds = 1
 leader_timeout_seconds = 2
 max_send_attempts = 10
+{self._control_plane(name)}
 {self.extra}
 """
         )
         return path
+
+    def _control_plane(self, name: str) -> str:
+        if not self.control_plane:
+            return ""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.control_ports[name] = probe.getsockname()[1]
+        return f"""
+[control_plane]
+enabled = true
+listen_port = {self.control_ports[name]}
+"""
 
     async def start(self, count: int) -> list[Replica]:
         started = []
@@ -120,6 +145,35 @@ max_send_attempts = 10
         if not answered:
             return None
         return self.by_name(max(answered, key=lambda p: p.ended).replica)
+
+    async def recorded_message_ids(self) -> set[str]:
+        """The platform message ids the delivery ledger recorded as sent."""
+        import asyncpg
+
+        dsn = self.database_url.replace("postgresql+asyncpg://", "postgresql://")
+        connection = await asyncpg.connect(dsn)
+        try:
+            rows = await connection.fetch("SELECT message_id FROM minibot_deliveries")
+        finally:
+            await connection.close()
+        return {row["message_id"] for row in rows}
+
+    async def settled(self, limit_seconds: float = 30) -> None:
+        """Waits until every stored update is answered and its reply recorded (its inbox
+        item done): a replica killed after this was not cut off in the middle of a send,
+        the one case where a chunk may go out twice (at least once, never lost)."""
+        import asyncpg
+
+        dsn = self.database_url.replace("postgresql+asyncpg://", "postgresql://")
+        connection = await asyncpg.connect(dsn)
+        try:
+            deadline = asyncio.get_running_loop().time() + limit_seconds
+            while await connection.fetchval("SELECT count(*) FROM minibot_inbox WHERE NOT done"):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"replies still open after {limit_seconds} s")
+                await asyncio.sleep(0.02)
+        finally:
+            await connection.close()
 
     def logs(self) -> str:
         return "\n".join(f"--- {r.name}\n{r.log()[-4000:]}" for r in self.replicas)

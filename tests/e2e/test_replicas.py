@@ -44,25 +44,19 @@ async def ask(replicas: Cluster, text: str, limit_seconds: float) -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known defect, issue #15 open: in some runs a message is answered twice around a "
-        "takeover (a reply sent but not yet recorded when its replica died or hung), or "
-        "the update after the hang waits past the test's limit; see docs/scaling.md"
-    ),
-    strict=False,
-)
 async def test_the_poller_is_taken_over_after_a_kill_and_a_hang_never_two_at_once(
     tmp_path: Path,
 ) -> None:
     async with cluster(tmp_path) as replicas:
         await replicas.start(3)
         await ask(replicas, "first", 150)
+        await replicas.settled()
         first = replicas.leader()
         assert first is not None
 
         first.signal(signal.SIGKILL)
         after_kill = await ask(replicas, "after the kill", 20)
+        await replicas.settled()
         second = replicas.leader()
         assert second is not None and second is not first
 

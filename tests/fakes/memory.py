@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from minibot.core.approval import Approval, ApprovalState
 from minibot.core.conversation import ChatMessage, ConversationKey
 from minibot.core.conversation_settings import NO_SETTINGS, ConversationSettings
+from minibot.core.delivery import ChunkClaim
 from minibot.core.errors import EntryRejected
 from minibot.core.history_window import select_window
 from minibot.core.notes import (
@@ -167,11 +169,27 @@ class InMemoryInbox:
 
 
 class InMemoryDeliveryLedger:
-    """DeliveryLedger kept in a dict; recording a chunk twice keeps the first message id."""
+    """DeliveryLedger kept in a dict; recording a chunk twice keeps the first message id.
+    `shared_with` makes a second sender (`owner`) over the same dicts, as replicas share
+    one database; claims lapse after `lease_seconds` of `now`."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        owner: str = "local",
+        lease_seconds: float = 30.0,
+        now: Callable[[], float] = time.monotonic,
+        shared_with: InMemoryDeliveryLedger | None = None,
+    ) -> None:
         self.chunks: dict[str, dict[int, str]] = {}
         self.failures: dict[str, str] = {}
+        self.claims: dict[tuple[str, int], tuple[str, float]] = {}
+        if shared_with is not None:
+            self.chunks, self.failures = shared_with.chunks, shared_with.failures
+            self.claims = shared_with.claims
+        self.owner = owner
+        self._lease_seconds = lease_seconds
+        self._now = now
 
     async def start(self) -> None:
         return None
@@ -181,6 +199,17 @@ class InMemoryDeliveryLedger:
 
     async def sent(self, turn_id: str) -> dict[int, str]:
         return dict(self.chunks.get(turn_id, {}))
+
+    async def claim(self, turn_id: str, chunk: int) -> ChunkClaim:
+        message_id = self.chunks.get(turn_id, {}).get(chunk)
+        if message_id is not None:
+            return ChunkClaim(won=False, message_id=message_id)
+        now = self._now()
+        holder, expires_at = self.claims.get((turn_id, chunk), (self.owner, now))
+        if holder != self.owner and expires_at > now:
+            return ChunkClaim(won=False, wait_seconds=min(expires_at - now, 0.1))
+        self.claims[(turn_id, chunk)] = (self.owner, now + self._lease_seconds)
+        return ChunkClaim(won=True)
 
     async def record(self, turn_id: str, chunk: int, message_id: str) -> None:
         self.chunks.setdefault(turn_id, {}).setdefault(chunk, message_id)

@@ -38,6 +38,8 @@ class ReplicaTelegramServer(FakeTelegramServer):
         super().__init__(*args, **kwargs)
         self.polls: list[Poll] = []
         self.conflicts = 0
+        # Which replica sent each message (by its message id).
+        self.senders: dict[int, str] = {}
         self._polling: dict[str, asyncio.Future[None]] = {}
 
     def replica_base(self, name: str) -> str:
@@ -54,6 +56,12 @@ class ReplicaTelegramServer(FakeTelegramServer):
             return await self._api(request)
         finally:
             _replica.reset(token)
+
+    async def _m_sendmessage(self, params: dict[str, Any]) -> Any:
+        answer = await super()._m_sendmessage(params)
+        if self.sent and self.sent[-1].text == params.get("text"):
+            self.senders[self.sent[-1].message_id] = _replica.get()
+        return answer
 
     async def _m_getupdates(self, params: dict[str, Any]) -> Any:
         replica = _replica.get()

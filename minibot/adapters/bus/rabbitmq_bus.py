@@ -86,6 +86,7 @@ class RabbitMqBus:
         drain_timeout_seconds: float = 5.0,
         heartbeat_seconds: int = 5,
         prefetch: int = 32,
+        defer_intake: bool = False,
     ) -> None:
         self._url = url
         self._partitions = partitions
@@ -97,6 +98,11 @@ class RabbitMqBus:
         self._drain_timeout_seconds = drain_timeout_seconds
         self._heartbeat_seconds = heartbeat_seconds
         self._prefetch = prefetch
+        # In a daemon nothing is consumed until `open_intake`, once every service has
+        # started: a replica that took a SendReply before its channel had started would
+        # fail it, and the broker would count it handled.
+        self._defer_intake = defer_intake
+        self._queues: list[AbstractQueue] = []
         self._routes = BusRoutes()
         self._board = HealthBoard()
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -182,10 +188,9 @@ class RabbitMqBus:
                     "x-dead-letter-routing-key": self.dead_letter_queue,
                 },
             )
-            if self._routes.subscribed:
-                callback = functools.partial(self._on_message, asyncio.Lock())
-                tag = await queue.consume(callback, no_ack=False)
-                self._consumers.append((queue, tag))
+            self._queues.append(queue)
+        if not self._defer_intake:
+            await self.open_intake()
         self._running = True
         self._board.started()
         log.info(
@@ -355,6 +360,15 @@ class RabbitMqBus:
     async def join(self) -> None:
         await self._idle.wait()
 
+    async def open_intake(self) -> None:
+        """Starts consuming every partition (in this replica's rotated order); once."""
+        if self._consumers or not self._routes.subscribed:
+            return
+        for queue in self._queues:
+            callback = functools.partial(self._on_message, asyncio.Lock())
+            tag = await queue.consume(callback, no_ack=False)
+            self._consumers.append((queue, tag))
+
     async def close_intake(self) -> None:
         """Takes no new messages (they go to other replicas, or wait for the restart);
         those under way are still handled and acknowledged."""
@@ -382,6 +396,7 @@ class RabbitMqBus:
         except TimeoutError:
             log.warning("bus drain timed out", extra={"in_flight": self._in_flight})
         self._closed = True
+        self._queues.clear()
         connection, self._connection, self._publisher = self._connection, None, None
         await connection.close()
         self._running = False

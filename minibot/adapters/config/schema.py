@@ -48,6 +48,10 @@ class BusSettings(Section):
     # Messages one partition may have under way in a replica (each acknowledged once its
     # turn and delivery are done); 1 serialises every conversation sharing a partition.
     prefetch: int = Field(32, ge=1, le=10_000)
+    # With rabbitmq, a replica claims each reply chunk in the shared ledger for this long
+    # before sending it; must outlast one send with its retries (a replica hung longer
+    # between claim and record may see that chunk sent again by another).
+    delivery_lease_seconds: float = Field(30.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _rabbitmq_needs_url(self) -> BusSettings:

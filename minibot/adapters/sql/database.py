@@ -421,11 +421,16 @@ class SqlDatabase:
         """Runs an operation in a write transaction; committed when this returns.
 
         On SQLite the write still completes if the caller is cancelled after queueing it;
-        `later`: see `submit` (a server database commits every write at once).
+        `later`: see `submit`. A server database commits every write at once; a `later`
+        one without waiting for its fsync (`synchronous_commit = off`), as SQLite's WAL
+        commits are (synchronous=NORMAL): a crash of the server may lose the last such
+        bookkeeping, never what a caller waits on to answer or to confirm an update.
         """
         if self._server is not None:
             try:
                 async with self._server.begin() as conn:
+                    if later:
+                        await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
                     result = await conn.run_sync(operation)
             except SQLAlchemyError as exc:
                 error = StoreError(f"database write failed: {exc}")

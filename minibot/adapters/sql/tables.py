@@ -182,6 +182,17 @@ approvals = Table(
     Index("ix_minibot_approvals_state_expires", "state", "expires_at"),
 )
 
+# Chunks claimed by a sender right before it sends them (replicas delivering the same
+# turn): who holds each and until when; a chunk recorded in minibot_deliveries is sent.
+delivery_claims = Table(
+    "minibot_delivery_claims",
+    metadata,
+    Column("turn_id", String(255), primary_key=True),
+    Column("chunk", Integer, primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
 # Replies given up for good (the bot blocked, the chat gone): kept to be seen, not retried.
 delivery_failures = Table(
     "minibot_delivery_failures",

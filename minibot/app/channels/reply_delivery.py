@@ -33,10 +33,13 @@ log = logging.getLogger(__name__)
 class ReplyDelivery:
     """Sends each reply as the chunks its channel's `split` makes, each `render`ed, with
     the Markdown source as plain-text fallback when the platform rejects the formatting.
-    Before a chunk is sent the ledger is asked whether it was sent already; after, it is
-    recorded (`DeliveryKey`: turn, chunk), so a retried or resumed reply continues at its
-    first unsent chunk. A streamed reply's draft message becomes its first chunk. Once
-    the whole reply is out, the inbox item of its `TurnRef` is marked done.
+    Before a chunk is sent the ledger is asked whether it was sent already, and the chunk
+    is claimed in it (another replica delivering the same turn, its bus message given
+    again, sends it at most once: a chunk sent by the other is skipped, one the other
+    holds is waited for); after, it is recorded (`DeliveryKey`: turn, chunk), so a
+    retried or resumed reply continues at its first unsent chunk. A streamed reply's
+    draft message becomes its first chunk. Once the whole reply is out, the inbox item
+    of its `TurnRef` is marked done.
 
     A reply waits out rate limits, transient errors and a refused token (`ChatThrottle`,
     which also keeps each chat's replies in order); one the platform refuses for good is
@@ -120,6 +123,8 @@ class ReplyDelivery:
             if key.chunk in sent:
                 continue
             self._check_open(reply)
+            if not await self._claim(key):
+                continue
             reply_to = reply.reply_to_message_id if number == 0 else None
             await self._shielded(
                 self._send_media_and_record(key, reply.conversation, media, reply_to)
@@ -132,12 +137,29 @@ class ReplyDelivery:
             elif number in sent:
                 continue
             self._check_open(reply)
+            if not await self._claim(turn.chunk(number)):
+                continue
             reply_to = reply.reply_to_message_id if number == 0 and not reply.media else None
             await self._shielded(
                 self._send_and_record(
                     turn.chunk(number), reply.conversation, chunk, buttons, reply_to
                 )
             )
+
+    async def _claim(self, key: DeliveryKey) -> bool:
+        """True once this sender holds the chunk; False when another has sent it."""
+        while True:
+            claim = await self._ledger.claim(key.turn_id, key.chunk)
+            if claim.won:
+                return True
+            if claim.message_id is not None:
+                log.info(
+                    f"{self._channel} chunk sent already by another sender",
+                    extra={"turn_id": key.turn_id, "chunk": key.chunk},
+                )
+                return False
+            # Another sender holds it: sent in a moment, or its lease lapses.
+            await asyncio.sleep(claim.wait_seconds)
 
     def _check_open(self, reply: OutgoingMessage) -> None:
         if self._closed:

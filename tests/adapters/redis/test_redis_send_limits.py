@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from minibot.adapters.redis.redis_send_limits import FALLBACK_SHARE, RedisSendLimits
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.services import REDIS_URL, require_service
 
 Replica = Callable[..., RedisSendLimits]
@@ -94,3 +95,32 @@ async def test_with_redis_away_sending_goes_on_at_a_share_of_the_rate(
     assert most_in_one_second(sent) <= 40 * FALLBACK_SHARE
     warnings = [r for r in caplog.records if "redis unreachable" in r.getMessage()]
     assert len(warnings) == 1, "the fallback is said once, not per send"
+
+
+async def test_redis_going_away_mid_run_falls_back_and_shares_again_once_back(
+    replica: Replica, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Redis reached through a proxy the test cuts: the shared Redis itself keeps running.
+    proxy = TcpProxy("127.0.0.1", int(REDIS_URL.rsplit(":", 1)[1].split("/")[0]))
+    await proxy.start()
+    try:
+        limits = replica(rate=40, url=proxy.url_of(REDIS_URL))
+        await limits.start()
+        await limits.acquire("5")
+        assert limits.shared
+
+        await proxy.cut()
+        with caplog.at_level(logging.WARNING):
+            for _ in range(5):
+                await asyncio.wait_for(limits.acquire("5"), 10)
+        assert not limits.shared, "Redis away: this replica's own limits"
+        assert any("redis unreachable" in r.getMessage() for r in caplog.records)
+
+        await proxy.restore()
+        deadline = time.monotonic() + 20
+        while not limits.shared:
+            assert time.monotonic() < deadline, "never went back to the shared limits"
+            await asyncio.wait_for(limits.acquire("5"), 10)
+            await asyncio.sleep(0.2)
+    finally:
+        await proxy.stop()

@@ -225,3 +225,13 @@ async def test_the_log_does_not_grow_without_bound_under_steady_writes(tmp_path:
         assert len(await inbox.pending("telegram")) == 4000
     finally:
         await database.stop()
+
+
+async def test_on_postgresql_only_bookkeeping_commits_without_waiting_for_its_fsync(
+    postgres_database: SqlDatabase,
+) -> None:
+    def setting(conn: Connection) -> str:
+        return str(conn.execute(text("SHOW synchronous_commit")).scalar_one())
+
+    assert await postgres_database.write(setting, later=True) == "off"
+    assert await postgres_database.write(setting) == "on", "a write waited on stays durable"

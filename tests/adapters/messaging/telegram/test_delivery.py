@@ -205,3 +205,44 @@ async def test_a_chunk_on_its_way_when_the_reply_is_cancelled_is_still_recorded(
     # and the stopped channel started no further chunk.
     assert len(fake.messages_to(CHAT)) == 1
     assert list(harness.ledger.chunks["turn-cut"]) == [0]
+
+
+async def test_a_chunk_another_replica_holds_is_waited_for_and_not_sent_again(
+    fake: FakeTelegramServer, start_channel: Start
+) -> None:
+    # Replica a claimed chunk 0 of this turn and is sending it; its bus message went to
+    # replica b (a hung), which delivers the same reply.
+    other = InMemoryDeliveryLedger(owner="a")
+    assert (await other.claim("turn-shared", 0)).won
+    ledger = InMemoryDeliveryLedger(owner="b", shared_with=other)
+    harness = await start_channel(answer=None, ledger=ledger)
+    answer = long_answer()
+
+    delivering = asyncio.create_task(
+        harness.channel.deliver(OutgoingMessage(CONVERSATION, answer, "turn-shared"))
+    )
+    await asyncio.sleep(0.3)
+    assert fake.messages_to(CHAT) == [], "b waits while a holds chunk 0"
+    await other.record("turn-shared", 0, "900")  # a sent it
+    await delivering
+
+    chunks = [m.visible_text for m in fake.messages_to(CHAT)]
+    assert chunks and "Paragraph 0:" not in " ".join(chunks), "chunk 0 went out once, by a"
+    assert squeeze(answer).endswith(squeeze(" ".join(chunks)))
+    assert ledger.chunks["turn-shared"][0] == "900"
+
+
+async def test_a_chunk_whose_holder_died_is_sent_once_its_lease_lapses(
+    fake: FakeTelegramServer, start_channel: Start
+) -> None:
+    other = InMemoryDeliveryLedger(owner="a", lease_seconds=0.2)
+    assert (await other.claim("turn-orphan", 0)).won  # then a died mid-send
+    ledger = InMemoryDeliveryLedger(owner="b", shared_with=other)
+    harness = await start_channel(answer=None, ledger=ledger)
+    answer = long_answer()
+
+    await harness.channel.deliver(OutgoingMessage(CONVERSATION, answer, "turn-orphan"))
+
+    chunks = [m.visible_text for m in fake.messages_to(CHAT)]
+    assert chunks[0].startswith("Paragraph 0:"), "nothing lost: chunk 0 sent by b"
+    assert squeeze(" ".join(chunks)) == squeeze(answer)
