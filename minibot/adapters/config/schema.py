@@ -533,6 +533,8 @@ class ControlPlaneSettings(Section):
     owner: str = "web:owner"
     # Request bodies larger than this are refused with 413.
     max_body_bytes: int = Field(65_536, ge=1024)
+    # A dashboard login lasts this long (kept in the SQL store: restarts keep it).
+    session_hours: float = Field(12.0, gt=0, le=720)
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> ControlPlaneSettings:

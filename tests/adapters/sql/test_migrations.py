@@ -159,6 +159,7 @@ _LATER_TABLES = (
     "minibot_conversation_settings",
     "minibot_voice_modes",
     "minibot_owner_workflows",
+    "minibot_dashboard_sessions",
 )
 _OLD_RELEASE_TABLES = [
     table for table in tables.metadata.sorted_tables if not table.name.startswith(_LATER_TABLES)
