@@ -101,10 +101,21 @@ class ApiIntake:
             bus=bus,
             notify=_tell_no_one,
         )
+        self._open = False
+
+    @property
+    def accepting(self) -> bool:
+        """From `republish_pending` (at start) until `close` (the daemon's intake closes)."""
+        return self._open
+
+    def close(self) -> None:
+        self._open = False
 
     async def say(self, conversation: ConversationKey, message_id: str, text: str) -> None:
         """Stores the message (raises `StoreUnavailable` when it cannot) and publishes it."""
         await self._intake.handle(SaidMessage(conversation, message_id, text))
 
     async def republish_pending(self) -> int:
-        return await self._intake.republish_pending()
+        count = await self._intake.republish_pending()
+        self._open = True
+        return count

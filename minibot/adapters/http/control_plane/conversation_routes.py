@@ -63,6 +63,8 @@ class ConversationRoutes:
         message_id = params.client_message_id(request, body.message_id)
         if key.channel not in self._deps.channel_names:
             raise ApiError(404, "not_found", f"key: no channel {key.channel!r} is on", "key")
+        if not self._deps.said.accepting:
+            raise ApiError(409, "channel_closed", "the daemon is not taking messages now")
         await self._deps.said.say(key, message_id, body.text)
         return json_response({"conversation": str(key), "message_id": message_id}, 202)
 

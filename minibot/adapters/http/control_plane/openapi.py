@@ -107,8 +107,8 @@ def _paths() -> dict[str, Any]:
             "post": {"summary": "say something as its owner; answered through its channel",
                      "parameters": [*key, _IDEMPOTENCY_KEY],
                      "requestBody": _body("MessagePost"),
-                     "responses": _responses(202, "stored in the inbox", 404, *_BODY_ERRORS,
-                                             503)},
+                     "responses": _responses(202, "stored in the inbox", 404, 409,
+                                             *_BODY_ERRORS, 503)},
         },
         "/api/v1/chat/messages": {
             "get": {"summary": "the web chat's recent replies",

@@ -133,10 +133,12 @@ class ControlPlane:
                 await asyncio.wait_for(self._stopped.wait(), _HEALTH_POLL_SECONDS)
 
     async def close_intake(self) -> None:
+        self._deps.said.close()
         self._deps.feed.close()
 
     async def stop(self) -> None:
         self._stopped.set()
+        self._deps.said.close()
         self._deps.feed.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
