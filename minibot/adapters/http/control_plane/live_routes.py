@@ -27,7 +27,7 @@ def sse_frame(event: LiveEvent, *, with_content: bool) -> bytes:
 # Frames kept per (event id, with content): each event is encoded once, not once per stream.
 _FRAME_CACHE_SIZE = 1024
 # A stream writes at most this often: events that come meanwhile go in the next write.
-_WRITE_INTERVAL_SECONDS = 0.25
+_WRITE_INTERVAL_SECONDS = 0.5
 # How often a WebSocket stream looks whether its client has gone (its close is read apart).
 _WS_POLL_SECONDS = 1.0
 
