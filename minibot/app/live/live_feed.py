@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Events a slow reader may fall behind by before its oldest are dropped: a stream that
 # does not keep up loses events, the daemon never waits for it.
-_QUEUE_SIZE = 256
+_QUEUE_SIZE = 1024
 # The newest events kept for a page that opens (the overview's recent list).
 _RECENT = 200
 
