@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import socket
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,49 +34,92 @@ def free_port() -> int:
 
 async def sse_clients(port: int, count: int, received: list[int]) -> None:
     """`count` SSE clients held open on the daemon's control plane (reconnecting until it
-    listens); each counts the events it receives."""
+    listens); each counts the events it receives. Read in chunks, as a browser does."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
+    marker = b"\nevent: "
 
     async def client(index: int) -> None:
         async with aiohttp.ClientSession(headers=headers) as session:
             while True:
                 try:
                     async with session.get(f"http://127.0.0.1:{port}/api/v1/events") as resp:
-                        async for line in resp.content:
-                            if line.startswith(b"data: "):
-                                received[index] += 1
+                        tail = b""
+                        async for chunk in resp.content.iter_any():
+                            data = tail + chunk
+                            received[index] += data.count(marker)
+                            # A marker cut in two is counted in the next chunk.
+                            tail = data[-(len(marker) - 1) :]
                 except aiohttp.ClientError:
                     await asyncio.sleep(0.05)
 
     await asyncio.gather(*(client(i) for i in range(count)))
 
 
+async def _listen_until_stopped(port: int, count: int) -> None:
+    """The `--sse-listen` child: clients until SIGTERM, then the fewest events seen."""
+    received = [0] * count
+    clients = asyncio.create_task(sse_clients(port, count, received))
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("listening", flush=True)
+    await stop.wait()
+    clients.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await clients
+    print(min(received), flush=True)
+
+
+@contextlib.asynccontextmanager
+async def sse_listeners(port: int, count: int) -> AsyncIterator[list[int]]:
+    """The SSE clients in a process of their own (as browsers are): the bench process
+    runs the fake Bot API and LLM, whose pace the clients must not set. Yields a list
+    that holds the fewest events one client saw once the block ends."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--sse-listen",
+        f"{port}:{count}",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    await child.stdout.readline()
+    fewest: list[int] = []
+    try:
+        yield fewest
+    finally:
+        child.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(child.communicate(), 30)
+        fewest.append(int(out.decode().split()[-1]))
+
+
 async def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     scenario = next(s for s in (FULL if args.full else SHORT) if s.name == "b")
     rows: dict[str, list[float]] = {"off": [], "on": []}
+    # CPU per message of the daemon: what the streams cost it, less swayed by the load
+    # other processes put on the machine than replies per second.
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
     events: list[int] = []
-    async with Harness(work, stall_seconds=15.0, profile_dir=None) as harness:
+    profile_dir = Path(args.profile) if args.profile else None
+    async with Harness(work, stall_seconds=15.0, profile_dir=profile_dir) as harness:
         for _ in range(args.rounds):
             harness.extra = ""
             off = await harness.run("minibot", scenario, 0)
             rows["off"].append(off["replies_per_s"])
+            cpu["off"].append(off["cpu_ms_per_msg"])
             port = free_port()
             harness.extra = (
                 f'[control_plane]\nenabled = true\nlisten_port = {port}\ntoken = "{TOKEN}"\n'
             )
-            received = [0] * SSE_CLIENTS
-            clients = asyncio.create_task(sse_clients(port, SSE_CLIENTS, received))
-            try:
+            async with sse_listeners(port, SSE_CLIENTS) as fewest:
                 on = await harness.run("minibot", scenario, 0)
-            finally:
-                clients.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await clients
             rows["on"].append(on["replies_per_s"])
-            events.append(min(received))
+            cpu["on"].append(on["cpu_ms_per_msg"])
+            events.append(fewest[0])
             print(
-                f"  (b) 0 ms: off {off['replies_per_s']:.0f}/s, on + {SSE_CLIENTS} SSE "
-                f"{on['replies_per_s']:.0f}/s (fewest events one client saw: {min(received)})",
+                f"  (b) 0 ms: off {off['replies_per_s']:.0f}/s "
+                f"({off['cpu_ms_per_msg']:.2f} ms CPU/msg), on + {SSE_CLIENTS} SSE "
+                f"{on['replies_per_s']:.0f}/s ({on['cpu_ms_per_msg']:.2f} ms CPU/msg; "
+                f"fewest events one client saw: {fewest[0]})",
                 file=sys.stderr,
             )
     off_best, on_best = max(rows["off"]), max(rows["on"])
@@ -83,6 +128,8 @@ async def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "messages": scenario.messages,
         "off_replies_per_s": rows["off"],
         "on_replies_per_s": rows["on"],
+        "off_cpu_ms_per_msg": cpu["off"],
+        "on_cpu_ms_per_msg": cpu["on"],
         "sse_events_fewest": events,
         "ratio": on_best / off_best if off_best else float("nan"),
     }
@@ -196,6 +243,10 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--sse-listen":
+        port, count = sys.argv[2].split(":")
+        asyncio.run(_listen_until_stopped(int(port), int(count)))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--full", action="store_true", help="the issue's sizes")
     parser.add_argument("--rounds", type=int, default=1, help="off/on pairs of scenario (b)")
@@ -204,7 +255,11 @@ def main() -> int:
         "--parts", default="listing,stream", help="which to run: listing, stream or both"
     )
     parser.add_argument("--requests", type=int, default=100, help="GETs per listing measured")
+    parser.add_argument("--profile", help="directory for cProfile output of each minibot run")
     args = parser.parse_args()
+    if args.profile:
+        args.profile = str(Path(args.profile).resolve())
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     if args.full:
         args.rounds = max(args.rounds, 3)
         args.requests = max(args.requests, 500)

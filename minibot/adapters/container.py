@@ -377,12 +377,14 @@ class Container:
         """The web channel and the control plane (imported only when enabled), and the
         channels the reply router delivers through, each one's replies reported to the
         live feed. With media on, the web chat takes files (its `MediaSource`)."""
+        from minibot.adapters.http.control_plane.api_intake import ApiIntake
         from minibot.adapters.http.control_plane.deps import ControlPlaneDeps, no_metrics
         from minibot.adapters.http.control_plane.server import ControlPlane
         from minibot.adapters.messaging.web.web_channel import WebChannel
         from minibot.adapters.messaging.web.web_sender import Shown
         from minibot.adapters.messaging.web.web_uploads import WebUploads
         from minibot.adapters.sql.control_queries import SqlControlQueries
+        from minibot.adapters.sql.session_store import SqlSessionStore
         from minibot.app.live.live_feed import LiveFeed
         from minibot.app.live.observed_channel import ObservedChannel
         from minibot.app.live.task_index import TaskIndex
@@ -406,9 +408,10 @@ class Container:
                 ]
                 feed.emit("chat_reply", {**data, "buttons": buttons, "media": media}, shown.text)
 
+        inbox = SqlInbox(storage.database, sync_to_disk=s.memory.sync_before_confirm)
         web = WebChannel(
             bus,
-            SqlInbox(storage.database, sync_to_disk=s.memory.sync_before_confirm),
+            inbox,
             self._delivery_ledger(storage.database),
             user_id=s.control_plane.owner.partition(":")[2],
             on_shown=on_shown,
@@ -418,7 +421,6 @@ class Container:
             sources[web.name] = web
         deps = ControlPlaneDeps(
             feed=feed,
-            publish=bus.publish,
             owners=OwnerResolver(s.kv_memory.identities),
             health=health,
             queries=SqlControlQueries(storage.database),
@@ -427,6 +429,10 @@ class Container:
             jobs=self._jobs,
             tasks=tasks,
             web=web,
+            said=ApiIntake(bus, inbox),
+            channel_names=frozenset(channel.name for channel in [*channels, web]),
+            sessions=SqlSessionStore(storage.database),
+            now=SystemClock().now,
             settings=lambda: s.model_dump(mode="json"),
             default_timezone=s.scheduler.timezone,
             metrics=self.render_metrics if self.metrics is not None else no_metrics,
@@ -617,7 +623,7 @@ class Container:
             max_limit=kv.max_limit,
             max_title_chars=kv.max_title_chars,
             max_content_chars=kv.max_content_chars,
-            now=clock.now,
+            now=SystemClock().now,
         )
         for tool in note_tools.tools():
             tools.add(tool)
@@ -806,7 +812,7 @@ class Container:
             usage,
             retention_days=m.retention_days,
             interval_seconds=m.prune_interval_seconds,
-            now=clock.now,
+            now=SystemClock().now,
         )
 
     def _scheduler(

@@ -13,6 +13,7 @@ from minibot.core.approval import Approval, ApprovalState
 from minibot.core.conversation import ChatMessage, ConversationKey
 from minibot.core.conversation_settings import NO_SETTINGS, ConversationSettings
 from minibot.core.delivery import ChunkClaim
+from minibot.core.dashboard_sessions import DashboardSession
 from minibot.core.errors import EntryRejected
 from minibot.core.history_window import select_window
 from minibot.core.notes import (
@@ -378,3 +379,29 @@ class InMemoryWorkflowStore:
 
     async def delete(self, owner_id: str, name: str) -> bool:
         return self.workflows.pop((owner_id, name), None) is not None
+
+
+class InMemorySessionStore:
+    """The dashboard's logins in a dict (the control plane used to keep them so)."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, DashboardSession] = {}
+
+    async def add(self, session: DashboardSession) -> None:
+        self.sessions[session.id_hash] = session
+
+    async def get(self, id_hash: str, now: datetime) -> DashboardSession | None:
+        session = self.sessions.get(id_hash)
+        if session is not None and session.expired(now):
+            del self.sessions[id_hash]
+            return None
+        return session
+
+    async def delete(self, id_hash: str) -> bool:
+        return self.sessions.pop(id_hash, None) is not None
+
+    async def delete_expired(self, now: datetime) -> int:
+        expired = [key for key, session in self.sessions.items() if session.expired(now)]
+        for key in expired:
+            del self.sessions[key]
+        return len(expired)

@@ -540,6 +540,8 @@ class ControlPlaneSettings(Section):
     max_body_bytes: int = Field(65_536, ge=1024)
     # Where files posted on the web chat wait until the turn that reads them is answered.
     upload_path: str = "./data/web-uploads"
+    # A dashboard login lasts this long (kept in the SQL store: restarts keep it).
+    session_hours: float = Field(12.0, gt=0, le=720)
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> ControlPlaneSettings:

@@ -353,3 +353,14 @@ owner_workflows = Table(
     Column("steps", Text, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Dashboard logins (the control plane's session cookies): the cookie's value only as its
+# SHA-256 (`core/dashboard_sessions.py`), so a copy of the table logs nobody in.
+dashboard_sessions = Table(
+    "minibot_dashboard_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)

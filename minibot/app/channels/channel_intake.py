@@ -16,7 +16,7 @@ from minibot.core.errors import StoreUnavailable
 from minibot.core.events import DuplicateIgnored
 from minibot.core.messages import OutgoingMessage
 from minibot.core.ports.bus import Bus
-from minibot.core.ports.channel_sender import ChannelSender
+from minibot.core.ports.channel_sender import PressAnswerer
 from minibot.core.ports.inbox import Inbox, InboxEntry
 from minibot.core.ports.tracer import AttributeValue, Tracer
 from minibot.core.ports.update_parser import UpdateParser
@@ -60,7 +60,7 @@ class ChannelIntake:
         *,
         channel: str,
         parser: UpdateParser,
-        sender: ChannelSender,
+        sender: PressAnswerer,
         allowlist: Allowlist,
         inbox: Inbox,
         bus: Bus,

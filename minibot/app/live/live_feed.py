@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Events a slow reader may fall behind by before its oldest are dropped: a stream that
 # does not keep up loses events, the daemon never waits for it.
-_QUEUE_SIZE = 256
+_QUEUE_SIZE = 1024
 # The newest events kept for a page that opens (the overview's recent list).
 _RECENT = 200
 
@@ -59,10 +59,52 @@ class LiveEvent:
 
 @dataclass(eq=False)
 class _Reader:
-    queue: asyncio.Queue[LiveEvent | None] = field(
-        default_factory=lambda: asyncio.Queue(_QUEUE_SIZE)
-    )
+    # Bounded: once full, each new event pushes out the oldest (counted in `dropped`).
+    pending: deque[LiveEvent] = field(default_factory=lambda: deque(maxlen=_QUEUE_SIZE))
+    # Set while the stream waits for its next event; the feed wakes it (once).
+    waiter: asyncio.Future[None] | None = None
     dropped: int = 0
+    closed: bool = False
+
+
+class LiveStream:
+    """One open stream of the feed. `next_batch` hands over everything queued since its
+    last call at once, so a reader pays one wake-up and one write for many events, not
+    one per event; iterating gives the events one by one."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self._reader = reader
+
+    @property
+    def dropped(self) -> int:
+        """Events this stream lost for reading too slowly."""
+        return self._reader.dropped
+
+    async def next_batch(self, timeout_seconds: float) -> list[LiveEvent] | None:
+        """The events queued, oldest first, waiting up to `timeout_seconds` for one ([]
+        when none came: time for a keep-alive); None once the feed has closed and every
+        event before the close was handed over."""
+        reader = self._reader
+        if not reader.pending and not reader.closed:
+            reader.waiter = asyncio.get_running_loop().create_future()
+            try:
+                # asyncio.timeout arms one timer handle; wait_for would start a task.
+                async with asyncio.timeout(timeout_seconds):
+                    await reader.waiter
+            except TimeoutError:
+                return []
+            finally:
+                reader.waiter = None
+        if not reader.pending:
+            return None
+        batch = list(reader.pending)
+        reader.pending.clear()
+        return batch
+
+    async def __aiter__(self) -> AsyncIterator[LiveEvent]:
+        while (batch := await self.next_batch(3600.0)) is not None:
+            for event in batch:
+                yield event
 
 
 class LiveFeed:
@@ -128,30 +170,28 @@ class LiveFeed:
             if "error" in data:
                 self._last_errors[channel] = str(data["error"])
         for reader in self._readers:
-            _offer(reader, event)
+            # Per stream, an append and at most one wake-up: never a task or a copy.
+            if len(reader.pending) == _QUEUE_SIZE:
+                reader.dropped += 1
+            reader.pending.append(event)
+            _wake(reader)
         return event
 
     @asynccontextmanager
-    async def stream(self) -> AsyncIterator[AsyncIterator[LiveEvent]]:
+    async def stream(self) -> AsyncIterator[LiveStream]:
         """An open stream of the events from now on; it ends when the feed closes."""
-        reader = _Reader()
-        if self._closed:
-            reader.queue.put_nowait(None)
+        reader = _Reader(closed=self._closed)
         self._readers.add(reader)
         try:
-            yield _drain(reader)
+            yield LiveStream(reader)
         finally:
             self._readers.discard(reader)
 
     def close(self) -> None:
         self._closed = True
         for reader in self._readers:
-            while True:
-                try:
-                    reader.queue.put_nowait(None)
-                    break
-                except asyncio.QueueFull:
-                    reader.queue.get_nowait()
+            reader.closed = True
+            _wake(reader)
 
     async def _on_message(self, event: MessageReceived) -> None:
         message = event.message
@@ -182,18 +222,7 @@ class LiveFeed:
         self.emit(kind, data)
 
 
-def _offer(reader: _Reader, event: LiveEvent) -> None:
-    try:
-        reader.queue.put_nowait(event)
-    except asyncio.QueueFull:
-        reader.queue.get_nowait()
-        reader.dropped += 1
-        reader.queue.put_nowait(event)
-
-
-async def _drain(reader: _Reader) -> AsyncIterator[LiveEvent]:
-    while True:
-        event = await reader.queue.get()
-        if event is None:
-            return
-        yield event
+def _wake(reader: _Reader) -> None:
+    waiter = reader.waiter
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)

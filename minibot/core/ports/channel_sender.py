@@ -56,6 +56,13 @@ class ChannelSender(Protocol):
     async def answer_press(self, update: ChannelUpdate, notice: str | None) -> None: ...
 
 
+class PressAnswerer(Protocol):
+    """The one part of a sender the intake needs: answering a press (with a notice, or
+    silently once it is stored). A source that has no presses answers none."""
+
+    async def answer_press(self, update: ChannelUpdate, notice: str | None) -> None: ...
+
+
 @runtime_checkable
 class MediaSender(Protocol):
     """A `ChannelSender` that can also send a voice note or a photo: one attempt, the

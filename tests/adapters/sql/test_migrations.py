@@ -161,6 +161,7 @@ _LATER_TABLES = (
     "minibot_voice_modes",
     "minibot_owner_workflows",
     "minibot_delivery_claims",
+    "minibot_dashboard_sessions",
 )
 _OLD_RELEASE_TABLES = [
     table for table in tables.metadata.sorted_tables if not table.name.startswith(_LATER_TABLES)

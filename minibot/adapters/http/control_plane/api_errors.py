@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from minibot.core.errors import JobRefused, NotFound
+from minibot.core.errors import JobRefused, NotFound, StoreUnavailable
 from minibot.shared import fast_json
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(404, "not_found", str(exc))
     except JobRefused as exc:
         return error_response(409, "refused", str(exc))
+    except StoreUnavailable:
+        # Nothing was stored: the client may send the same request again later.
+        log.warning("control plane request: the store is unavailable", extra={"path": request.path})
+        return error_response(503, "store_unavailable", "the store cannot save this now; retry")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -46,10 +46,23 @@ class TaskPatch(_Body):
     notify: Literal["always", "never"] | None = None
 
 
+# A client's message id: it keys the inbox, so a retried POST with it is answered once.
+_MESSAGE_ID = Field(
+    None,
+    min_length=1,
+    max_length=64,
+    pattern=r"^[A-Za-z0-9_-]+$",
+    description="the client's id for this message: a POST retried with the same id is "
+    "answered once (also taken from the Idempotency-Key header)",
+)
+
+
 class MessagePost(_Body):
-    """Something said as the conversation's owner."""
+    """Something said as the conversation's owner; `message_id` (chosen by the client)
+    makes a retried POST count once."""
 
     text: str = Field(min_length=1, max_length=_MAX_TEXT_CHARS)
+    message_id: str | None = _MESSAGE_ID
 
 
 class ChatPost(_Body):
@@ -57,7 +70,7 @@ class ChatPost(_Body):
     post sent twice count once."""
 
     text: str = Field(min_length=1, max_length=_MAX_TEXT_CHARS)
-    message_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    message_id: str | None = _MESSAGE_ID
 
 
 class ChatPress(_Body):

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from aiohttp import web
+
+from minibot.core.dashboard_sessions import DashboardSession, session_id_hash
+from minibot.core.ports.session_store import SessionStore
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "minibot_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
-# A dashboard login lasts this long.
-_SESSION_SECONDS = 12 * 3600
-_MAX_SESSIONS = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    csrf: str
-    expires: float
-
 
 # Where the middleware leaves the request's session for the pages (their CSRF token).
-SESSION_KEY = web.RequestKey("session", Session)
+SESSION_KEY = web.RequestKey("session", DashboardSession)
 
 
 class Auth:
@@ -32,11 +28,23 @@ class Auth:
     in constant time), or a session cookie from the login form (HttpOnly, SameSite=Strict)
     whose state-changing requests also carry the session's CSRF token (a form field or
     the `X-CSRF-Token` header). With no token (allowed on loopback only) everything is
-    let through. Sessions live in memory: a restart logs everyone out."""
+    let through. Sessions are kept in the `SessionStore` (the SQL database): a restart
+    keeps them, replicas share them; the cookie's value is stored only as its hash."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(
+        self,
+        token: str,
+        sessions: SessionStore,
+        *,
+        owner: str,
+        session_seconds: float,
+        now: Callable[[], datetime],
+    ) -> None:
         self._token = token.encode("utf-8")
-        self._sessions: dict[str, Session] = {}
+        self._sessions = sessions
+        self._owner = owner
+        self._session_seconds = session_seconds
+        self._now = now
 
     @property
     def open(self) -> bool:
@@ -50,22 +58,26 @@ class Auth:
         scheme, _, value = header.partition(" ")
         return scheme.lower() == "bearer" and self.token_matches(value.strip())
 
-    def session(self, request: web.Request) -> Session | None:
+    async def session(self, request: web.Request) -> DashboardSession | None:
         sid = request.cookies.get(SESSION_COOKIE)
         if not sid:
             return None
-        session = self._sessions.get(sid)
-        if session is None or session.expires < time.monotonic():
-            self._sessions.pop(sid, None)
-            return None
-        return session
+        return await self._sessions.get(session_id_hash(sid), self._now())
 
-    def login(self, response: web.StreamResponse, *, secure: bool) -> Session:
-        if len(self._sessions) >= _MAX_SESSIONS:
-            self._expire()
+    async def login(self, response: web.StreamResponse, *, secure: bool) -> DashboardSession:
+        now = self._now()
+        # Logins left to expire are swept here: a login is rare, a sweep cheap.
+        swept = await self._sessions.delete_expired(now)
+        if swept:
+            log.info("expired dashboard sessions deleted", extra={"count": swept})
         sid = secrets.token_urlsafe(32)
-        session = Session(secrets.token_urlsafe(24), time.monotonic() + _SESSION_SECONDS)
-        self._sessions[sid] = session
+        session = DashboardSession(
+            session_id_hash(sid),
+            self._owner,
+            secrets.token_urlsafe(24),
+            now + timedelta(seconds=self._session_seconds),
+        )
+        await self._sessions.add(session)
         response.set_cookie(
             SESSION_COOKIE,
             sid,
@@ -73,25 +85,17 @@ class Auth:
             samesite="Strict",
             secure=secure,
             path="/",
-            max_age=_SESSION_SECONDS,
+            max_age=int(self._session_seconds),
         )
         return session
 
-    def logout(self, request: web.Request, response: web.StreamResponse) -> None:
+    async def logout(self, request: web.Request, response: web.StreamResponse) -> None:
         sid = request.cookies.get(SESSION_COOKIE)
         if sid:
-            self._sessions.pop(sid, None)
+            await self._sessions.delete(session_id_hash(sid))
         response.del_cookie(SESSION_COOKIE, path="/")
 
-    def csrf_ok(self, session: Session, presented: str | None) -> bool:
+    def csrf_ok(self, session: DashboardSession, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(
             presented.encode("utf-8"), session.csrf.encode("utf-8")
         )
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for sid, session in list(self._sessions.items()):
-            if session.expires < now:
-                del self._sessions[sid]
-        while len(self._sessions) >= _MAX_SESSIONS:
-            self._sessions.pop(next(iter(self._sessions)))

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 from aiohttp import web
 
 from minibot.adapters.http.control_plane import params
 from minibot.adapters.http.control_plane.api_errors import ApiError, json_response
 from minibot.adapters.http.control_plane.api_models import ChatPost, ChatPress, MessagePost
 from minibot.adapters.http.control_plane.deps import ControlPlaneDeps
-from minibot.core.events import MessageReceived
-from minibot.core.messages import IncomingMessage, Sender
 
 
 class ConversationRoutes:
@@ -60,18 +55,17 @@ class ConversationRoutes:
 
     async def say(self, request: web.Request) -> web.Response:
         """Says `text` as the conversation's owner (the chat's own user in a private
-        chat); the answer goes out through that conversation's channel."""
+        chat), through the durable inbox: stored before the 202, answered once however
+        often a POST with the same `message_id` is sent; the answer goes out through
+        that conversation's channel."""
         key = params.conversation_key(request.match_info["key"])
         body = await params.body(request, MessagePost)
-        message_id = f"api-{uuid.uuid4().hex[:12]}"
-        message = IncomingMessage(
-            conversation=key,
-            sender=Sender(key.channel, key.chat_id, "control plane"),
-            text=body.text,
-            received_at=datetime.now(UTC),
-            message_id=message_id,
-        )
-        await self._deps.publish(MessageReceived(message))
+        message_id = params.client_message_id(request, body.message_id)
+        if key.channel not in self._deps.channel_names:
+            raise ApiError(404, "not_found", f"key: no channel {key.channel!r} is on", "key")
+        if not self._deps.said.accepting:
+            raise ApiError(409, "channel_closed", "the daemon is not taking messages now")
+        await self._deps.said.say(key, message_id, body.text)
         return json_response({"conversation": str(key), "message_id": message_id}, 202)
 
     async def reset(self, request: web.Request) -> web.Response:
@@ -104,7 +98,7 @@ class ConversationRoutes:
         if not web_channel.accepting:
             raise ApiError(409, "channel_closed", "the web channel is not taking messages now")
         body = await params.body(request, ChatPost)
-        message_id = body.message_id or uuid.uuid4().hex[:16]
+        message_id = params.client_message_id(request, body.message_id)
         await web_channel.receive(message_id, body.text)
         return json_response(
             {"conversation": str(web_channel.conversation), "message_id": message_id}, 202

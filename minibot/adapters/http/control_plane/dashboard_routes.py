@@ -92,13 +92,13 @@ class DashboardRoutes:
         token = form.get("token")
         if self._auth.open or (isinstance(token, str) and self._auth.token_matches(token)):
             response = web.HTTPSeeOther("/")
-            self._auth.login(response, secure=request.secure)
+            await self._auth.login(response, secure=request.secure)
             raise response
         return self.login_page(401, "That is not the token.")
 
     async def logout(self, request: web.Request) -> web.Response:
         response = web.HTTPSeeOther("/login")
-        self._auth.logout(request, response)
+        await self._auth.logout(request, response)
         raise response
 
     async def overview(self, request: web.Request) -> web.Response:

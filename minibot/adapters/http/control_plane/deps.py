@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from minibot.adapters.http.control_plane.api_intake import ApiIntake
 from minibot.adapters.messaging.web.web_channel import WebChannel
 from minibot.adapters.sql.control_queries import SqlControlQueries
 from minibot.app.daemon import DaemonHealth
@@ -13,9 +15,9 @@ from minibot.app.jobs.job_service import JobService
 from minibot.app.live.live_feed import LiveFeed
 from minibot.app.live.task_index import TaskIndex
 from minibot.core.identity import OwnerResolver
-from minibot.core.ports.bus import Publish
 from minibot.core.ports.conversation_memory import ConversationMemory
 from minibot.core.ports.note_store import NoteStore
+from minibot.core.ports.session_store import SessionStore
 
 # `/metrics`: the exposition's body and its content type (the observability issue fills it).
 Metrics = Callable[[], tuple[bytes, str]]
@@ -34,7 +36,6 @@ class ControlPlaneDeps:
     file posted on the web chat (`[media] max_file_bytes`; 0 when media is off)."""
 
     feed: LiveFeed
-    publish: Publish
     owners: OwnerResolver
     health: Callable[[], DaemonHealth]
     queries: SqlControlQueries
@@ -42,6 +43,12 @@ class ControlPlaneDeps:
     notes: NoteStore | None
     jobs: JobService | None
     web: WebChannel
+    # What the API says goes through it; only to a conversation of one of these channels.
+    said: ApiIntake
+    channel_names: frozenset[str]
+    # The dashboard's logins (SQL: shared by restarts and replicas) and the wall clock.
+    sessions: SessionStore
+    now: Callable[[], datetime]
     settings: Callable[[], dict[str, Any]]
     tasks: TaskIndex | None = None
     default_timezone: str = "UTC"

@@ -26,12 +26,17 @@ def sse_frame(event: LiveEvent, *, with_content: bool) -> bytes:
 
 # Frames kept per (event id, with content): each event is encoded once, not once per stream.
 _FRAME_CACHE_SIZE = 1024
+# A stream writes at most this often: events that come meanwhile go in the next write.
+_WRITE_INTERVAL_SECONDS = 0.5
+# How often a WebSocket stream looks whether its client has gone (its close is read apart).
+_WS_POLL_SECONDS = 1.0
 
 
 class LiveRoutes:
     def __init__(self, deps: ControlPlaneDeps) -> None:
         self._deps = deps
         self._frames: dict[tuple[int, bool], bytes] = {}
+        self._texts: dict[tuple[int, bool], str] = {}
 
     def _frame(self, event: LiveEvent, with_content: bool) -> bytes:
         key = (event.id, with_content)
@@ -41,6 +46,15 @@ class LiveRoutes:
                 self._frames.clear()
             frame = self._frames[key] = sse_frame(event, with_content=with_content)
         return frame
+
+    def _text(self, event: LiveEvent, with_content: bool) -> str:
+        key = (event.id, with_content)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) >= _FRAME_CACHE_SIZE:
+                self._texts.clear()
+            text = self._texts[key] = fast_json.dumps(event.as_json(with_content=with_content))
+        return text
 
     def register(self, router: web.UrlDispatcher) -> None:
         router.add_get("/api/v1/events", self.events)
@@ -58,16 +72,16 @@ class LiveRoutes:
         await response.prepare(request)
         await response.write(b": connected\n\n")
         async with self._deps.feed.stream() as stream:
-            iterator = aiter(stream)
-            while True:
-                try:
-                    event = await asyncio.wait_for(anext(iterator), _HEARTBEAT_SECONDS)
-                except TimeoutError:
+            while (batch := await stream.next_batch(_HEARTBEAT_SECONDS)) is not None:
+                if not batch:
                     await response.write(b": keep-alive\n\n")
                     continue
-                except StopAsyncIteration:
-                    break
-                await response.write(self._frame(event, with_content))
+                # One write for every event queued since the last one.
+                await response.write(b"".join(self._frame(e, with_content) for e in batch))
+                # What comes meanwhile waits for the next write: at most one write per
+                # stream per interval however fast events come; the first after a
+                # quiet spell goes at once.
+                await asyncio.sleep(_WRITE_INTERVAL_SECONDS)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await response.write_eof()
         return response
@@ -76,25 +90,21 @@ class LiveRoutes:
         with_content = _with_content(request)
         ws = web.WebSocketResponse(heartbeat=_HEARTBEAT_SECONDS)
         await ws.prepare(request)
-        async with self._deps.feed.stream() as stream:
-            # The client says nothing we act on; its messages are read only so a close
-            # from its side ends the stream at once.
-            reader = asyncio.create_task(self._until_closed(ws))
-            iterator = aiter(stream)
-            try:
-                while True:
-                    upcoming = asyncio.ensure_future(anext(iterator))
-                    await asyncio.wait({upcoming, reader}, return_when=asyncio.FIRST_COMPLETED)
-                    if not upcoming.done():
-                        upcoming.cancel()
+        # The client says nothing we act on; its messages are read only so a close
+        # from its side ends the stream at once.
+        reader = asyncio.create_task(self._until_closed(ws))
+        try:
+            async with self._deps.feed.stream() as stream:
+                while not reader.done():
+                    batch = await stream.next_batch(_WS_POLL_SECONDS)
+                    if batch is None:
                         break
-                    try:
-                        event = upcoming.result()
-                    except StopAsyncIteration:
-                        break
-                    await ws.send_str(fast_json.dumps(event.as_json(with_content=with_content)))
-            finally:
-                reader.cancel()
+                    for event in batch:
+                        await ws.send_str(self._text(event, with_content))
+                    if batch:
+                        await asyncio.sleep(_WRITE_INTERVAL_SECONDS)
+        finally:
+            reader.cancel()
         await ws.close()
         return ws
 

@@ -29,6 +29,7 @@ _REASONS = {
     413: "body too large",
     415: "body is not application/json",
     422: "a field is invalid; `field` names it",
+    503: "the store cannot save it now (nothing was stored; send it again later)",
 }
 
 
@@ -69,6 +70,11 @@ _CHAT_FILE = {
             "duration_seconds": {"type": "number", "minimum": 0},
         },
     }}},
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    "description": "the client's message id (as the body's message_id): a POST retried "
+                   "with the same one is answered once",
 }  # fmt: skip
 
 
@@ -113,19 +119,23 @@ def _paths() -> dict[str, Any]:
             "get": {"summary": "its history since the last reset", "parameters": [*key, _LIMIT],
                     "responses": _responses(200, "messages", 422)},
             "post": {"summary": "say something as its owner; answered through its channel",
-                     "parameters": key, "requestBody": _body("MessagePost"),
-                     "responses": _responses(202, "accepted", *_BODY_ERRORS)},
+                     "parameters": [*key, _IDEMPOTENCY_KEY],
+                     "requestBody": _body("MessagePost"),
+                     "responses": _responses(202, "stored in the inbox", 404, 409,
+                                             *_BODY_ERRORS, 503)},
         },
         "/api/v1/chat/messages": {
             "get": {"summary": "the web chat's recent replies",
                     "responses": _responses(200, "replies")},
             "post": {"summary": "say something on the web chat", "requestBody": _body("ChatPost"),
-                     "responses": _responses(202, "accepted", 409, *_BODY_ERRORS)},
+                     "parameters": [_IDEMPOTENCY_KEY],
+                     "responses": _responses(202, "stored in the inbox", 409, *_BODY_ERRORS,
+                                             503)},
         },
         "/api/v1/chat/press": {
             "post": {"summary": "press a button shown on the web chat; answered once",
                      "requestBody": _body("ChatPress"),
-                     "responses": _responses(202, "accepted", 404, 409, *_BODY_ERRORS)},
+                     "responses": _responses(202, "accepted", 404, 409, *_BODY_ERRORS, 503)},
         },
         "/api/v1/chat/files": {
             "post": {"summary": "send a file on the web chat (a recording, a photo, a document); "

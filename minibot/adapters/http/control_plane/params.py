@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import TypeVar
 
 from aiohttp import web
@@ -80,3 +82,29 @@ def path_int(request: web.Request, name: str) -> int:
     if not 0 < value < 2**63:
         raise ApiError(404, "not_found", f"{name}: no such id {raw[:40]!r}", name)
     return value
+
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def client_message_id(request: web.Request, in_body: str | None) -> str:
+    """The client's id for a message (the body's `message_id` or the `Idempotency-Key`
+    header; they must agree when both are sent), or a new one: the inbox keys it, so a
+    POST retried with the same id is answered once."""
+    header = request.headers.get(IDEMPOTENCY_HEADER)
+    if header is not None and not _CLIENT_ID.fullmatch(header):
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"{IDEMPOTENCY_HEADER}: 1 to 64 letters, digits, '-' or '_'",
+            IDEMPOTENCY_HEADER,
+        )
+    if header is not None and in_body is not None and header != in_body:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"message_id: differs from the {IDEMPOTENCY_HEADER} header",
+            "message_id",
+        )
+    return in_body or header or uuid.uuid4().hex[:16]

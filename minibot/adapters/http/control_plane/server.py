@@ -49,7 +49,13 @@ class ControlPlane:
     def __init__(self, settings: ControlPlaneSettings, deps: ControlPlaneDeps) -> None:
         self._settings = settings
         self._deps = deps
-        self._auth = Auth(settings.token.get_secret_value())
+        self._auth = Auth(
+            settings.token.get_secret_value(),
+            deps.sessions,
+            owner=settings.owner,
+            session_seconds=settings.session_hours * 3600,
+            now=deps.now,
+        )
         self._runner: web.AppRunner | None = None
         self._port = settings.listen_port
         self._board = HealthBoard()
@@ -88,6 +94,8 @@ class ControlPlane:
 
     async def start(self) -> None:
         self._stopped.clear()
+        # Started after the channels: what the API said before a crash is answered now.
+        await self._deps.said.republish_pending()
         self._runner = web.AppRunner(
             self.app(), handle_signals=False, access_log=None, shutdown_timeout=_SHUTDOWN_SECONDS
         )
@@ -127,10 +135,12 @@ class ControlPlane:
                 await asyncio.wait_for(self._stopped.wait(), _HEALTH_POLL_SECONDS)
 
     async def close_intake(self) -> None:
+        self._deps.said.close()
         self._deps.feed.close()
 
     async def stop(self) -> None:
         self._stopped.set()
+        self._deps.said.close()
         self._deps.feed.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
@@ -143,7 +153,7 @@ class ControlPlane:
             return await handler(request)
         if self._auth.bearer_ok(request):
             return await handler(request)
-        session = self._auth.session(request)
+        session = await self._auth.session(request)
         if session is None:
             if request.path.startswith("/api/") or request.path == "/metrics":
                 return error_response(401, "unauthorized", "authentication required")

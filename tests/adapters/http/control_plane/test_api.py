@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -302,6 +303,65 @@ async def test_saying_something_as_the_owner_is_answered_through_telegram(
             m.visible_text == "echo: from the api" for m in minibot.telegram.messages_to(OWNER)
         )
     )
+
+
+def _inbox(minibot: Running, channel: str) -> list[tuple[str, str, int]]:
+    """The daemon's inbox rows of one channel (read-only, beside the running daemon)."""
+    path = minibot.settings.memory.url.removeprefix("sqlite+aiosqlite:///")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return db.execute(
+            "SELECT external_id, conversation, done FROM minibot_inbox WHERE channel = ?",
+            (channel,),
+        ).fetchall()
+    finally:
+        db.close()
+
+
+async def test_what_the_api_says_goes_through_the_inbox_and_a_retry_is_answered_once(
+    minibot: Running, api: httpx.AsyncClient
+) -> None:
+    path = f"/api/v1/conversations/telegram:{OWNER}/messages"
+    first = await api.post(path, json={"text": "said once", "message_id": "client-7"})
+    assert first.status_code == 202 and first.json()["message_id"] == "client-7"
+    # Stored before the 202: the row is there when the answer is.
+    assert ("telegram:42#client-7", "telegram:42") in [row[:2] for row in _inbox(minibot, "api")]
+    again = await api.post(path, json={"text": "said once", "message_id": "client-7"})
+    by_header = await api.post(
+        path, json={"text": "said once"}, headers={"Idempotency-Key": "client-7"}
+    )
+    assert again.status_code == by_header.status_code == 202
+
+    def answers() -> int:
+        return [m.visible_text for m in minibot.telegram.messages_to(OWNER)].count(
+            "echo: said once"
+        )
+
+    await until(lambda: answers() >= 1)
+    # The delivery of Telegram's own channel closes the item the API stored.
+    await until(lambda: ("telegram:42#client-7", "telegram:42", 1) in _inbox(minibot, "api"))
+    await asyncio.sleep(0.5)
+    assert answers() == 1, "a POST retried with the same message id was answered twice"
+    assert [row[0] for row in _inbox(minibot, "api")].count("telegram:42#client-7") == 1
+
+
+async def test_saying_something_is_refused_for_an_unknown_channel_or_a_bad_id(
+    api: httpx.AsyncClient,
+) -> None:
+    unknown = await api.post("/api/v1/conversations/fax:1/messages", json={"text": "hi"})
+    assert unknown.status_code == 404 and unknown.json()["field"] == "key"
+    bad = await api.post(
+        f"/api/v1/conversations/telegram:{OWNER}/messages",
+        json={"text": "hi"},
+        headers={"Idempotency-Key": "not ok!"},
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "Idempotency-Key"
+    differ = await api.post(
+        "/api/v1/chat/messages",
+        json={"text": "hi", "message_id": "a"},
+        headers={"Idempotency-Key": "b"},
+    )
+    assert differ.status_code == 422 and differ.json()["field"] == "message_id"
 
 
 async def test_the_web_chat_answers_on_its_page(api: httpx.AsyncClient) -> None:

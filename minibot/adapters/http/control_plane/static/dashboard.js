@@ -162,12 +162,25 @@
       if (!text) return;
       input.value = "";
       bubble("me", text);
-      const response = await fetch("/api/v1/chat/messages", {
-        method: "POST",
-        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
-        body: JSON.stringify({text: text, message_id: messageId()}),
-      });
-      if (!response.ok) bubble("bot failed", "(not sent: " + response.status + ")");
+      const id = messageId();
+      // A lost answer or a 5xx is sent again with the same id: the inbox answers it once.
+      let status = "network error";
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          const response = await fetch("/api/v1/chat/messages", {
+            method: "POST",
+            headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+            body: JSON.stringify({text: text, message_id: id}),
+          });
+          if (response.ok) return;
+          status = response.status;
+          if (response.status < 500) break;
+        } catch (err) {
+          status = "network error";
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000 * (attempt + 1)));
+      }
+      bubble("bot failed", "(not sent: " + status + ")");
     });
   }
 })();
