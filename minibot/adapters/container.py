@@ -221,6 +221,7 @@ class Container:
         lineup = self._lineup()
         budget = self._budget(storage, clock)
         tools, commands = self._tools_and_commands(storage, clock, budget)
+        mcp_specs = self._mcp(storage, tools, commands, bus, clock)
         approvals = ApprovalDesk(
             SqlApprovalStore(storage.database),
             clock,
@@ -277,6 +278,9 @@ class Container:
                 ServiceSpec(dispatcher, critical=True),
                 # run_code joins the tools (or not) before any message can arrive.
                 *self._code_tool(tools),
+                # MCP servers' sessions, each owned by its link's task (never critical:
+                # a server down is reported to the model and reconnected).
+                *mcp_specs,
                 *task_specs[0],
                 # Channels start last: a channel re-publishes its pending inbox at start,
                 # so everything downstream must already be running. Only the scheduler
@@ -565,6 +569,31 @@ class Container:
         if self.settings.kv_memory.enabled:
             self._notes(storage, clock, tools, commands)
         return tools, commands
+
+    def _mcp(
+        self,
+        storage: _Storage,
+        tools: ToolRegistry,
+        commands: CommandRouter,
+        bus: Bus,
+        clock: SystemClock,
+    ) -> list[ServiceSpec]:
+        """The MCP links (loaded only when servers are configured) and /mcp."""
+        if not self.settings.mcp.servers:
+            return []
+        from minibot.adapters.mcp.wiring import mcp_servers, register_commands
+        from minibot.adapters.sql.mcp_pin_store import SqlMcpPinStore
+
+        servers = mcp_servers(
+            self.settings,
+            SqlMcpPinStore(storage.database),
+            tools,
+            bus.publish,
+            clock.now,
+            console=self.mode == "console",
+        )
+        register_commands(servers, commands)
+        return [ServiceSpec(server.link) for server in servers.values()]
 
     def _code_tool(self, tools: ToolRegistry) -> list[ServiceSpec]:
         if not self.settings.tools.code.enabled:

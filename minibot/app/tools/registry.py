@@ -70,6 +70,11 @@ class Tool:
     # field) or None. Run before a call is held for approval, so the owner is never
     # asked to approve a call that could only fail.
     check: Callable[[Mapping[str, Any]], str | None] | None = None
+    # Only these owners are offered it (an MCP server's `owners`); None: everyone.
+    owners: frozenset[str] | None = None
+
+    def offered_to(self, owner_id: str) -> bool:
+        return self.owners is None or owner_id in self.owners
 
     @property
     def side_effects(self) -> bool:
@@ -103,6 +108,11 @@ class ToolRegistry:
         self._tools[tool.spec.name] = tool
         self._validators[tool.spec.name] = Draft202012Validator(dict(tool.spec.parameters))
 
+    def remove(self, name: str) -> None:
+        """Withdraws a tool (an MCP server's, when its list changed); absent: nothing."""
+        self._tools.pop(name, None)
+        self._validators.pop(name, None)
+
     @property
     def specs(self) -> tuple[ToolSpec, ...]:
         return tuple(tool.spec for tool in self._tools.values())
@@ -118,11 +128,13 @@ class ToolRegistry:
         return self._tools.get(name)
 
     def specs_for(self, owner_id: str) -> tuple[ToolSpec, ...]:
-        """The tools offered to the model in `owner_id`'s turns: all but those denied."""
+        """The tools offered to the model in `owner_id`'s turns: all but those denied
+        and those kept for other owners."""
         return tuple(
             tool.spec
-            for tool in self._tools.values()
-            if self.level(owner_id, tool.spec.name) is not PermissionLevel.DENY
+            for tool in list(self._tools.values())
+            if tool.offered_to(owner_id)
+            and self.level(owner_id, tool.spec.name) is not PermissionLevel.DENY
         )
 
     def level(self, owner_id: str, name: str) -> PermissionLevel:
@@ -169,7 +181,9 @@ class ToolRegistry:
         arguments = self._arguments(call)
         if isinstance(arguments, str):
             return arguments
-        tool = self._tools[call.name]
+        tool = self._tools.get(call.name)
+        if tool is None or not tool.offered_to(context.owner_id):
+            return _error(f"unknown tool {call.name!r}")
         limit = tool.timeout_seconds or self._timeout_seconds
         try:
             async with asyncio.timeout(limit):
