@@ -507,7 +507,7 @@ class McpServerSettings(Section):
     enabled: bool = True
     # Which of the server's tools are offered (by the server's names); absent: all.
     enabled_tools: list[str] | None = None
-    # Each call's limit, and the connection's handshake's.
+    # Each tool call's limit.
     timeout_seconds: float = Field(30.0, gt=0)
     # Which owner ids get these tools; absent: everyone allowed to talk to the bot.
     owners: list[str] | None = None
@@ -527,6 +527,8 @@ class McpServerSettings(Section):
 
 class McpSettings(Section):
     servers: dict[str, McpServerSettings] = Field(default_factory=dict)
+    # The limit for opening a session (a server's start-up, the handshake, listing tools).
+    connect_timeout_seconds: float = Field(30.0, gt=0)
     # How often a connected server is pinged (a dead one is found and reconnected).
     ping_interval_seconds: float = Field(15.0, gt=0)
     # Reconnection back-off after a server fails: from the first wait up to the cap.

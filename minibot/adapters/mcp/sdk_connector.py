@@ -40,8 +40,10 @@ class SdkMcpConnector:
         settings: McpServerSettings,
         resolver: HostResolver,
         *,
+        connect_timeout_seconds: float = 30.0,
         environ: Mapping[str, str] | None = None,
     ) -> None:
+        self._connect_timeout = connect_timeout_seconds
         self.name = name
         self._settings = settings
         self._resolver = resolver
@@ -66,7 +68,7 @@ class SdkMcpConnector:
                 ClientSession(
                     read,
                     write,
-                    read_timeout_seconds=self._settings.timeout_seconds,
+                    read_timeout_seconds=self._connect_timeout,
                     message_handler=on_message,
                     client_info=CLIENT_INFO,
                 )

@@ -39,7 +39,9 @@ def mcp_servers(
     for name, server in mcp.servers.items():
         if not server.enabled:
             continue
-        connector = SdkMcpConnector(name, server, resolver)
+        connector = SdkMcpConnector(
+            name, server, resolver, connect_timeout_seconds=mcp.connect_timeout_seconds
+        )
         cell: list[McpLink] = []
         entries = McpServerTools(
             name,

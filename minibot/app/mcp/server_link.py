@@ -86,8 +86,12 @@ class McpLink:
             except (McpUnavailable, AddressRefused) as exc:
                 self._down(str(exc))
             except Exception as exc:  # a session's teardown can fail in any way
-                log.warning("mcp session ended", extra={"server": self.server, "error": repr(exc)})
-                self._down(f"the session ended: {type(exc).__name__}")
+                first = _first_error(exc)
+                if isinstance(first, McpUnavailable | AddressRefused):
+                    self._down(str(first))
+                else:
+                    log.warning("mcp session ended", exc_info=True, extra={"server": self.server})
+                    self._down(f"the session ended: {type(first).__name__}: {first}")
             finally:
                 self._session = None
             failures += 1
@@ -185,3 +189,9 @@ class McpLink:
             self._broken.set()
             self._changed.set()
             raise
+
+
+def _first_error(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
