@@ -595,6 +595,48 @@ class Container:
         register_commands(servers, commands)
         return [ServiceSpec(server.link) for server in servers.values()]
 
+    def owner_tools(self) -> tuple[ToolRegistry, list[Any]]:
+        """The notes' and tasks' tools alone, over the configured stores, for `minibot
+        mcp serve`, and the services to start first (the databases, the job store). No
+        scheduler runs here: the daemon fires what is scheduled, once it reads it."""
+        clock = SystemClock()
+        storage = self._storage(clock)
+        tools = ToolRegistry(
+            timeout_seconds=self.settings.llm.tool_timeout_seconds,
+            permissions=tool_permissions(self.settings.tools),
+            max_output_chars=self.settings.tools.max_output_chars,
+        )
+        if self.settings.kv_memory.enabled:
+            self._notes(storage, clock, tools, CommandRouter())
+        store: FileJobStore | SqlJobStore | None = None
+        if self.settings.scheduler.enabled:
+            sch = self.settings.scheduler
+            store, _leases = self._job_store(storage, clock)
+
+            async def fired_elsewhere(*_: Any) -> None:
+                return None
+
+            async def quiet(message: Event | Command) -> None:
+                return None
+
+            jobs = JobService(
+                store,
+                AsyncioScheduler(store, fired_elsewhere, clock),
+                quiet,
+                clock,
+                JobLimits(
+                    max_jobs_per_owner=sch.max_jobs_per_owner,
+                    max_jobs_created_per_run=sch.max_jobs_created_per_run,
+                    grace_window_seconds=sch.grace_window_seconds,
+                ),
+            )
+            for tool in JobTools(jobs, self._prompt_cost(), ()).tools():
+                tools.add(tool)
+        # The databases (the retention pass, the second spec, is the daemon's), then the store.
+        services: list[Any] = [storage.specs[0].service]
+        services += [spec.service for spec in storage.specs[2:]]
+        return tools, [*services, *([store] if store is not None else [])]
+
     def _code_tool(self, tools: ToolRegistry) -> list[ServiceSpec]:
         if not self.settings.tools.code.enabled:
             return []
