@@ -50,3 +50,42 @@ if __name__ == "__main__":
             f.write(str(os.getpid()))
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     build(os.environ.get("ECHO_DESCRIPTION", ECHO_DESCRIPTION)).run("stdio")
+
+
+class HttpMcpServer:
+    """The same server over Streamable HTTP on a free loopback port, in this event loop."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._server: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    async def start(self) -> None:
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = uvicorn.Config(
+            build().streamable_http_app(),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        async with asyncio.timeout(10):
+            while not self._server.started:
+                await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task

@@ -153,12 +153,13 @@ _OLD_SQLITE_FTS = [
 
 
 # The tables of that release: everything but what later revisions added (the SQL job
-# store, the conversation settings, the /voice modes, owners' saved workflows).
+# store, the conversation settings, the /voice modes, owners' saved workflows, MCP pins).
 _LATER_TABLES = (
     "minibot_job",
     "minibot_conversation_settings",
     "minibot_voice_modes",
     "minibot_owner_workflows",
+    "minibot_mcp_pins",
 )
 _OLD_RELEASE_TABLES = [
     table for table in tables.metadata.sorted_tables if not table.name.startswith(_LATER_TABLES)
