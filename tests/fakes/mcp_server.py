@@ -82,7 +82,7 @@ class HttpMcpServer:
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         async with asyncio.timeout(10):
-            while not self._server.started:
+            while not self._server.started:  # noqa: ASYNC110 - uvicorn sets a flag only
                 await asyncio.sleep(0.02)
 
     async def stop(self) -> None:

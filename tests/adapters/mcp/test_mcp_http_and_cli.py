@@ -22,6 +22,8 @@ from tests.fakes.mcp_server import HttpMcpServer
 from tests.fakes.openai_server import FakeOpenAIServer, Script
 from tests.process import MINIBOT, child_env, run_minibot, write_config
 
+REPO = str(Path(__file__).resolve().parents[3])
+
 
 @pytest.fixture
 async def http_server() -> AsyncIterator[HttpMcpServer]:
@@ -167,7 +169,7 @@ async def test_mcp_serve_saves_a_note_the_bot_then_finds(
         command=MINIBOT[0],
         args=[*MINIBOT[1:], "mcp", "serve", "--owner", "console:local", "--config", str(config)],
         env=child_env(),
-        cwd=str(Path(__file__).resolve().parents[3]),
+        cwd=REPO,
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
