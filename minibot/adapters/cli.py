@@ -312,7 +312,11 @@ async def _mcp(settings: Settings, args: argparse.Namespace) -> int:
     if args.mcp_command == "serve":
         # stdout carries the protocol: logs go to stderr, warnings and up.
         configure_logging(settings.logging.model_copy(update={"level": "WARNING"}))
-        return await mcp_command.serve(settings, args.owner)
+        try:
+            return await mcp_command.serve(settings, args.owner)
+        except (SQLAlchemyError, MinibotError) as exc:
+            print(Redactor()(" ".join(f"minibot: {exc}".split())), file=sys.stderr)
+            return 1
     try:
         if args.mcp_command == "list":
             code, lines = await mcp_command.list_servers(settings)

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -182,7 +184,7 @@ async def test_a_changed_description_withdraws_the_tools_until_approved(
     assert "mcp_test_echo" in offered(fake_llm, -2)
 
 
-async def _when_ready(console: ConsoleSession, also=lambda: True) -> str:  # type: ignore[no-untyped-def]
+async def _when_ready(console: ConsoleSession, also: Callable[[], bool] = lambda: True) -> str:
     deadline = time.monotonic() + 20
     while True:
         listing = await console.say("/mcp")
@@ -190,4 +192,4 @@ async def _when_ready(console: ConsoleSession, also=lambda: True) -> str:  # typ
             return listing
         if time.monotonic() > deadline:
             raise AssertionError(f"the server never became ready: {listing}")
-        await __import__("asyncio").sleep(0.2)
+        await asyncio.sleep(0.2)
