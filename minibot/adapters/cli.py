@@ -311,7 +311,8 @@ async def _mcp(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.mcp_command == "serve":
         # stdout carries the protocol: logs go to stderr, warnings and up.
-        configure_logging(settings.logging.model_copy(update={"level": "WARNING"}))
+        secrets = Container(settings).secrets()
+        configure_logging(settings.logging.model_copy(update={"level": "WARNING"}), secrets)
         try:
             return await mcp_command.serve(settings, args.owner)
         except (SQLAlchemyError, MinibotError) as exc:

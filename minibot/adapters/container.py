@@ -206,6 +206,12 @@ class Container:
             s.control_plane.token.get_secret_value(),
             s.bus.url.get_secret_value(),
             s.redis.url.get_secret_value(),
+            # An MCP server's env and headers may carry tokens (through ${VAR}).
+            *(
+                value.get_secret_value()
+                for server in s.mcp.servers.values()
+                for value in (*server.env.values(), *server.headers.values())
+            ),
         ]
 
     def build(self) -> Daemon:
