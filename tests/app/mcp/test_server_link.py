@@ -210,3 +210,18 @@ async def test_owners_not_listed_are_neither_offered_nor_served() -> None:
         assert "unknown tool" in (await rig.call("telegram:2"))["error"]
     finally:
         await stop(task)
+
+
+async def test_a_list_changed_while_disconnected_is_caught_on_reconnect() -> None:
+    server = ScriptedServer((ECHO,))
+    rig = Rig(server)
+    task = await run_link(rig)
+    try:
+        server.alive = False
+        await rig.until(lambda: rig.link.state is McpState.UNAVAILABLE)
+        server.tools = (EVIL,)  # restarted with another description, no notification
+        server.alive = True
+        await rig.until(lambda: rig.link.state is McpState.CHANGED)
+        assert rig.registry.names == () and len(rig.told) == 1
+    finally:
+        await stop(task)
