@@ -51,9 +51,17 @@ class SdkMcpConnector:
 
     @asynccontextmanager
     async def connect(self, on_tools_changed: Callable[[], None]) -> AsyncIterator[SdkMcpSession]:
-        async with AsyncExitStack() as stack:
-            session = await self._open(stack, on_tools_changed)
-            yield SdkMcpSession(self.name, session)
+        try:
+            async with AsyncExitStack() as stack:
+                session = await self._open(stack, on_tools_changed)
+                yield SdkMcpSession(self.name, session)
+        except ExceptionGroup as group:
+            # The transports' task groups wrap what ends them, ours included: the
+            # caller gets the one error that matters.
+            first = _first_error(group)
+            if isinstance(first, McpUnavailable | AddressRefused):
+                raise first from None
+            raise McpUnavailable(self.name, describe(first)) from None
 
     async def _open(
         self, stack: AsyncExitStack, on_tools_changed: Callable[[], None]
@@ -152,10 +160,15 @@ class SdkMcpSession:
         return McpResult("\n".join(texts), result.structured_content, result.is_error)
 
 
-def describe(exc: BaseException) -> str:
-    """A one-line reason, from the first real error inside any exception group."""
+def _first_error(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
+    return exc
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason, from the first real error inside any exception group."""
+    exc = _first_error(exc)
     text = str(exc) or type(exc).__name__
     try:
         json.dumps(text)

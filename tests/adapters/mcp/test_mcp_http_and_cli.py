@@ -15,7 +15,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from minibot.adapters.mcp.pinned_http import PinnedTransport, checked_address
 from minibot.adapters.web.system_resolver import SystemHostResolver
 from minibot.core.address_rules import parse_ip_literal
-from minibot.core.errors import AddressRefused
+from minibot.core.errors import AddressRefused, McpUnavailable
 from tests.adapters.mcp.console_session import ConsoleSession
 from tests.adapters.mcp.test_mcp_console_e2e import SERVER, _when_ready
 from tests.fakes.mcp_server import HttpMcpServer
@@ -188,3 +188,33 @@ async def test_mcp_serve_saves_a_note_the_bot_then_finds(
     async with ConsoleSession(config) as console:
         answer = await console.say("what is my bike lock code?")
     assert "the code is 4711" in answer
+
+
+async def test_a_redirect_away_from_the_configured_server_is_not_followed(
+    http_server: HttpMcpServer,
+) -> None:
+    from aiohttp import web
+
+    from minibot.adapters.config.schema import McpServerSettings
+    from minibot.adapters.mcp.sdk_connector import SdkMcpConnector
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(http_server.url)
+
+    app = web.Application()
+    app.router.add_route("*", "/mcp", moved)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        settings = McpServerSettings(url=f"http://127.0.0.1:{port}/mcp", timeout_seconds=3)
+        connector = SdkMcpConnector(
+            "moved", settings, SystemHostResolver(), connect_timeout_seconds=5
+        )
+        with pytest.raises(McpUnavailable, match=r"not followed|not the configured MCP server"):
+            async with connector.connect(lambda: None):
+                pass
+    finally:
+        await runner.cleanup()
