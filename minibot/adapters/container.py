@@ -186,6 +186,7 @@ class Container:
 
     # Built along the way, for the control plane (None when their feature is off).
     _jobs: JobService | None = field(default=None, init=False, repr=False)
+    _mcp_servers: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _notes_store: SqlNoteStore | None = field(default=None, init=False, repr=False)
 
     def secrets(self) -> list[str]:
@@ -431,6 +432,7 @@ class Container:
             settings=lambda: s.model_dump(mode="json"),
             default_timezone=s.scheduler.timezone,
             metrics=self.render_metrics if self.metrics is not None else no_metrics,
+            mcp=self._mcp_servers,
         )
         control = ControlPlane(s.control_plane, deps)
         observed = [ObservedChannel(channel, feed) for channel in [*channels, web]]
@@ -599,6 +601,7 @@ class Container:
             console=self.mode == "console",
         )
         register_commands(servers, commands)
+        self._mcp_servers = dict(servers)
         return [ServiceSpec(server.link) for server in servers.values()]
 
     def owner_tools(self) -> tuple[ToolRegistry, list[Any]]:

@@ -1,7 +1,8 @@
 """A small MCP server for the tests, on the SDK's MCPServer: stdio (run this file) or
 Streamable HTTP (`app()` served by uvicorn on loopback).
 
-Tools: `echo` (its description from $ECHO_DESCRIPTION), `environment` (the variables
+Tools: `echo` (its description from the file $ECHO_DESCRIPTION_FILE names, or
+$ECHO_DESCRIPTION), `environment` (the variables
 it was started with), `hang` (never answers), `flip` (changes echo's description and
 sends list_changed). It writes its pid to $PID_FILE when set."""
 
@@ -49,7 +50,12 @@ if __name__ == "__main__":
         with open(os.environ["PID_FILE"], "w") as f:
             f.write(str(os.getpid()))
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-    build(os.environ.get("ECHO_DESCRIPTION", ECHO_DESCRIPTION)).run("stdio")
+    described = os.environ.get("ECHO_DESCRIPTION_FILE")
+    description = os.environ.get("ECHO_DESCRIPTION", ECHO_DESCRIPTION)
+    if described and os.path.exists(described):
+        with open(described) as f:
+            description = f.read()
+    build(description).run("stdio")
 
 
 class HttpMcpServer:

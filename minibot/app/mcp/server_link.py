@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 from minibot.core import mcp
 from minibot.core.backoff import Backoff
 from minibot.core.errors import AddressRefused, McpUnavailable
-from minibot.core.mcp import McpResult, McpState, McpToolInfo
+from minibot.core.mcp import McpPin, McpResult, McpState, McpToolInfo
 from minibot.core.ports.mcp_client import McpConnector, McpSession
 from minibot.core.ports.mcp_pin_store import McpPinStore
 
@@ -158,6 +158,10 @@ class McpLink:
         if pin is not None and pin.fingerprint == self.fingerprint:
             self.state = McpState.READY
             self._offer(self.tools)
+
+    async def pin(self) -> McpPin | None:
+        """The approved list in the store (what a changed list is compared with)."""
+        return await self._pins.get(self.server)
 
     async def approve(self) -> str:
         """Pins the list the server offers now (or the one waiting in the store, when

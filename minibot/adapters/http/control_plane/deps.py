@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from minibot.adapters.messaging.web.web_channel import WebChannel
@@ -12,6 +12,7 @@ from minibot.app.daemon import DaemonHealth
 from minibot.app.jobs.job_service import JobService
 from minibot.app.live.live_feed import LiveFeed
 from minibot.app.live.task_index import TaskIndex
+from minibot.app.mcp.mcp_commands import McpServer
 from minibot.core.identity import OwnerResolver
 from minibot.core.ports.bus import Publish
 from minibot.core.ports.conversation_memory import ConversationMemory
@@ -45,3 +46,5 @@ class ControlPlaneDeps:
     tasks: TaskIndex | None = None
     default_timezone: str = "UTC"
     metrics: Metrics = no_metrics
+    # The MCP servers by name (their links: state, tools, approve).
+    mcp: Mapping[str, McpServer] = field(default_factory=dict)

@@ -39,9 +39,11 @@ def settings_for(
     tmp_path: Path, telegram: FakeTelegramServer, llm: FakeOpenAIServer, **control: Any
 ) -> Settings:
     tools = control.pop("tools", {})
+    mcp = control.pop("mcp", {})
     return Settings.model_validate(
         {
             "tools": tools,
+            "mcp": mcp,
             "daemon": {"shutdown_timeout_seconds": 5},
             "llm": {
                 "provider": "openai",
