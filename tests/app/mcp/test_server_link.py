@@ -225,3 +225,22 @@ async def test_a_list_changed_while_disconnected_is_caught_on_reconnect() -> Non
         assert rig.registry.names == () and len(rig.told) == 1
     finally:
         await stop(task)
+
+
+def test_mcp_tools_default_to_confirm_and_are_held_when_untrusted_content_is_in_play() -> None:
+    registry = ToolRegistry()
+    entries = McpServerTools(
+        "t",
+        registry,
+        lambda *a, **k: None,
+        enabled_tools=None,
+        owners=None,
+        permission=PermissionLevel.CONFIRM,
+        timeout_seconds=1,
+    )
+    entries.offer((ECHO, SECRET))
+    assert registry.names == ("mcp_t_echo", "mcp_t_secret")
+    assert registry.level("telegram:1", "mcp_t_echo") is PermissionLevel.CONFIRM
+    assert registry.needs_approval("mcp_t_echo") and registry.untrusted_output("mcp_t_echo")
+    entries.offer(())
+    assert registry.names == ()
