@@ -100,6 +100,9 @@ class ToolRegistry:
         self._timeout_seconds = timeout_seconds
         self.permissions = permissions or ToolPermissions()
         self._max_output_chars = max_output_chars
+        # Names whose output came from outside, kept when the tool is withdrawn: its
+        # output already in a turn stays untrusted.
+        self._untrusted: set[str] = set()
         for tool in tools:
             self.add(tool)
 
@@ -107,6 +110,8 @@ class ToolRegistry:
         Draft202012Validator.check_schema(dict(tool.spec.parameters))
         self._tools[tool.spec.name] = tool
         self._validators[tool.spec.name] = Draft202012Validator(dict(tool.spec.parameters))
+        if tool.untrusted_output:
+            self._untrusted.add(tool.spec.name)
 
     def remove(self, name: str) -> None:
         """Withdraws a tool (an MCP server's, when its list changed); absent: nothing."""
@@ -150,8 +155,7 @@ class ToolRegistry:
         return tool is not None and tool.side_effects
 
     def untrusted_output(self, name: str) -> bool:
-        tool = self._tools.get(name)
-        return tool is not None and tool.untrusted_output
+        return name in self._untrusted
 
     def refusal(self, call: ToolCall) -> str | None:
         """The error result a call would get for its arguments alone (not JSON, against

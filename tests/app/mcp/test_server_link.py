@@ -244,3 +244,5 @@ def test_mcp_tools_default_to_confirm_and_are_held_when_untrusted_content_is_in_
     assert registry.needs_approval("mcp_t_echo") and registry.untrusted_output("mcp_t_echo")
     entries.offer(())
     assert registry.names == ()
+    # Its output already in a turn stays untrusted after the withdrawal.
+    assert registry.untrusted_output("mcp_t_echo")
