@@ -1,5 +1,5 @@
 """The `minibot` command: the daemon, `console`, `check-config`, `init`, `doctor`, `jobs`
-(upcoming, migrate), `db`, `backup`, `restore` and `export`."""
+(upcoming, migrate), `db`, `mcp`, `backup`, `restore` and `export`."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--user", required=True, help="their owner id, e.g. telegram:123")
     export.add_argument("--out", help="write to this file instead of stdout")
     _db_parser(commands, common)
+    _mcp_parser(commands, common)
     _first_run_parsers(commands, common)
     return parser
 
@@ -132,6 +133,28 @@ def _db_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     down.add_argument("revision", metavar="REV", help="a revision, or `base` for none")
 
 
+def _mcp_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    mcp = commands.add_parser(
+        "mcp", help="MCP servers: list, probe, approve; serve notes and tasks", parents=[common]
+    )
+    verbs = mcp.add_subparsers(dest="mcp_command", required=True)
+    verbs.add_parser(
+        "list", help="configured servers, their pinned tools and fingerprint", parents=[common]
+    )
+    probe = verbs.add_parser(
+        "probe", help="connect, list the tools, disconnect (changes nothing)", parents=[common]
+    )
+    probe.add_argument("name", help="a server of [mcp.servers]")
+    approve = verbs.add_parser(
+        "approve", help="pin the server's changed (or current) tool list", parents=[common]
+    )
+    approve.add_argument("name", help="a server of [mcp.servers]")
+    serve = verbs.add_parser(
+        "serve", help="offer one owner's notes and tasks to an MCP client (stdio)", parents=[common]
+    )
+    serve.add_argument("--owner", required=True, help="the owner id, e.g. telegram:123")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     path = find_config_path(getattr(args, "config", None))
@@ -151,14 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         line = " ".join(f"minibot: invalid configuration{where}: {exc}".split())
         print(Redactor()(line), file=sys.stderr)
         return EXIT_CONFIG
-    if args.command == "check-config":
-        return _check_config(settings, path)
-    if args.command == "jobs":
-        return _jobs(settings, args)
-    if args.command == "db":
-        return asyncio.run(_db(settings, args))
-    if args.command in ("backup", "restore", "export"):
-        return _store_command(settings, args)
+    tool = _tool_command(settings, args, path)
+    if tool is not None:
+        return tool
     if not settings.memory.auto_migrate:
         refusal = asyncio.run(_refusal(settings))
         if refusal is not None:
@@ -166,6 +184,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_CONFIG
     mode: Mode = "console" if args.command == "console" else "daemon"
     return asyncio.run(_run(settings, mode))
+
+
+def _tool_command(settings: Settings, args: argparse.Namespace, path: Path) -> int | None:
+    """Runs a command beside the daemon and returns its exit code; None for the daemon."""
+    if args.command == "check-config":
+        return _check_config(settings, path)
+    if args.command == "jobs":
+        return _jobs(settings, args)
+    if args.command == "db":
+        return asyncio.run(_db(settings, args))
+    if args.command == "mcp":
+        return asyncio.run(_mcp(settings, args))
+    if args.command in ("backup", "restore", "export"):
+        return _store_command(settings, args)
+    return None
 
 
 def _check_config(settings: Settings, path: Path) -> int:
@@ -266,6 +299,33 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
         else:
             code, lines = await db_command.downgrade(settings, args.revision)
     except (SQLAlchemyError, MinibotError, CommandError) as exc:
+        print(Redactor()(" ".join(f"minibot: {exc}".split())), file=sys.stderr)
+        return 1
+    for line in lines:
+        print(Redactor()(line), file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+async def _mcp(settings: Settings, args: argparse.Namespace) -> int:
+    from minibot.adapters import mcp_command  # the SDK loads only for these commands
+
+    if args.mcp_command == "serve":
+        # stdout carries the protocol: logs go to stderr, warnings and up.
+        secrets = Container(settings).secrets()
+        configure_logging(settings.logging.model_copy(update={"level": "WARNING"}), secrets)
+        try:
+            return await mcp_command.serve(settings, args.owner)
+        except (SQLAlchemyError, MinibotError) as exc:
+            print(Redactor()(" ".join(f"minibot: {exc}".split())), file=sys.stderr)
+            return 1
+    try:
+        if args.mcp_command == "list":
+            code, lines = await mcp_command.list_servers(settings)
+        elif args.mcp_command == "probe":
+            code, lines = await mcp_command.probe(settings, args.name)
+        else:
+            code, lines = await mcp_command.approve(settings, args.name)
+    except (SQLAlchemyError, MinibotError) as exc:
         print(Redactor()(" ".join(f"minibot: {exc}".split())), file=sys.stderr)
         return 1
     for line in lines:

@@ -186,6 +186,7 @@ class Container:
 
     # Built along the way, for the control plane (None when their feature is off).
     _jobs: JobService | None = field(default=None, init=False, repr=False)
+    _mcp_servers: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _notes_store: SqlNoteStore | None = field(default=None, init=False, repr=False)
     _delivery_claims: DeliveryClaims | None = field(default=None, init=False, repr=False)
 
@@ -207,6 +208,12 @@ class Container:
             s.control_plane.token.get_secret_value(),
             s.bus.url.get_secret_value(),
             s.redis.url.get_secret_value(),
+            # An MCP server's env and headers may carry tokens (through ${VAR}).
+            *(
+                value.get_secret_value()
+                for server in s.mcp.servers.values()
+                for value in (*server.env.values(), *server.headers.values())
+            ),
         ]
 
     def build(self) -> Daemon:
@@ -222,6 +229,7 @@ class Container:
         lineup = self._lineup()
         budget = self._budget(storage, clock)
         tools, commands = self._tools_and_commands(storage, clock, budget)
+        mcp_specs = self._mcp(storage, tools, commands, bus, clock)
         approvals = ApprovalDesk(
             SqlApprovalStore(storage.database),
             clock,
@@ -278,6 +286,9 @@ class Container:
                 ServiceSpec(dispatcher, critical=True),
                 # run_code joins the tools (or not) before any message can arrive.
                 *self._code_tool(tools),
+                # MCP servers' sessions, each owned by its link's task (never critical:
+                # a server down is reported to the model and reconnected).
+                *mcp_specs,
                 *task_specs[0],
                 # Channels start last: a channel re-publishes its pending inbox at start,
                 # so everything downstream must already be running. Only the scheduler
@@ -437,6 +448,7 @@ class Container:
             default_timezone=s.scheduler.timezone,
             metrics=self.render_metrics if self.metrics is not None else no_metrics,
             max_upload_bytes=s.media.max_file_bytes if s.media.enabled else 0,
+            mcp=self._mcp_servers,
         )
         control = ControlPlane(s.control_plane, deps)
         observed = [ObservedChannel(channel, feed) for channel in [*channels, web]]
@@ -592,6 +604,74 @@ class Container:
         if self.settings.kv_memory.enabled:
             self._notes(storage, clock, tools, commands)
         return tools, commands
+
+    def _mcp(
+        self,
+        storage: _Storage,
+        tools: ToolRegistry,
+        commands: CommandRouter,
+        bus: Bus,
+        clock: SystemClock,
+    ) -> list[ServiceSpec]:
+        """The MCP links (loaded only when servers are configured) and /mcp."""
+        if not self.settings.mcp.servers:
+            return []
+        from minibot.adapters.mcp.wiring import mcp_servers, register_commands
+        from minibot.adapters.sql.mcp_pin_store import SqlMcpPinStore
+
+        servers = mcp_servers(
+            self.settings,
+            SqlMcpPinStore(storage.database),
+            tools,
+            bus.publish,
+            clock.now,
+            console=self.mode == "console",
+        )
+        register_commands(servers, commands)
+        self._mcp_servers = dict(servers)
+        return [ServiceSpec(server.link) for server in servers.values()]
+
+    def owner_tools(self) -> tuple[ToolRegistry, list[Any]]:
+        """The notes' and tasks' tools alone, over the configured stores, for `minibot
+        mcp serve`, and the services to start first (the databases, the job store). No
+        scheduler runs here: the daemon fires what is scheduled, once it reads it."""
+        clock = SystemClock()
+        storage = self._storage(clock)
+        tools = ToolRegistry(
+            timeout_seconds=self.settings.llm.tool_timeout_seconds,
+            permissions=tool_permissions(self.settings.tools),
+            max_output_chars=self.settings.tools.max_output_chars,
+        )
+        if self.settings.kv_memory.enabled:
+            self._notes(storage, clock, tools, CommandRouter())
+        store: FileJobStore | SqlJobStore | None = None
+        if self.settings.scheduler.enabled:
+            sch = self.settings.scheduler
+            store, _leases = self._job_store(storage, clock)
+
+            async def fired_elsewhere(*_: Any) -> None:
+                return None
+
+            async def quiet(message: Event | Command) -> None:
+                return None
+
+            jobs = JobService(
+                store,
+                AsyncioScheduler(store, fired_elsewhere, clock),
+                quiet,
+                clock,
+                JobLimits(
+                    max_jobs_per_owner=sch.max_jobs_per_owner,
+                    max_jobs_created_per_run=sch.max_jobs_created_per_run,
+                    grace_window_seconds=sch.grace_window_seconds,
+                ),
+            )
+            for tool in JobTools(jobs, self._prompt_cost(), ()).tools():
+                tools.add(tool)
+        # The databases (the retention pass, the second spec, is the daemon's), then the store.
+        services: list[Any] = [storage.specs[0].service]
+        services += [spec.service for spec in storage.specs[2:]]
+        return tools, [*services, *([store] if store is not None else [])]
 
     def _code_tool(self, tools: ToolRegistry) -> list[ServiceSpec]:
         if not self.settings.tools.code.enabled:

@@ -142,3 +142,20 @@ def blocked(entries: Iterable[HostEntry], host: str, port: int) -> bool:
         (name == e.host or name.endswith("." + e.host)) and (e.port is None or e.port == port)
         for e in entries
     )
+
+
+def configured_server_refusal(address: IPAddress) -> str | None:
+    """Why a server named in config (an MCP server's URL) may not be reached at
+    `address`. Naming it is an allowance for loopback and private networks (a home
+    server), never for metadata services, link-local, unspecified or multicast ones."""
+    inner = embedded_ipv4(address)
+    if inner is not None:
+        return configured_server_refusal(inner)
+    if address in _METADATA:
+        return "a cloud metadata address"
+    checks = (
+        (address.is_unspecified, "the unspecified address"),
+        (address.is_link_local, "a link-local address"),
+        (address.is_multicast, "a multicast address"),
+    )
+    return next((why for bad, why in checks if bad), None)

@@ -247,3 +247,12 @@ class BudgetExceeded(MinibotError):
 
 if TYPE_CHECKING:
     from minibot.core.budgets import BudgetBreach
+
+
+class McpUnavailable(ToolError):
+    """An MCP server could not be reached or did not answer in time: `server` names it."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        super().__init__(f"MCP server {server!r} is unavailable: {reason}")
+        self.server = server
+        self.reason = reason

@@ -16,6 +16,7 @@ from minibot.core.delivery import ChunkClaim
 from minibot.core.dashboard_sessions import DashboardSession
 from minibot.core.errors import EntryRejected
 from minibot.core.history_window import select_window
+from minibot.core.mcp import McpPin, McpToolInfo
 from minibot.core.notes import (
     Note,
     NoteProvenance,
@@ -405,3 +406,24 @@ class InMemorySessionStore:
         for key in expired:
             del self.sessions[key]
         return len(expired)
+class InMemoryMcpPinStore:
+    def __init__(self) -> None:
+        self.pins: dict[str, McpPin] = {}
+
+    async def get(self, server: str) -> McpPin | None:
+        return self.pins.get(server)
+
+    async def all(self) -> list[McpPin]:
+        return [self.pins[name] for name in sorted(self.pins)]
+
+    async def pin(
+        self, server: str, fingerprint: str, tools: tuple[McpToolInfo, ...], at: datetime
+    ) -> None:
+        self.pins[server] = McpPin(server, fingerprint, tools, at)
+
+    async def hold(self, server: str, fingerprint: str, tools: tuple[McpToolInfo, ...]) -> None:
+        pin = self.pins.get(server)
+        if pin is not None:
+            self.pins[server] = dataclasses.replace(
+                pin, pending_fingerprint=fingerprint, pending_tools=tools
+            )

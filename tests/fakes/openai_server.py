@@ -34,6 +34,9 @@ class Script:
     # Chat completions, whole answers: finish_reason "length" (the answer hit max_tokens).
     truncated: bool = False
     chunk_delay_seconds: float = 0.0  # stream only: wait this long before each chunk
+    # Answer with the last tool result in the prompt (chat completions), as a model that
+    # reports what a tool said.
+    quote_tool_result: bool = False
 
     @classmethod
     def reply(cls, text: str) -> Script:
@@ -42,6 +45,10 @@ class Script:
     @classmethod
     def streamed_slowly(cls, text: str, chunk_delay_seconds: float) -> Script:
         return cls(text=text, chunk_delay_seconds=chunk_delay_seconds)
+
+    @classmethod
+    def quoting_tool_result(cls) -> Script:
+        return cls(quote_tool_result=True)
 
     @classmethod
     def tool_call(cls, name: str, arguments: str, *more: tuple[str, str]) -> Script:
@@ -251,6 +258,9 @@ class FakeOpenAIServer:
                 return web.json_response(error, status=script.status, headers=headers)
             prompt_text = fmt.prompt_text(body)
             text = script.text if script.text is not None else f"echo: {fmt.last_user(body)}"
+            if script.quote_tool_result:
+                tools = [m for m in body.get("messages", ()) if m.get("role") == "tool"]
+                text = f"the tool said: {tools[-1]['content'] if tools else 'nothing'}"
             calls_text = "".join(name + args for name, args in script.tool_calls)
             answer = Answer(text, len(prompt_text) // 4, len(text + calls_text) // 4)
             usage = answer if script.report_usage else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import zoneinfo
 from typing import Literal
 
@@ -494,6 +495,62 @@ class ToolsSettings(Section):
     workflows: WorkflowToolSettings = Field(default_factory=WorkflowToolSettings)
 
 
+class McpServerSettings(Section):
+    """`[mcp.servers.<name>]`: a local command (stdio) or a URL (Streamable HTTP)."""
+
+    # stdio: the program, its arguments, the only variables it gets beyond PATH, HOME
+    # and LANG (secrets through ${VAR}), and its working directory.
+    command: str = ""
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, SecretStr] = Field(default_factory=dict)
+    cwd: str = ""
+    # Streamable HTTP: the endpoint (naming it allows its host and port, loopback and
+    # private networks included) and headers sent with each request (secrets allowed).
+    url: str = ""
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    enabled: bool = True
+    # Which of the server's tools are offered (by the server's names); absent: all.
+    enabled_tools: list[str] | None = None
+    # Each tool call's limit.
+    timeout_seconds: float = Field(30.0, gt=0)
+    # Which owner ids get these tools; absent: everyone allowed to talk to the bot.
+    owners: list[str] | None = None
+    # The level of this server's tools unless [tools.permissions] names one.
+    permission: Literal["allow", "confirm", "deny"] = "confirm"
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if bool(self.command) == bool(self.url):
+            raise ValueError("give either command (stdio) or url (Streamable HTTP)")
+        if self.url and (self.args or self.env or self.cwd):
+            raise ValueError("args, env and cwd are for a command; a url server takes headers")
+        if self.command and self.headers:
+            raise ValueError("headers are for a url server")
+        return self
+
+
+class McpSettings(Section):
+    servers: dict[str, McpServerSettings] = Field(default_factory=dict)
+    # The limit for opening a session (a server's start-up, the handshake, listing tools).
+    connect_timeout_seconds: float = Field(30.0, gt=0)
+    # How often a connected server is pinged (a dead one is found and reconnected).
+    ping_interval_seconds: float = Field(15.0, gt=0)
+    # Reconnection back-off after a server fails: from the first wait up to the cap.
+    reconnect_initial_delay_seconds: float = Field(1.0, gt=0)
+    reconnect_max_delay_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("servers")
+    @classmethod
+    def _names(cls, servers: dict[str, McpServerSettings]) -> dict[str, McpServerSettings]:
+        for name in servers:
+            if not re.fullmatch(r"[A-Za-z0-9-]{1,24}", name):
+                raise ValueError(
+                    f"{name!r}: a server name is 1-24 letters, digits or '-' "
+                    "(it becomes part of the tool names mcp_<server>_<tool>)"
+                )
+        return servers
+
+
 class WorkflowStepSettings(Section):
     """One step of `[[workflows.<name>.steps]]`: `kind` and the field that kind needs
     (fetch: url, search: query, run_code: code, ask: prompt, send: text). Text fields
@@ -582,6 +639,7 @@ class Settings(Section):
     channels: ChannelsSettings = Field(default_factory=ChannelsSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
     workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
     media: MediaSettings = Field(default_factory=MediaSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

@@ -363,4 +363,16 @@ dashboard_sessions = Table(
     Column("owner", String(255), nullable=False),
     Column("csrf", String(64), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
+# MCP servers' approved tool lists (`minibot mcp approve`, `/mcp approve`): one row per
+# configured server, the tools as JSON (names, descriptions, schemas); a list the server
+# now offers instead waits in the pending columns until approved.
+mcp_pins = Table(
+    "minibot_mcp_pins",
+    metadata,
+    Column("server", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("tools", Text, nullable=False),
+    Column("approved_at", UtcDateTime, nullable=False),
+    Column("pending_fingerprint", String(64)),
+    Column("pending_tools", Text),
 )

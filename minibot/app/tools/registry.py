@@ -70,6 +70,11 @@ class Tool:
     # field) or None. Run before a call is held for approval, so the owner is never
     # asked to approve a call that could only fail.
     check: Callable[[Mapping[str, Any]], str | None] | None = None
+    # Only these owners are offered it (an MCP server's `owners`); None: everyone.
+    owners: frozenset[str] | None = None
+
+    def offered_to(self, owner_id: str) -> bool:
+        return self.owners is None or owner_id in self.owners
 
     @property
     def side_effects(self) -> bool:
@@ -95,6 +100,9 @@ class ToolRegistry:
         self._timeout_seconds = timeout_seconds
         self.permissions = permissions or ToolPermissions()
         self._max_output_chars = max_output_chars
+        # Names whose output came from outside, kept when the tool is withdrawn: its
+        # output already in a turn stays untrusted.
+        self._untrusted: set[str] = set()
         for tool in tools:
             self.add(tool)
 
@@ -102,6 +110,13 @@ class ToolRegistry:
         Draft202012Validator.check_schema(dict(tool.spec.parameters))
         self._tools[tool.spec.name] = tool
         self._validators[tool.spec.name] = Draft202012Validator(dict(tool.spec.parameters))
+        if tool.untrusted_output:
+            self._untrusted.add(tool.spec.name)
+
+    def remove(self, name: str) -> None:
+        """Withdraws a tool (an MCP server's, when its list changed); absent: nothing."""
+        self._tools.pop(name, None)
+        self._validators.pop(name, None)
 
     @property
     def specs(self) -> tuple[ToolSpec, ...]:
@@ -118,11 +133,13 @@ class ToolRegistry:
         return self._tools.get(name)
 
     def specs_for(self, owner_id: str) -> tuple[ToolSpec, ...]:
-        """The tools offered to the model in `owner_id`'s turns: all but those denied."""
+        """The tools offered to the model in `owner_id`'s turns: all but those denied
+        and those kept for other owners."""
         return tuple(
             tool.spec
-            for tool in self._tools.values()
-            if self.level(owner_id, tool.spec.name) is not PermissionLevel.DENY
+            for tool in list(self._tools.values())
+            if tool.offered_to(owner_id)
+            and self.level(owner_id, tool.spec.name) is not PermissionLevel.DENY
         )
 
     def level(self, owner_id: str, name: str) -> PermissionLevel:
@@ -138,8 +155,7 @@ class ToolRegistry:
         return tool is not None and tool.side_effects
 
     def untrusted_output(self, name: str) -> bool:
-        tool = self._tools.get(name)
-        return tool is not None and tool.untrusted_output
+        return name in self._untrusted
 
     def refusal(self, call: ToolCall) -> str | None:
         """The error result a call would get for its arguments alone (not JSON, against
@@ -169,7 +185,9 @@ class ToolRegistry:
         arguments = self._arguments(call)
         if isinstance(arguments, str):
             return arguments
-        tool = self._tools[call.name]
+        tool = self._tools.get(call.name)
+        if tool is None or not tool.offered_to(context.owner_id):
+            return _error(f"unknown tool {call.name!r}")
         limit = tool.timeout_seconds or self._timeout_seconds
         try:
             async with asyncio.timeout(limit):

@@ -154,7 +154,7 @@ _OLD_SQLITE_FTS = [
 
 # The tables of that release: everything but what later revisions added (the SQL job
 # store, the conversation settings, the /voice modes, owners' saved workflows, the
-# delivery claims of replicas).
+# delivery claims of replicas, dashboard sessions, MCP pins).
 _LATER_TABLES = (
     "minibot_job",
     "minibot_conversation_settings",
@@ -162,6 +162,7 @@ _LATER_TABLES = (
     "minibot_owner_workflows",
     "minibot_delivery_claims",
     "minibot_dashboard_sessions",
+    "minibot_mcp_pins",
 )
 _OLD_RELEASE_TABLES = [
     table for table in tables.metadata.sorted_tables if not table.name.startswith(_LATER_TABLES)

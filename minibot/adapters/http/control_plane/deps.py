@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from minibot.app.daemon import DaemonHealth
 from minibot.app.jobs.job_service import JobService
 from minibot.app.live.live_feed import LiveFeed
 from minibot.app.live.task_index import TaskIndex
+from minibot.app.mcp.mcp_commands import McpServer
 from minibot.core.identity import OwnerResolver
 from minibot.core.ports.conversation_memory import ConversationMemory
 from minibot.core.ports.note_store import NoteStore
@@ -54,3 +55,5 @@ class ControlPlaneDeps:
     default_timezone: str = "UTC"
     metrics: Metrics = no_metrics
     max_upload_bytes: int = 0
+    # The MCP servers by name (their links: state, tools, approve).
+    mcp: Mapping[str, McpServer] = field(default_factory=dict)

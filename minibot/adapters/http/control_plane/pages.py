@@ -15,6 +15,7 @@ _NAV = (
     ("/conversations", "Conversations"),
     ("/notes", "Notes"),
     ("/usage", "Usage"),
+    ("/mcp", "MCP"),
     ("/chat", "Chat"),
     ("/settings", "Settings"),
 )

@@ -23,6 +23,7 @@ from minibot.adapters.http.control_plane.data_routes import DataRoutes
 from minibot.adapters.http.control_plane.deps import ControlPlaneDeps
 from minibot.adapters.http.control_plane.health_routes import HealthRoutes
 from minibot.adapters.http.control_plane.live_routes import LiveRoutes
+from minibot.adapters.http.control_plane.mcp_routes import McpRoutes
 from minibot.adapters.http.control_plane.openapi import openapi_document
 from minibot.adapters.http.control_plane.task_routes import TaskRoutes
 from minibot.core.health import Health, HealthBoard, HealthState
@@ -82,6 +83,7 @@ class ControlPlane:
             DataRoutes(self._deps),
             LiveRoutes(self._deps),
             DashboardRoutes(self._deps, self._auth),
+            McpRoutes(self._deps),
         ):
             routes.register(app.router)
         document = openapi_document()

@@ -40,10 +40,12 @@ def settings_for(
 ) -> Settings:
     tools = control.pop("tools", {})
     media = control.pop("media", {})
+    mcp = control.pop("mcp", {})
     return Settings.model_validate(
         {
             "tools": tools,
             "media": media,
+            "mcp": mcp,
             "daemon": {"shutdown_timeout_seconds": 5},
             "llm": {
                 "provider": "openai",

@@ -49,6 +49,8 @@ PROTECTED = [
     ("GET", "/conversations"),
     ("GET", "/notes"),
     ("GET", "/usage"),
+    ("GET", "/mcp"),
+    ("POST", "/mcp/test/approve"),
     ("GET", "/settings"),
     ("GET", "/chat"),
 ]
@@ -418,7 +420,7 @@ async def _has(values: Awaitable[list[str]], wanted: str) -> bool:
     "page",
     ["/", "/events", "/tasks", "/tasks?owner=telegram:42", "/conversations",
      "/conversations/telegram:42", "/notes", "/notes?owner=telegram:42", "/usage", "/settings",
-     "/chat"],
+     "/chat", "/mcp"],
 )  # fmt: skip
 async def test_every_dashboard_page_renders_without_leaking_secrets(
     minibot: Running, api: httpx.AsyncClient, page: str

@@ -1,0 +1,1 @@
+"""MCP servers' tools in the registry: one link per server, pinned tool lists, /mcp."""
