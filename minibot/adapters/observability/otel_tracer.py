@@ -52,7 +52,16 @@ _MAX_QUEUE_SIZE = 4096
 class _Scope:
     """One span from `__enter__` to `__exit__`, current (as the traceparent) in between."""
 
-    __slots__ = ("_attributes", "_late", "_name", "_otel", "_span", "_start_ns", "_token")
+    __slots__ = (
+        "_attributes",
+        "_events",
+        "_late",
+        "_name",
+        "_otel",
+        "_span",
+        "_start_ns",
+        "_token",
+    )
 
     def __init__(
         self,
@@ -68,12 +77,19 @@ class _Scope:
         self._span: Any = None
         self._token: Any = None
         self._late: dict[str, AttributeValue] | None = None
+        self._events: list[tuple[str, Mapping[str, AttributeValue] | None, int]] | None = None
 
     def set(self, key: str, value: AttributeValue) -> None:
         # Kept until the end: one call into the SDK (and its lock) for all of them.
         if self._late is None:
             self._late = {}
         self._late[key] = value
+
+    def event(self, name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
+        # Timed now, handed to the SDK at the end with the late attributes.
+        if self._events is None:
+            self._events = []
+        self._events.append((name, attributes, time.time_ns()))
 
     def __enter__(self) -> _Scope:
         otel = self._otel
@@ -98,10 +114,42 @@ class _Scope:
         span = self._span
         if self._late is not None:
             span.set_attributes(self._late)
+        if self._events is not None:
+            for name, attributes, at_ns in self._events:
+                span.add_event(name, attributes, at_ns)
         if exc is not None and not isinstance(exc, asyncio.CancelledError | GeneratorExit):
             span.set_status(self._otel.error_status(type(exc).__name__))
         self._otel.closed(value)
         span.end()
+
+
+class _Unsampled:
+    """A span under a parent that is not sampled: the SDK would only make a span that
+    records nothing; the parent's traceparent stays current (the same trace, not sampled)."""
+
+    __slots__ = ()
+
+    def set(self, key: str, value: AttributeValue) -> None:
+        return None
+
+    def event(self, name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
+        return None
+
+    def __enter__(self) -> _Unsampled:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+_UNSAMPLED = _Unsampled()
+# The last hex digit of a traceparent's flags when the sampled bit (0x01) is clear.
+_UNSAMPLED_LAST_DIGITS = frozenset("02468ace")
 
 
 class _Otel:
@@ -181,6 +229,12 @@ class OtelTracer:
     ) -> Any:
         if self._otel is None:
             return NO_TRACER.span(name)
+        parent = traceparent.get()
+        # The flags' low bit clear ("00", or "02" with the SDK's random-id flag): the trace
+        # is not sampled, and with a parent-based sampler neither is any span beneath it;
+        # asking the SDK would cost a span that records nothing.
+        if parent is not None and parent[-1] in _UNSAMPLED_LAST_DIGITS:
+            return _UNSAMPLED
         return _Scope(self._otel, name, attributes, start_ns)
 
     async def start(self) -> None:
