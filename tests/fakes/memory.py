@@ -10,7 +10,7 @@ from typing import Any
 
 from minibot.core.approval import Approval, ApprovalState
 from minibot.core.conversation import ChatMessage, ConversationKey
-from minibot.core.conversation_settings import NO_SETTINGS, ConversationSettings
+from minibot.core.conversation_settings import NO_SETTINGS, BusyPolicy, ConversationSettings
 from minibot.core.errors import EntryRejected
 from minibot.core.history_window import select_window
 from minibot.core.notes import (
@@ -324,6 +324,9 @@ class InMemoryConversationSettingsStore:
 
     async def put(self, conversation: ConversationKey, settings: ConversationSettings) -> None:
         self.settings[conversation] = settings
+
+    async def busy_policy(self, conversation: ConversationKey) -> BusyPolicy | None:
+        return self.settings.get(conversation, NO_SETTINGS).busy_policy
 
 
 class InMemoryWorkflowStore:
