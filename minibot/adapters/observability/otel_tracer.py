@@ -47,6 +47,9 @@ class _QueueFullOncePerInterval(logging.Filter):
 # Spans wait at most this long in memory before a batch goes out.
 _SCHEDULE_DELAY_MILLIS = 1000
 _MAX_QUEUE_SIZE = 4096
+# A request per this many spans at most (the SDK's default, 512, is two a second at
+# 250 messages a second); a delay's worth of spans usually goes in one.
+_MAX_EXPORT_BATCH_SIZE = 2048
 
 
 class _Scope:
@@ -171,7 +174,8 @@ class _Otel:
     def opened(self, span: Any) -> str:
         context = span.get_span_context()
         value = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-        self._open[value] = self._trace.set_span_in_context(span, self._empty)
+        # The span itself: its context is made only if a child asks (half of them do).
+        self._open[value] = span
         return value
 
     def closed(self, value: str | None) -> None:
@@ -186,7 +190,7 @@ class _Otel:
             return self._empty  # a new trace
         known = self._open.get(value)
         if known is not None:
-            return known
+            return self._trace.set_span_in_context(known, self._empty)
         # From another process, or a span already ended (its children may outlive it).
         ids = trace_ids(value)
         if ids is None:
@@ -247,10 +251,14 @@ class OtelTracer:
         from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
 
         s = self._settings
-        root = ALWAYS_ON if s.sample_ratio >= 1.0 else TraceIdRatioBased(s.sample_ratio)
+        # A span under an unsampled parent never reaches the SDK (see `span`), so at
+        # ratio 1 every span that does is sampled: no parent lookup needed for that.
+        sampler = (
+            ALWAYS_ON if s.sample_ratio >= 1.0 else ParentBased(TraceIdRatioBased(s.sample_ratio))
+        )
         provider = TracerProvider(
-            resource=Resource.create({"service.name": s.service_name}),
-            sampler=ParentBased(root),
+            resource=_resource(Resource, s.service_name),
+            sampler=sampler,
             # Shut down in `stop`, bounded; an exit hook of its own could hang on a dead
             # collector after the daemon is done.
             shutdown_on_exit=False,
@@ -260,6 +268,7 @@ class OtelTracer:
             BatchSpanProcessor(
                 exporter,
                 max_queue_size=_MAX_QUEUE_SIZE,
+                max_export_batch_size=_MAX_EXPORT_BATCH_SIZE,
                 schedule_delay_millis=_SCHEDULE_DELAY_MILLIS,
                 export_timeout_millis=int(s.export_timeout_seconds * 1000),
             )
@@ -296,6 +305,23 @@ class OtelTracer:
             await asyncio.wait_for(done, self._settings.export_timeout_seconds + 1)
         except TimeoutError:
             log.warning("tracing: the last spans were not exported before shutdown")
+
+
+def _resource(resource_type: Any, service_name: str) -> Any:
+    """The SDK's resource for `service_name`, hashed once: the exporter groups every span
+    by its resource, and the SDK's hash dumps the resource's attributes to JSON each time
+    (a sixth of the cost of encoding a span)."""
+
+    class _HashedOnce(resource_type):  # type: ignore[misc]
+        _hash: int | None = None
+
+        def __hash__(self) -> int:
+            if self._hash is None:
+                self._hash = super().__hash__()
+            return self._hash
+
+    created = resource_type.create({"service.name": service_name})
+    return _HashedOnce(created.attributes, created.schema_url)
 
 
 def _settle(done: asyncio.Future[None]) -> None:
