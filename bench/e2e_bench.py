@@ -186,6 +186,7 @@ class Harness:
                 await asyncio.sleep(1.0)
                 idle_rss = bot.rss()
             bot.start_profile()
+            counter = bot.count_instructions()
             cpu_before = bot.cpu_seconds()
             main_before = bot.main_thread_cpu_seconds()
             fake_cpu = self.telegram.cpu_seconds()
@@ -195,6 +196,7 @@ class Harness:
                 await self._post(self.telegram.url + "/_bench/start", plan)
             _, done_at = await self._wait_answered(scenario.messages)
             cpu = bot.cpu_seconds() - cpu_before
+            instructions = Bot.instructions(counter)
             main_cpu = bot.main_thread_cpu_seconds() - main_before
             wall = done_at - wall_before
             fake_cpu = self.telegram.cpu_seconds() - fake_cpu
@@ -235,6 +237,9 @@ class Harness:
             "cpu_ms_per_msg": 1000 * cpu / max(1, answered),
             "cpu_util": cpu / max(1e-9, wall),
             "cpu_ms_per_msg_loop_thread": 1000 * main_cpu / max(1, answered),
+            # User-space instructions (perf stat) during the load, per answered message:
+            # the figure to compare two trees by on a shared machine. None without perf.
+            "minstr_per_msg": instructions / 1e6 / max(1, answered) if instructions else None,
             "rss_idle_mb": idle_rss / 2**20 if idle_rss else None,
             "rss_peak_mb": bot.peak_rss / 2**20,
             "startup_s": startup,
@@ -373,6 +378,7 @@ COLUMNS = [
     ("p99ms", "p99_ms"),
     ("maxms", "max_ms"),
     ("cpu ms/msg", "cpu_ms_per_msg"),
+    ("Minstr/msg", "minstr_per_msg"),
     ("idleMB", "rss_idle_mb"),
     ("peakMB", "rss_peak_mb"),
     ("start s", "startup_s"),
@@ -406,6 +412,7 @@ def table(rows: list[dict[str, Any]], floors: dict[str, dict[str, Any]]) -> str:
                             "p99_ms",
                             "max_ms",
                             "cpu_ms_per_msg",
+                            "minstr_per_msg",
                         }
                         or key in {"rss_idle_mb", "rss_peak_mb", "startup_s"}
                     )

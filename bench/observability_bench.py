@@ -100,7 +100,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                         rows[mode].append(row)
                         print(
                             f"  {mode}: {row['replies_per_s']:.0f} replies/s, "
-                            f"{row['cpu_ms_per_msg']:.2f} ms CPU/msg, lost {row['lost']}",
+                            f"{row['cpu_ms_per_msg']:.2f} ms CPU/msg, "
+                            f"{row['minstr_per_msg'] or 0:.2f} M instructions/msg, "
+                            f"lost {row['lost']}",
                             file=sys.stderr,
                         )
             await asyncio.sleep(1.5)  # the last batch of spans
@@ -126,8 +128,17 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "on_share_of_off": on / off if off else float("nan"),
         "off_cpu_ms_per_msg": median("off", "cpu_ms_per_msg"),
         "on_cpu_ms_per_msg": median("on", "cpu_ms_per_msg"),
+        # User-space instructions per message (perf stat; None without it): the cost
+        # figure least moved by other load on the machine.
+        "off_minstr_per_msg": _median_or_none(result, "off", "minstr_per_msg"),
+        "on_minstr_per_msg": _median_or_none(result, "on", "minstr_per_msg"),
         "lost": sum(r["lost"] for rows in result["rows"].values() for r in rows),
     }
+
+
+def _median_or_none(result: dict[str, Any], mode: str, key: str) -> float | None:
+    values = [r[key] for r in result["rows"][mode] if r.get(key) is not None]
+    return statistics.median(values) if values else None
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -140,6 +151,12 @@ async def main_async(args: argparse.Namespace) -> int:
         f"({figures['off_cpu_ms_per_msg']:.2f} ms CPU/msg), on {figures['on_replies_per_s']:.0f}/s "
         f"({figures['on_cpu_ms_per_msg']:.2f} ms CPU/msg): {figures['on_share_of_off']:.0%} of off"
     )
+    if figures["off_minstr_per_msg"] and figures["on_minstr_per_msg"]:
+        print(
+            f"  instructions: off {figures['off_minstr_per_msg']:.2f} M/msg, "
+            f"on {figures['on_minstr_per_msg']:.2f} M/msg "
+            f"({figures['off_minstr_per_msg'] / figures['on_minstr_per_msg']:.0%} of off's cost)"
+        )
     print(
         f"  [{'ok' if met else 'MISS'}] on keeps >= {TARGET_SHARE:.0%} of off's throughput"
         f"{'' if args.full else ' (short sizes: indicative only)'}"

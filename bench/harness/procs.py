@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -171,6 +172,36 @@ class Bot:
         """Under bench.harness.profiled: begin profiling now (SIGUSR1)."""
         if "bench.harness.profiled" in self.process.args:
             self.process.send_signal(signal.SIGUSR1)
+
+    def count_instructions(self) -> subprocess.Popen[str] | None:
+        """`perf stat` on this process from now until `instructions` is called: user-space
+        instructions are nearly deaf to other load on a shared machine, unlike time.
+        None where perf is missing or not allowed."""
+        if shutil.which("perf") is None:
+            return None
+        return subprocess.Popen(
+            ["perf", "stat", "-x", ",", "-e", "instructions:u", "-p", str(self.process.pid)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    @staticmethod
+    def instructions(counter: subprocess.Popen[str] | None) -> int | None:
+        """Stops a `count_instructions` counter and reads its count."""
+        if counter is None:
+            return None
+        counter.send_signal(signal.SIGINT)
+        try:
+            _, err = counter.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            counter.kill()
+            return None
+        for line in err.splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+                return int(fields[0])
+        return None
 
     def main_thread_cpu_seconds(self) -> float:
         """CPU of the event loop's thread (the rest is driver and executor threads)."""

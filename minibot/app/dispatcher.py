@@ -128,11 +128,15 @@ class Dispatcher(LanedService):
     async def _policy(self, conversation: ConversationKey) -> BusyPolicy:
         if self._chats is None:
             return self._busy_policy
-        chosen = (await self._chats.get(conversation)).busy_policy
+        chosen = await self._chats.busy_policy(conversation)
         return chosen or self._busy_policy
 
     async def _converse(self, message: IncomingMessage, owner_id: str, turn: TurnRef) -> None:
-        """One conversation turn, in its own task so that a newer message can cancel it."""
+        """One conversation turn, in its own task so that a newer message can cancel it
+        (or steer into it); under "queue" nothing can, and it runs in the lane's task."""
+        if await self._policy(message.conversation) is BusyPolicy.QUEUE:
+            await self._conversation.handle(message, owner_id=owner_id, turn_id=turn.turn_id)
+            return
         steering = Steering()
         task = asyncio.create_task(
             self._conversation.handle(

@@ -14,6 +14,9 @@ class _NoSpan:
     def set(self, key: str, value: AttributeValue) -> None:
         return None
 
+    def event(self, name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
+        return None
+
     def __enter__(self) -> _NoSpan:
         return self
 

@@ -141,3 +141,24 @@ async def test_a_steered_streamed_answer_starts_its_draft_afresh() -> None:
         assert app.channel.drafts[-1][1] == "echo: second", "not the first answer's text too"
     finally:
         await app.stop()
+
+
+async def _tasks_during_a_turn(policy: BusyPolicy) -> int:
+    app = build_app(busy_policy=policy)
+    await app.start()
+    try:
+        gate = await _slow_first_turn(app)
+        running = len(asyncio.all_tasks())
+        gate.set()
+        await app.settle()
+        assert app.channel.texts() == ["echo: first"]
+        return running
+    finally:
+        await app.stop()
+
+
+async def test_under_queue_a_turn_runs_in_its_lane_with_no_task_of_its_own() -> None:
+    # Nothing can steer or interrupt it, so it is not worth a task per message.
+    assert await _tasks_during_a_turn(BusyPolicy.QUEUE) == (
+        await _tasks_during_a_turn(BusyPolicy.STEER) - 1
+    )

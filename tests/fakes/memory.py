@@ -11,7 +11,7 @@ from typing import Any
 
 from minibot.core.approval import Approval, ApprovalState
 from minibot.core.conversation import ChatMessage, ConversationKey
-from minibot.core.conversation_settings import NO_SETTINGS, ConversationSettings
+from minibot.core.conversation_settings import NO_SETTINGS, BusyPolicy, ConversationSettings
 from minibot.core.delivery import ChunkClaim
 from minibot.core.dashboard_sessions import DashboardSession
 from minibot.core.errors import EntryRejected
@@ -356,6 +356,9 @@ class InMemoryConversationSettingsStore:
     async def put(self, conversation: ConversationKey, settings: ConversationSettings) -> None:
         self.settings[conversation] = settings
 
+    async def busy_policy(self, conversation: ConversationKey) -> BusyPolicy | None:
+        return self.settings.get(conversation, NO_SETTINGS).busy_policy
+
 
 class InMemoryWorkflowStore:
     """WorkflowStore in a dict keyed by (owner, name)."""
@@ -406,6 +409,8 @@ class InMemorySessionStore:
         for key in expired:
             del self.sessions[key]
         return len(expired)
+
+
 class InMemoryMcpPinStore:
     def __init__(self) -> None:
         self.pins: dict[str, McpPin] = {}

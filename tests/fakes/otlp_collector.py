@@ -29,6 +29,8 @@ class ReceivedSpan:
     start_ns: int
     end_ns: int
     failed: bool
+    # (name, attributes) of each span event, in order.
+    events: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 @dataclass
@@ -92,6 +94,9 @@ class FakeOtlpCollector:
                             start_ns=span.start_time_unix_nano,
                             end_ns=span.end_time_unix_nano,
                             failed=span.status.code == 2,
+                            events=tuple(
+                                (event.name, _attributes(event.attributes)) for event in span.events
+                            ),
                         )
                     )
         self._arrived.set()

@@ -47,12 +47,24 @@ class _QueueFullOncePerInterval(logging.Filter):
 # Spans wait at most this long in memory before a batch goes out.
 _SCHEDULE_DELAY_MILLIS = 1000
 _MAX_QUEUE_SIZE = 4096
+# A request per this many spans at most (the SDK's default, 512, is two a second at
+# 250 messages a second); a delay's worth of spans usually goes in one.
+_MAX_EXPORT_BATCH_SIZE = 2048
 
 
 class _Scope:
     """One span from `__enter__` to `__exit__`, current (as the traceparent) in between."""
 
-    __slots__ = ("_attributes", "_late", "_name", "_otel", "_span", "_start_ns", "_token")
+    __slots__ = (
+        "_attributes",
+        "_events",
+        "_late",
+        "_name",
+        "_otel",
+        "_span",
+        "_start_ns",
+        "_token",
+    )
 
     def __init__(
         self,
@@ -68,12 +80,19 @@ class _Scope:
         self._span: Any = None
         self._token: Any = None
         self._late: dict[str, AttributeValue] | None = None
+        self._events: list[tuple[str, Mapping[str, AttributeValue] | None, int]] | None = None
 
     def set(self, key: str, value: AttributeValue) -> None:
         # Kept until the end: one call into the SDK (and its lock) for all of them.
         if self._late is None:
             self._late = {}
         self._late[key] = value
+
+    def event(self, name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
+        # Timed now, handed to the SDK at the end with the late attributes.
+        if self._events is None:
+            self._events = []
+        self._events.append((name, attributes, time.time_ns()))
 
     def __enter__(self) -> _Scope:
         otel = self._otel
@@ -98,10 +117,42 @@ class _Scope:
         span = self._span
         if self._late is not None:
             span.set_attributes(self._late)
+        if self._events is not None:
+            for name, attributes, at_ns in self._events:
+                span.add_event(name, attributes, at_ns)
         if exc is not None and not isinstance(exc, asyncio.CancelledError | GeneratorExit):
             span.set_status(self._otel.error_status(type(exc).__name__))
         self._otel.closed(value)
         span.end()
+
+
+class _Unsampled:
+    """A span under a parent that is not sampled: the SDK would only make a span that
+    records nothing; the parent's traceparent stays current (the same trace, not sampled)."""
+
+    __slots__ = ()
+
+    def set(self, key: str, value: AttributeValue) -> None:
+        return None
+
+    def event(self, name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
+        return None
+
+    def __enter__(self) -> _Unsampled:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+_UNSAMPLED = _Unsampled()
+# The last hex digit of a traceparent's flags when the sampled bit (0x01) is clear.
+_UNSAMPLED_LAST_DIGITS = frozenset("02468ace")
 
 
 class _Otel:
@@ -123,7 +174,8 @@ class _Otel:
     def opened(self, span: Any) -> str:
         context = span.get_span_context()
         value = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-        self._open[value] = self._trace.set_span_in_context(span, self._empty)
+        # The span itself: its context is made only if a child asks (half of them do).
+        self._open[value] = span
         return value
 
     def closed(self, value: str | None) -> None:
@@ -138,7 +190,7 @@ class _Otel:
             return self._empty  # a new trace
         known = self._open.get(value)
         if known is not None:
-            return known
+            return self._trace.set_span_in_context(known, self._empty)
         # From another process, or a span already ended (its children may outlive it).
         ids = trace_ids(value)
         if ids is None:
@@ -181,6 +233,12 @@ class OtelTracer:
     ) -> Any:
         if self._otel is None:
             return NO_TRACER.span(name)
+        parent = traceparent.get()
+        # The flags' low bit clear ("00", or "02" with the SDK's random-id flag): the trace
+        # is not sampled, and with a parent-based sampler neither is any span beneath it;
+        # asking the SDK would cost a span that records nothing.
+        if parent is not None and parent[-1] in _UNSAMPLED_LAST_DIGITS:
+            return _UNSAMPLED
         return _Scope(self._otel, name, attributes, start_ns)
 
     async def start(self) -> None:
@@ -193,10 +251,14 @@ class OtelTracer:
         from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
 
         s = self._settings
-        root = ALWAYS_ON if s.sample_ratio >= 1.0 else TraceIdRatioBased(s.sample_ratio)
+        # A span under an unsampled parent never reaches the SDK (see `span`), so at
+        # ratio 1 every span that does is sampled: no parent lookup needed for that.
+        sampler = (
+            ALWAYS_ON if s.sample_ratio >= 1.0 else ParentBased(TraceIdRatioBased(s.sample_ratio))
+        )
         provider = TracerProvider(
-            resource=Resource.create({"service.name": s.service_name}),
-            sampler=ParentBased(root),
+            resource=_resource(Resource, s.service_name),
+            sampler=sampler,
             # Shut down in `stop`, bounded; an exit hook of its own could hang on a dead
             # collector after the daemon is done.
             shutdown_on_exit=False,
@@ -206,6 +268,7 @@ class OtelTracer:
             BatchSpanProcessor(
                 exporter,
                 max_queue_size=_MAX_QUEUE_SIZE,
+                max_export_batch_size=_MAX_EXPORT_BATCH_SIZE,
                 schedule_delay_millis=_SCHEDULE_DELAY_MILLIS,
                 export_timeout_millis=int(s.export_timeout_seconds * 1000),
             )
@@ -242,6 +305,23 @@ class OtelTracer:
             await asyncio.wait_for(done, self._settings.export_timeout_seconds + 1)
         except TimeoutError:
             log.warning("tracing: the last spans were not exported before shutdown")
+
+
+def _resource(resource_type: Any, service_name: str) -> Any:
+    """The SDK's resource for `service_name`, hashed once: the exporter groups every span
+    by its resource, and the SDK's hash dumps the resource's attributes to JSON each time
+    (a sixth of the cost of encoding a span)."""
+
+    class _HashedOnce(resource_type):  # type: ignore[misc]
+        _hash: int | None = None
+
+        def __hash__(self) -> int:
+            if self._hash is None:
+                self._hash = super().__hash__()
+            return self._hash
+
+    created = resource_type.create({"service.name": service_name})
+    return _HashedOnce(created.attributes, created.schema_url)
 
 
 def _settle(done: asyncio.Future[None]) -> None:

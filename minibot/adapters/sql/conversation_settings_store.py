@@ -23,12 +23,19 @@ class SqlConversationSettingsStore:
     """ConversationSettingsStore on SQL. Every turn reads its conversation's settings, so
     they are cached after the first read (the `cache_size` most recent conversations);
     writes go through the cache. A replica sees another's change once the entry leaves its
-    cache or it restarts (the settings change by command, rarely)."""
+    cache or it restarts (the settings change by command, rarely).
+
+    The busy policies chosen are read once, all together (a conversation that chose
+    one is rare), and kept beside the cache: a turn asks its conversation's without a
+    read, and most conversations have none."""
 
     def __init__(self, database: SqlDatabase, *, cache_size: int = 10_000) -> None:
         self._db = database
         self._cache: OrderedDict[ConversationKey, ConversationSettings] = OrderedDict()
         self._cache_size = cache_size
+        # Conversation (as text) -> its chosen busy policy; None until first asked.
+        self._busy: dict[str, BusyPolicy] | None = None
+        self._writes = 0
 
     async def start(self) -> None:
         await self._db.start()
@@ -51,6 +58,21 @@ class SqlConversationSettingsStore:
         self._remember(conversation, found)
         return found
 
+    async def busy_policy(self, conversation: ConversationKey) -> BusyPolicy | None:
+        def operation(conn: Connection) -> dict[str, BusyPolicy]:
+            query = select(table.c.conversation, table.c.busy_policy).where(
+                table.c.busy_policy.is_not(None)
+            )
+            return {row[0]: BusyPolicy(row[1]) for row in conn.execute(query) if row[1]}
+
+        while self._busy is None:
+            writes = self._writes
+            found = await self._db.read(operation, quick=True)
+            # A put during the read may be missing from it: then it is read again.
+            if self._busy is None and writes == self._writes:
+                self._busy = found
+        return self._busy.get(str(conversation))
+
     async def put(self, conversation: ConversationKey, settings: ConversationSettings) -> None:
         summary = settings.summary
         row = {
@@ -71,7 +93,13 @@ class SqlConversationSettingsStore:
             )
 
         await self._db.write(operation)
+        self._writes += 1
         self._remember(conversation, settings)
+        if self._busy is not None:
+            if settings.busy_policy is None:
+                self._busy.pop(str(conversation), None)
+            else:
+                self._busy[str(conversation)] = settings.busy_policy
 
     def _remember(self, conversation: ConversationKey, settings: ConversationSettings) -> None:
         self._cache[conversation] = settings

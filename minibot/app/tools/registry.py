@@ -82,6 +82,10 @@ class Tool:
         return self.access is not ToolAccess.PUBLIC or self.acts
 
 
+# Owners whose offer is kept (a bound: owners are few, but ids come from outside).
+_MAX_OFFERS = 10_000
+
+
 class ToolRegistry:
     """The tools the model may call. `run` never raises for a bad call: invalid JSON,
     arguments that fail the schema, an unknown tool, a handler error or a timeout all
@@ -103,6 +107,9 @@ class ToolRegistry:
         # Names whose output came from outside, kept when the tool is withdrawn: its
         # output already in a turn stays untrusted.
         self._untrusted: set[str] = set()
+        # Every model request asks for its owner's offer; the permissions are fixed and
+        # the tools change only by `add` and `remove`, so each owner's offer is worked out once.
+        self._offers: dict[str, tuple[ToolSpec, ...]] = {}
         for tool in tools:
             self.add(tool)
 
@@ -110,6 +117,7 @@ class ToolRegistry:
         Draft202012Validator.check_schema(dict(tool.spec.parameters))
         self._tools[tool.spec.name] = tool
         self._validators[tool.spec.name] = Draft202012Validator(dict(tool.spec.parameters))
+        self._offers.clear()
         if tool.untrusted_output:
             self._untrusted.add(tool.spec.name)
 
@@ -117,6 +125,7 @@ class ToolRegistry:
         """Withdraws a tool (an MCP server's, when its list changed); absent: nothing."""
         self._tools.pop(name, None)
         self._validators.pop(name, None)
+        self._offers.clear()
 
     @property
     def specs(self) -> tuple[ToolSpec, ...]:
@@ -135,12 +144,18 @@ class ToolRegistry:
     def specs_for(self, owner_id: str) -> tuple[ToolSpec, ...]:
         """The tools offered to the model in `owner_id`'s turns: all but those denied
         and those kept for other owners."""
-        return tuple(
-            tool.spec
-            for tool in list(self._tools.values())
-            if tool.offered_to(owner_id)
-            and self.level(owner_id, tool.spec.name) is not PermissionLevel.DENY
-        )
+        offer = self._offers.get(owner_id)
+        if offer is None:
+            offer = tuple(
+                tool.spec
+                for tool in self._tools.values()
+                if tool.offered_to(owner_id)
+                and self.level(owner_id, tool.spec.name) is not PermissionLevel.DENY
+            )
+            if len(self._offers) >= _MAX_OFFERS:
+                self._offers.clear()
+            self._offers[owner_id] = offer
+        return offer
 
     def level(self, owner_id: str, name: str) -> PermissionLevel:
         tool = self._tools.get(name)

@@ -71,6 +71,63 @@ async def test_an_unsampled_parent_is_followed_and_nothing_is_exported() -> None
     assert [s.name for s in collector.spans] == ["kept"]
 
 
+async def test_an_event_is_exported_on_its_span_at_the_time_it_was_noted() -> None:
+    collector = await FakeOtlpCollector().start()
+    tracer = OtelTracer(TracingSettings(enabled=True, otlp_endpoint=collector.endpoint))
+    await tracer.start()
+    try:
+        with tracer.span("message.receive") as receive:
+            receive.event("inbox.store", {"duplicate": False})
+            with tracer.span("turn"):
+                pass
+    finally:
+        await tracer.stop()
+        await collector.stop()
+    spans = {s.name: s for s in collector.spans}
+    assert set(spans) == {"message.receive", "turn"}, "an event is no span of its own"
+    assert spans["message.receive"].events == (("inbox.store", {"duplicate": False}),)
+    assert spans["turn"].events == ()
+
+
+async def test_under_an_unsampled_parent_the_sdk_makes_no_span_and_the_ids_stay() -> None:
+    collector = await FakeOtlpCollector().start()
+    tracer = OtelTracer(TracingSettings(enabled=True, otlp_endpoint=collector.endpoint))
+    await tracer.start()
+    parent = f"00-{REMOTE_TRACE}-{REMOTE_SPAN}-00"
+    try:
+        with traced(parent), tracer.span("turn") as turn, tracer.span("llm.request") as llm:
+            turn.set("ok", True)
+            llm.event("retry")
+            # Log lines inside still carry the trace: the parent's ids.
+            assert traceparent.get() == parent
+    finally:
+        await tracer.stop()
+        await collector.stop()
+    assert collector.spans == []
+
+
+async def test_the_sample_ratio_is_honoured_for_new_traces() -> None:
+    collector = await FakeOtlpCollector().start()
+    tracer = OtelTracer(
+        TracingSettings(enabled=True, otlp_endpoint=collector.endpoint, sample_ratio=0.25)
+    )
+    await tracer.start()
+    sampled = 0
+    try:
+        for _ in range(400):
+            with tracer.span("message.receive"), tracer.span("turn"):
+                flags = int((traceparent.get() or "00")[-2:], 16)
+                sampled += flags & 1
+    finally:
+        await tracer.stop()
+        await collector.stop()
+    roots = [s for s in collector.spans if s.name == "message.receive"]
+    # 400 draws at 1/4: 100 expected; 50..150 is more than 7 standard deviations wide.
+    assert 50 <= len(roots) <= 150
+    assert len(roots) == sampled, "a sampled trace is exported whole, an unsampled not at all"
+    assert len(collector.spans) == 2 * len(roots)
+
+
 def test_the_daemon_does_not_load_opentelemetry_or_prometheus_when_both_are_off() -> None:
     code = (
         "import sys\n"

@@ -85,7 +85,8 @@ async def test_each_message_is_one_trace_from_receipt_through_the_model_to_the_s
         assert llm.attributes["tokens.prompt"] > 0
         [send] = [s for s in spans if s.name == "chunk.send"]
         assert chain(spans, send)[0] == "message.receive"
-        assert "inbox.store" in {s.name for s in spans}
+        [receive] = [s for s in spans if s.name == "message.receive"]
+        assert ("inbox.store", {"duplicate": False}) in receive.events, "the write, as an event"
         # No message text in spans unless include_content is set.
         assert not any("secret words" in str(v) for s in spans for v in s.attributes.values())
         # The log lines written inside the trace carry its ids.

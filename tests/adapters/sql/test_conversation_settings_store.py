@@ -43,3 +43,22 @@ async def test_settings_are_kept_whole_and_replaced_whole(database: SqlDatabase 
         # A fresh store over the same database (a restart) reads them back.
         again = SqlConversationSettingsStore(database)
         assert await again.get(CHAT) == ConversationSettings(busy_policy=BusyPolicy.INTERRUPT)
+
+
+async def test_the_busy_policy_chosen_is_answered_and_follows_each_change(
+    database: SqlDatabase | None,
+) -> None:
+    store = _store(database)
+    other = ConversationKey("telegram", "43")
+    await store.put(CHAT, ConversationSettings(busy_policy=BusyPolicy.STEER))
+    assert await store.busy_policy(CHAT) is BusyPolicy.STEER
+    assert await store.busy_policy(other) is None, "chose none"
+    # Changed after the policies were first read: the answer follows.
+    await store.put(other, ConversationSettings("cheap", BusyPolicy.INTERRUPT))
+    await store.put(CHAT, ConversationSettings("cheap"))
+    assert await store.busy_policy(other) is BusyPolicy.INTERRUPT
+    assert await store.busy_policy(CHAT) is None
+    if database is not None:
+        again = SqlConversationSettingsStore(database)
+        assert await again.busy_policy(other) is BusyPolicy.INTERRUPT
+        assert await again.busy_policy(CHAT) is None

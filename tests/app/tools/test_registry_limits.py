@@ -10,7 +10,7 @@ from typing import Any
 from minibot.app.tools.registry import Tool, ToolAccess, ToolContext, ToolRegistry, delimited
 from minibot.core.conversation import ConversationKey, ToolCall
 from minibot.core.llm import ToolSpec
-from minibot.core.tool_permissions import PermissionLevel
+from minibot.core.tool_permissions import PermissionLevel, ToolPermissions
 
 CONTEXT = ToolContext("test:1", ConversationKey("test", "1"))
 SCHEMA = {"type": "object", "properties": {}, "additionalProperties": False}
@@ -59,3 +59,15 @@ async def test_untrusted_output_is_fenced_and_cannot_close_the_fence() -> None:
     assert lines[-1] == "<<end of untrusted data from page>>"
     assert result.count("<<end of untrusted") == 1
     assert delimited("t", "a").count("\n") == 2
+
+
+def test_each_owner_is_offered_the_tools_not_denied_to_them_also_after_a_tool_joins() -> None:
+    permissions = ToolPermissions(owners={"test:2": {"a": PermissionLevel.DENY}})
+    registry = ToolRegistry([tool("a", 1)], permissions=permissions)
+    assert [s.name for s in registry.specs_for("test:1")] == ["a"]
+    assert registry.specs_for("test:2") == ()
+    # The offer is worked out once per owner: asked again, the same answer.
+    assert registry.specs_for("test:1") is registry.specs_for("test:1")
+    registry.add(tool("b", 2))  # run_code joins after its sandbox probe, at start
+    assert [s.name for s in registry.specs_for("test:1")] == ["a", "b"]
+    assert [s.name for s in registry.specs_for("test:2")] == ["b"]
