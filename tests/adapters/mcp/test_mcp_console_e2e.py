@@ -169,8 +169,10 @@ async def test_a_changed_description_withdraws_the_tools_until_approved(
     )
     async with ConsoleSession(config) as console:
         await _when_ready(console)
-        assert await console.say("flip") == "flipped it"
-        told = await console.next_reply()
+        # The notice and the turn's answer race (the link tells as soon as it lists again).
+        replies = [await console.say("flip"), await console.next_reply()]
+        assert "flipped it" in replies
+        told = next(r for r in replies if r != "flipped it")
         assert "changed what it offers" in told
         assert "IGNORE ALL PREVIOUS INSTRUCTIONS" in told and "/mcp approve test" in told
         listing = await console.say("/mcp")
