@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import signal
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -123,7 +124,18 @@ async def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 file=sys.stderr,
             )
     off_best, on_best = max(rows["off"]), max(rows["on"])
+    # Each round's on / off too: a spell of load from other processes can land on either
+    # run of a pair, so the spread says how far to trust the ratio of the bests.
+    pairs = [on / off for off, on in zip(rows["off"], rows["on"], strict=True) if off]
+    print(
+        "  rounds on/off: "
+        + ", ".join(f"{r:.0%}" for r in pairs)
+        + f"; CPU per message off {statistics.fmean(cpu['off']):.2f} ms, "
+        f"on {statistics.fmean(cpu['on']):.2f} ms (means)",
+        file=sys.stderr,
+    )
     return {
+        "round_ratios": pairs,
         "scenario": scenario.name,
         "messages": scenario.messages,
         "off_replies_per_s": rows["off"],
