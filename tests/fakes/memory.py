@@ -12,8 +12,8 @@ from typing import Any
 from minibot.core.approval import Approval, ApprovalState
 from minibot.core.conversation import ChatMessage, ConversationKey
 from minibot.core.conversation_settings import NO_SETTINGS, BusyPolicy, ConversationSettings
-from minibot.core.delivery import ChunkClaim
 from minibot.core.dashboard_sessions import DashboardSession
+from minibot.core.delivery import ChunkClaim
 from minibot.core.errors import EntryRejected
 from minibot.core.history_window import select_window
 from minibot.core.mcp import McpPin, McpToolInfo

@@ -363,6 +363,8 @@ dashboard_sessions = Table(
     Column("owner", String(255), nullable=False),
     Column("csrf", String(64), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
 # MCP servers' approved tool lists (`minibot mcp approve`, `/mcp approve`): one row per
 # configured server, the tools as JSON (names, descriptions, schemas); a list the server
 # now offers instead waits in the pending columns until approved.

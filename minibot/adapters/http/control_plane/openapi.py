@@ -70,6 +70,7 @@ _CHAT_FILE = {
             "duration_seconds": {"type": "number", "minimum": 0},
         },
     }}},
+}  # fmt: skip
 _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
