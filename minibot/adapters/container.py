@@ -934,10 +934,9 @@ class Container:
             runner.fire,
             clock,
             stop_timeout_seconds=self.settings.daemon.shutdown_timeout_seconds / 2,
-            # Replicas: jobs made by another replica (or one that died) are found here too.
-            refresh_seconds=sch.refresh_seconds
-            if self.settings.bus.backend == "rabbitmq"
-            else None,
+            # A SQL store may be written by another process (a replica, one that died,
+            # `minibot mcp serve`): its jobs are found here too.
+            refresh_seconds=sch.refresh_seconds if sch.store == "sql" else None,
         )
         jobs = JobService(
             store,

@@ -327,8 +327,8 @@ class SchedulerSettings(Section):
     # How long a claim on a running job holds before another process may take it over;
     # the holder renews it every third of this while it runs.
     lease_seconds: float = Field(60.0, gt=0)
-    # With replicas (bus backend rabbitmq): how often each re-reads the shared schedule,
-    # so a job another replica created still fires if that replica dies.
+    # With the SQL store: how often the schedule is re-read, so a job another process
+    # made (a replica, even one that died, or `minibot mcp serve`) fires here too.
     refresh_seconds: float = Field(2.0, gt=0)
     timezone: str = "UTC"
     grace_window_seconds: float = Field(3600.0, ge=0)

@@ -36,7 +36,7 @@ class OwnerToolServer:
     def __init__(self, tools: ToolRegistry, owner_id: str) -> None:
         self._tools = tools
         self._owner = owner_id
-        self._conversation = ConversationKey("mcp", owner_id.replace("/", "_").replace("#", "_"))
+        self._conversation = owner_conversation(owner_id)
         self._calls = 0
 
     def names(self) -> list[str]:
@@ -84,3 +84,14 @@ def _result(text: str, *, error: bool) -> mcp_types.CallToolResult:
     return mcp_types.CallToolResult(
         content=[mcp_types.TextContent(type="text", text=text)], is_error=error
     )
+
+
+def owner_conversation(owner_id: str) -> ConversationKey:
+    """Where the owner's tasks are delivered: their private chat on the channel their id
+    names (`telegram:42` -> Telegram chat 42, `slack:U1` -> a direct message to U1,
+    `console:local` -> the console). An id of no channel's form keeps an `mcp` key,
+    which no channel delivers to."""
+    channel, _, user = owner_id.partition(":")
+    if channel and user and "/" not in user and "#" not in user:
+        return ConversationKey(channel, user)
+    return ConversationKey("mcp", owner_id.replace("/", "_").replace("#", "_"))

@@ -218,3 +218,29 @@ async def test_a_redirect_away_from_the_configured_server_is_not_followed(
                 pass
     finally:
         await runner.cleanup()
+
+
+async def test_a_reminder_scheduled_through_mcp_serve_fires_in_the_running_daemon(
+    tmp_path: Path, fake_llm: FakeOpenAIServer
+) -> None:
+    """With the SQL job store, the daemon re-reads its schedule: a reminder another process
+    (`minibot mcp serve`) made while the daemon runs is delivered by it, without a restart."""
+    config = write_config(tmp_path, fake_llm.base_url)
+    config.write_text(config.read_text().replace("[scheduler]\n", '[scheduler]\nstore = "sql"\n'))
+    params = StdioServerParameters(
+        command=MINIBOT[0],
+        args=[*MINIBOT[1:], "mcp", "serve", "--owner", "console:local", "--config", str(config)],
+        env=child_env(),
+        cwd=REPO,
+    )
+    async with ConsoleSession(config) as console:
+        await console.say("/tasks")  # the daemon is up (a command: no model call)
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            made = await session.call_tool(
+                "schedule_reminder", {"when": "in 3 seconds", "text": "water the basil"}
+            )
+            assert not made.is_error, made.content
+        reminder = await console.next_reply(within_seconds=30)
+    assert "water the basil" in reminder
+    assert fake_llm.requests == [], "a reminder is sent as written, with no model call"
