@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 _UIDS = itertools.count(random.randrange(1_000_000, 2_000_000, 1000))
 _SANDBOX_UID = 65534  # "nobody" inside
 _READ_CHUNK = 65536
+# After the sandbox ended (every process of its uid killed), its pipes end at once.
+_DRAIN_SECONDS = 2.0
 
 
 class BwrapSandbox:
@@ -106,6 +108,7 @@ class BwrapSandbox:
             if process.returncode is None:
                 await _kill(process, uid)
             status = await process.wait()
+            await _drain(process)
         limit = limit or _limit_from(status, output.stderr_text())
         return CodeRun(
             stdout=output.stdout_text(),
@@ -202,6 +205,19 @@ async def _kill(process: asyncio.subprocess.Process, uid: int) -> None:
             stderr=asyncio.subprocess.DEVNULL,
         )
         await killer.wait()
+
+
+async def _drain(process: asyncio.subprocess.Process) -> None:
+    """Reads what is left in the ended sandbox's pipes, to their end: a pipe whose output
+    was cut at the cap stops being read, and one left unread stays open after the run
+    (a file descriptor held until the collector finds it)."""
+    for stream in (process.stdout, process.stderr):
+        if stream is None:
+            continue
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_DRAIN_SECONDS):
+                while await stream.read(_READ_CHUNK):
+                    pass
 
 
 def _become(uid: int) -> None:
