@@ -206,8 +206,9 @@ class Daemon:
 
     async def _open_intake(self) -> None:
         for service in self._started:
+            name = service.name
             if isinstance(service, Opening):
-                with in_component(service.name):
+                with in_component(name):
                     await service.open_intake()
 
     async def _supervise(self, spec: ServiceSpec) -> None:
