@@ -15,6 +15,7 @@ confirmed, an inbox item handed on) before it is safe on the broker."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -52,6 +53,8 @@ BROKER = "broker"
 # Message ids of envelopes handled here, remembered so a redelivered one is acknowledged
 # without running its handlers again (a lost ack, a reconnect).
 _SEEN_MESSAGE_IDS = 65536
+# Tries at consuming before a start-up gives up (with back-off: about a minute).
+_OPEN_ATTEMPTS = 10
 
 
 def replica_name() -> str:
@@ -102,7 +105,7 @@ class RabbitMqBus:
         # started: a replica that took a SendReply before its channel had started would
         # fail it, and the broker would count it handled.
         self._defer_intake = defer_intake
-        self._queues: list[AbstractQueue] = []
+        self._consumer_channel: AbstractChannel | None = None
         self._routes = BusRoutes()
         self._board = HealthBoard()
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -171,24 +174,8 @@ class RabbitMqBus:
         connection.close_callbacks.add(self._on_close)
         connection.reconnect_callbacks.add(self._on_reconnect)
         self._publisher = await connection.channel(publisher_confirms=True)
-        consumer = await connection.channel(publisher_confirms=False)
-        await consumer.set_qos(prefetch_count=self._prefetch)
-        await consumer.declare_queue(
-            self.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
-        )
-        start = partition_of(self._replica, self._partitions)
-        for partition in subscription_order(self._partitions, start):
-            queue = await consumer.declare_queue(
-                self.queue_name(partition),
-                durable=True,
-                arguments={
-                    "x-queue-type": "quorum",
-                    "x-single-active-consumer": True,
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": self.dead_letter_queue,
-                },
-            )
-            self._queues.append(queue)
+        # Declared here, so a publish finds its queue before this replica consumes.
+        await self._declare_queues(self._publisher)
         if not self._defer_intake:
             await self.open_intake()
         self._running = True
@@ -199,7 +186,7 @@ class RabbitMqBus:
                 "namespace": self._namespace,
                 "partitions": self._partitions,
                 "replica": self._replica,
-                "first_partition": start,
+                "first_partition": partition_of(self._replica, self._partitions),
             },
         )
 
@@ -360,11 +347,60 @@ class RabbitMqBus:
     async def join(self) -> None:
         await self._idle.wait()
 
+    async def _declare_queues(self, channel: AbstractChannel) -> list[AbstractQueue]:
+        await channel.declare_queue(
+            self.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        start = partition_of(self._replica, self._partitions)
+        return [
+            await channel.declare_queue(
+                self.queue_name(partition),
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-single-active-consumer": True,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": self.dead_letter_queue,
+                },
+            )
+            for partition in subscription_order(self._partitions, start)
+        ]
+
     async def open_intake(self) -> None:
-        """Starts consuming every partition (in this replica's rotated order); once."""
+        """Starts consuming every partition (in this replica's rotated order); once. The
+        connection lost meanwhile (seen at start-up under load: the broker reset every
+        replica's connection) is tried again on a fresh channel, never a failed start."""
         if self._consumers or not self._routes.subscribed:
             return
-        for queue in self._queues:
+        attempt = 0
+        while True:
+            try:
+                await self._consume_all()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                await self._cancel_consumers()
+                channel, self._consumer_channel = self._consumer_channel, None
+                if channel is not None and not channel.is_closed:
+                    with contextlib.suppress(Exception):
+                        await channel.close()
+                if attempt >= _OPEN_ATTEMPTS:
+                    raise
+                delay = self._backoff.delay(attempt)
+                log.warning(
+                    "rabbitmq consumers not started; trying again",
+                    extra={"error": repr(exc), "attempt": attempt, "delay_seconds": delay},
+                )
+                await asyncio.sleep(delay)
+
+    async def _consume_all(self) -> None:
+        assert self._connection is not None
+        channel = await self._connection.channel(publisher_confirms=False)
+        self._consumer_channel = channel
+        await channel.set_qos(prefetch_count=self._prefetch)
+        for queue in await self._declare_queues(channel):
             callback = functools.partial(self._on_message, asyncio.Lock())
             tag = await queue.consume(callback, no_ack=False)
             self._consumers.append((queue, tag))
@@ -396,7 +432,6 @@ class RabbitMqBus:
         except TimeoutError:
             log.warning("bus drain timed out", extra={"in_flight": self._in_flight})
         self._closed = True
-        self._queues.clear()
         connection, self._connection, self._publisher = self._connection, None, None
         await connection.close()
         self._running = False
