@@ -69,8 +69,15 @@ class KeyedLanes:
                 ended = False
                 try:
                     async with self._running:
-                        with correlated(cid), traced(parent):
-                            await work()
+                        # The work runs under its own message's receipt (the lane's task
+                        # was started under the first one's): what it hands on is owed
+                        # to the message it belongs to.
+                        token = current_receipt.set(receipt)
+                        try:
+                            with correlated(cid), traced(parent):
+                                await work()
+                        finally:
+                            current_receipt.reset(token)
                     ended = True
                 except asyncio.CancelledError:
                     raise

@@ -171,3 +171,28 @@ async def test_close_past_its_timeout_warns_of_the_pending_work(
     assert [r.getMessage() for r in warnings] == ["gave up waiting for pending work"]
     assert warnings[0].__dict__["pending"] == 2
     assert "job" not in caplog.text.lower()
+
+
+async def test_each_work_runs_under_the_receipt_it_was_submitted_with() -> None:
+    # The lane's task starts under the first item's receipt; a later item's work must see
+    # its own, or what it hands on would be owed to a message already acknowledged.
+    from minibot.shared.receipts import Receipt, current_receipt
+
+    lanes = KeyedLanes("t", max_concurrent=10, max_pending=100)
+    first, second = Receipt(), Receipt()
+    seen: list[Receipt | None] = []
+    release = asyncio.Event()
+
+    async def work() -> None:
+        await release.wait()
+        seen.append(current_receipt.get())
+
+    for receipt in (first, second):
+        token = current_receipt.set(receipt)
+        try:
+            await lanes.submit("a", work)
+        finally:
+            current_receipt.reset(token)
+    release.set()
+    await asyncio.wait_for(lanes.join(), 2)
+    assert seen == [first, second]
