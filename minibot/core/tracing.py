@@ -29,7 +29,9 @@ class _NoSpan:
         return None
 
 
-_NO_SPAN = _NoSpan()
+# One span that records nothing, shared: also what the real tracer gives a span under
+# a parent that is not sampled.
+NO_SPAN = _NoSpan()
 
 
 class NoTracer:
@@ -44,7 +46,7 @@ class NoTracer:
         *,
         start_ns: int | None = None,
     ) -> _NoSpan:
-        return _NO_SPAN
+        return NO_SPAN
 
 
 NO_TRACER = NoTracer()

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from minibot.adapters.config.schema import TracingSettings
 from minibot.core.ports.tracer import AttributeValue
-from minibot.core.tracing import NO_TRACER
+from minibot.core.tracing import NO_SPAN, NO_TRACER
 from minibot.shared.trace_context import trace_ids, traceparent
 
 log = logging.getLogger(__name__)
@@ -126,31 +126,6 @@ class _Scope:
         span.end()
 
 
-class _Unsampled:
-    """A span under a parent that is not sampled: the SDK would only make a span that
-    records nothing; the parent's traceparent stays current (the same trace, not sampled)."""
-
-    __slots__ = ()
-
-    def set(self, key: str, value: AttributeValue) -> None:
-        return None
-
-    def event(self, name: str, attributes: Mapping[str, AttributeValue] | None = None) -> None:
-        return None
-
-    def __enter__(self) -> _Unsampled:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-
-_UNSAMPLED = _Unsampled()
 # The last hex digit of a traceparent's flags when the sampled bit (0x01) is clear.
 _UNSAMPLED_LAST_DIGITS = frozenset("02468ace")
 
@@ -238,7 +213,9 @@ class OtelTracer:
         # is not sampled, and with a parent-based sampler neither is any span beneath it;
         # asking the SDK would cost a span that records nothing.
         if parent is not None and parent[-1] in _UNSAMPLED_LAST_DIGITS:
-            return _UNSAMPLED
+            # The SDK would only make a span that records nothing; the parent's
+            # traceparent stays current (the same trace, not sampled).
+            return NO_SPAN
         return _Scope(self._otel, name, attributes, start_ns)
 
     async def start(self) -> None:
