@@ -248,3 +248,19 @@ def delimited(tool: str, text: str) -> str:
 
 def _error(message: str) -> str:
     return json.dumps({"ok": False, "error": message}, ensure_ascii=False)
+
+
+def object_spec(
+    name: str, description: str, properties: dict[str, Any], required: list[str]
+) -> ToolSpec:
+    """A tool whose arguments are one JSON object of exactly these properties."""
+    return ToolSpec(
+        name,
+        description,
+        {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,
+        },
+    )

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from minibot.app.tools.registry import Tool, ToolAccess, ToolContext
-from minibot.core.llm import ToolSpec
+from minibot.app.tools.registry import Tool, ToolAccess, ToolContext, object_spec
 from minibot.core.ports.web_reader import SearchProvider, WebReader
 from minibot.core.tool_permissions import PermissionLevel
 
@@ -40,7 +39,7 @@ class WebTools:
         if self._reader is not None:
             tools.append(
                 Tool(
-                    _spec(
+                    object_spec(
                         "fetch_url",
                         "Fetch a public web page (http or https) and return its title, final "
                         "URL and readable text. Addresses inside private networks are refused.",
@@ -58,7 +57,7 @@ class WebTools:
             limit = {"type": "integer", "minimum": 1, "maximum": self._max_results}
             tools.append(
                 Tool(
-                    _spec(
+                    object_spec(
                         "web_search",
                         "Search the web; returns results as title, URL and snippet.",
                         {
@@ -111,16 +110,3 @@ class WebTools:
             "provider": self._search.name,
             "results": [{"title": r.title, "url": r.url, "snippet": r.snippet} for r in results],
         }
-
-
-def _spec(name: str, description: str, properties: dict[str, Any], required: list[str]) -> ToolSpec:
-    return ToolSpec(
-        name,
-        description,
-        {
-            "type": "object",
-            "properties": properties,
-            "required": required,
-            "additionalProperties": False,
-        },
-    )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from minibot.app.tools.registry import Tool, ToolAccess, ToolContext
+from minibot.app.tools.registry import Tool, ToolAccess, ToolContext, object_spec
 from minibot.core.errors import ToolError
-from minibot.core.llm import ToolSpec
 from minibot.core.ports.workflow_store import WorkflowStore
 from minibot.core.tool_permissions import PermissionLevel
 from minibot.core.workflows import (
@@ -61,7 +60,7 @@ class WorkflowTools:
         kinds = "; ".join(f"{k}: {', '.join(f)}" for k, f in STEP_FIELDS.items())
         return [
             Tool(
-                _spec(
+                object_spec(
                     "save_workflow",
                     "Save a named workflow for the user: steps run in order, on /run <name> "
                     f"or on a schedule. Each step has a kind and its field ({kinds}); "
@@ -86,7 +85,7 @@ class WorkflowTools:
                 check=self._problem,
             ),
             Tool(
-                _spec(
+                object_spec(
                     "list_workflows",
                     "List the workflows the user can run: configured ones and their own.",
                     {},
@@ -96,7 +95,7 @@ class WorkflowTools:
                 ToolAccess.READS_OWNER,
             ),
             Tool(
-                _spec(
+                object_spec(
                     "delete_workflow",
                     "Delete one of the user's own saved workflows by its exact name.",
                     {"name": name},
@@ -152,16 +151,3 @@ class WorkflowTools:
         if name in self._configured:
             raise ToolError(f"{name!r} is a workflow in the configuration; it cannot be deleted")
         raise ToolError(f"there is no saved workflow named {name!r}")
-
-
-def _spec(name: str, description: str, properties: dict[str, Any], required: list[str]) -> ToolSpec:
-    return ToolSpec(
-        name,
-        description,
-        {
-            "type": "object",
-            "properties": properties,
-            "required": required,
-            "additionalProperties": False,
-        },
-    )
